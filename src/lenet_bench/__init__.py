@@ -1,0 +1,1 @@
+"""LeNet-5 on Fashion-MNIST: a workbench for comparing optimizers."""

@@ -1,0 +1,40 @@
+"""Test loss and accuracy of a model, nonzero counts of its weights, time to reach a target."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+SPARSE_LAYERS = ("fc1", "fc2")
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+             batch_size: int = 10_000) -> tuple[float, float]:
+    """Mean cross-entropy per sample and accuracy (a fraction), with one host sync."""
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), device=x.device)
+    correct = torch.zeros((), device=x.device, dtype=torch.long)
+    for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
+        logits = model(xb)
+        loss_sum += F.cross_entropy(logits, yb, reduction="sum")
+        correct += (logits.argmax(dim=1) == yb).sum()
+    model.train(was_training)
+    return loss_sum.item() / len(y), correct.item() / len(y)
+
+
+def nonzero_counts(state_dict: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Nonzero weights of fc1 and fc2, each and together, counted from the saved tensors."""
+    counts = {layer: int(state_dict[f"{layer}.weight"].count_nonzero()) for layer in SPARSE_LAYERS}
+    total = sum(state_dict[f"{layer}.weight"].numel() for layer in SPARSE_LAYERS)
+    counts["fc1_fc2"] = sum(counts[layer] for layer in SPARSE_LAYERS)
+    counts["fc1_fc2_density"] = counts["fc1_fc2"] / total
+    return counts
+
+
+def first_reaching(history: list[dict], target: float) -> dict:
+    """Epoch, gradient evaluations and seconds at which test accuracy first reached `target`."""
+    for row in history:
+        if row["test_accuracy"] >= target:
+            return {"epoch": row["epoch"], "grad_evals": row["grad_evals"], "seconds": row["seconds"]}
+    return {"epoch": None, "grad_evals": None, "seconds": None}

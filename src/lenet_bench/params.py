@@ -1,0 +1,135 @@
+"""Load params.yaml and check it, before any work starts, with one-line errors that name the key."""
+from __future__ import annotations
+
+import difflib
+import numbers
+from pathlib import Path
+
+import torch
+import yaml
+
+from .data import TRAIN_SIZE
+from .optimizers import ALGORITHMS, PRESET_KEYS
+from .schedules import SCHEDULES
+
+SECTIONS = ("data", "train", "optimizer", "optimizers", "scenarios")
+DATA_KEYS = ("sources",)
+TRAIN_KEYS = ("epochs", "seed", "device", "threads", "target_accuracy")
+SCENARIO_KEYS = ("weight_decay",)
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class ParamError(ValueError):
+    """A parameter in params.yaml is missing, misspelt or out of range."""
+
+
+def load(path: str | Path = "params.yaml") -> dict:
+    with open(path) as f:
+        return yaml.safe_load(f) or {}
+
+
+def _allowed(key: str, value, allowed) -> ParamError:
+    close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return ParamError(f"{key}: unknown value '{value}'{hint}; allowed: {', '.join(map(str, allowed))}")
+
+
+def _check_keys(where: str, section, allowed, required=()) -> None:
+    if not isinstance(section, dict):
+        raise ParamError(f"{where}: must be a mapping, got {section!r}")
+    for key in section:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ParamError(f"{where}.{key}: unknown key{hint}; allowed: {', '.join(allowed)}")
+    for key in required:
+        if key not in section:
+            raise ParamError(f"{where}.{key}: missing; it is required")
+
+
+def _number(key: str, value, low=None, high=None, integer=False, low_open=False):
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise ParamError(f"{key}: must be {'an integer' if integer else 'a number'}, got {value!r}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    if too_low or (high is not None and value > high):
+        bounds = f"{'>' if low_open else '>='} {low}" + ("" if high is None else f" and <= {high}")
+        raise ParamError(f"{key}: must be {bounds}, got {value}")
+    return value
+
+
+def check_preset(name: str, preset) -> None:
+    where = f"optimizers.{name}"
+    if not isinstance(preset, dict):
+        raise ParamError(f"{where}: must be a mapping, got {preset!r}")
+    algorithm = preset.get("algorithm")
+    if algorithm not in ALGORITHMS:
+        raise _allowed(f"{where}.algorithm", algorithm, sorted(ALGORITHMS))
+    _check_keys(where, preset, PRESET_KEYS + ALGORITHMS[algorithm].settings,
+                required=("algorithm", "batch_size", "lr"))
+    _number(f"{where}.lr", preset["lr"], low=0, low_open=True)
+    _number(f"{where}.batch_size", preset["batch_size"], low=1, high=TRAIN_SIZE, integer=True)
+    schedule = preset.get("schedule", {"name": "constant"})
+    if not isinstance(schedule, dict) or schedule.get("name") not in SCHEDULES:
+        name_ = schedule.get("name") if isinstance(schedule, dict) else schedule
+        raise _allowed(f"{where}.schedule.name", name_, list(SCHEDULES))
+    _check_keys(f"{where}.schedule", schedule, ("name", *SCHEDULES[schedule["name"]]))
+    for key in SCHEDULES[schedule["name"]]:
+        if key in schedule:
+            _number(f"{where}.schedule.{key}", schedule[key], low=0)
+
+
+def check_device(name) -> torch.device:
+    """Resolve train.device: 'auto' picks cuda, then mps, then cpu."""
+    if name not in DEVICES:
+        raise _allowed("train.device", name, DEVICES)
+    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if (name == "cuda" and not cuda) or (name == "mps" and not mps):
+        raise ParamError(f"train.device: '{name}' was asked for but this machine has none; use auto or cpu")
+    return torch.device(name)
+
+
+def check(params: dict) -> None:
+    """Check the whole of params.yaml; raise ParamError on the first problem."""
+    _check_keys("params.yaml", params, SECTIONS, required=SECTIONS)
+    _check_keys("data", params["data"], DATA_KEYS, required=DATA_KEYS)
+    if not isinstance(params["data"]["sources"], list) or not params["data"]["sources"]:
+        raise ParamError("data.sources: must be a non-empty list of directories and/or 'torchvision'")
+    train = params["train"]
+    _check_keys("train", train, TRAIN_KEYS, required=TRAIN_KEYS)
+    _number("train.epochs", train["epochs"], low=1, integer=True)
+    _number("train.seed", train["seed"], low=0, integer=True)
+    _number("train.threads", train["threads"], low=0, integer=True)
+    _number("train.target_accuracy", train["target_accuracy"], low=0, high=1, low_open=True)
+    check_device(train["device"])
+    _check_keys("optimizer", params["optimizer"], ("name",), required=("name",))
+    presets = params["optimizers"]
+    if not isinstance(presets, dict) or not presets:
+        raise ParamError("optimizers: must map preset names to presets")
+    for name, preset in presets.items():
+        check_preset(name, preset)
+    if params["optimizer"]["name"] not in presets:
+        raise _allowed("optimizer.name", params["optimizer"]["name"], list(presets))
+    scenarios = params["scenarios"]
+    if not isinstance(scenarios, dict) or not scenarios:
+        raise ParamError("scenarios: must map scenario names to their settings")
+    for name, scenario in scenarios.items():
+        _check_keys(f"scenarios.{name}", scenario or {}, SCENARIO_KEYS)
+        _number(f"scenarios.{name}.weight_decay", (scenario or {}).get("weight_decay", 0.0), low=0)
+
+
+def run_config(params: dict, scenario: str) -> dict:
+    """Everything one training run of `scenario` needs, from checked params."""
+    if scenario not in params["scenarios"]:
+        raise _allowed("scenario", scenario, list(params["scenarios"]))
+    name = params["optimizer"]["name"]
+    preset = params["optimizers"][name]
+    return {
+        "scenario": scenario,
+        "optimizer": name,
+        "preset": {"schedule": {"name": "constant"}, **preset},
+        "weight_decay": float((params["scenarios"][scenario] or {}).get("weight_decay", 0.0)),
+        **params["train"],
+    }

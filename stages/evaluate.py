@@ -1,0 +1,36 @@
+"""Stage evaluate@<scenario>: test loss and accuracy of the saved model, with the run's cost."""
+import sys
+from pathlib import Path
+
+import torch
+
+from lenet_bench import data, evaluation, files
+from lenet_bench.model import LeNet5
+
+
+def main(scenario: str) -> None:
+    config = files.read_json(Path("configs") / f"{scenario}.json")
+    record = files.read_json(Path("models") / f"{scenario}.train.json")
+    state = torch.load(Path("models") / f"{scenario}.pt", weights_only=True)
+    model = LeNet5()
+    model.load_state_dict(state, strict=True)
+    dataset = data.load(Path("data/fashion_mnist.pt"))
+    test_loss, test_accuracy = evaluation.evaluate(model, dataset["test_x"], dataset["test_y"])
+    history = record["history"]
+    metrics = {
+        "test": {"loss": test_loss, "accuracy": test_accuracy},
+        "train": {"loss": history[-1]["train_loss"]},
+        "cost": record["cost"],
+        "target": {"accuracy": config["target_accuracy"],
+                   **evaluation.first_reaching(history, config["target_accuracy"])},
+        "nonzero": evaluation.nonzero_counts(state),
+        "run": {key: record[key] for key in
+                ("optimizer", "algorithm", "weight_decay", "l2_mode", "diverged", "diverged_at_step",
+                 "device")},
+    }
+    files.write_json(Path("metrics") / f"{scenario}.json", metrics)
+    print(f"{scenario}: test loss {test_loss:.4f}, test accuracy {100 * test_accuracy:.2f}%")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

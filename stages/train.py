@@ -1,0 +1,27 @@
+"""Stage train@<scenario>: train LeNet-5 with the configured optimizer; save model, record, curves."""
+import sys
+from pathlib import Path
+
+from lenet_bench import data, files, params, training
+from lenet_bench.params import ParamError
+
+
+def main(scenario: str) -> None:
+    config_path = Path("configs") / f"{scenario}.json"
+    if not config_path.exists():
+        sys.exit(f"error: scenario '{scenario}': {config_path} is missing; scenarios are the keys of "
+                 "`scenarios` in params.yaml, written out by `dvc repro configure`")
+    config = files.read_json(config_path)
+    try:
+        device = params.check_device(config["device"])
+    except ParamError as err:
+        sys.exit(f"error: params.yaml: {err}")
+    print(f"scenario {scenario}: optimizer '{config['optimizer']}' on {device}")
+    model, record = training.train(config, data.load(Path("data/fashion_mnist.pt"), device), device)
+    files.save_torch(Path("models") / f"{scenario}.pt", {k: v.cpu() for k, v in model.state_dict().items()})
+    files.write_json(Path("models") / f"{scenario}.train.json", record)
+    files.write_csv(Path("plots") / f"{scenario}.csv", record["history"])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,100 @@
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from lenet_bench import params
+from lenet_bench.params import ParamError
+
+from conftest import ROOT
+
+
+def test_repository_params_pass(project_params):
+    params.check(project_params)
+
+
+def test_run_config_merges_preset_scenario_and_train(project_params):
+    config = params.run_config(project_params, "l2")
+    assert config["optimizer"] == project_params["optimizer"]["name"]
+    assert config["weight_decay"] == project_params["scenarios"]["l2"]["weight_decay"] > 0
+    assert config["epochs"] == 10 and config["target_accuracy"] == 0.8938
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda p: p["optimizer"].update(name="adamm"),
+     r"^optimizer.name: unknown value 'adamm'; allowed: sgd, sgd_basic, gd, momentum, nesterov"),
+    (lambda p: p["optimizers"]["sgd"].update(algorithm="sgdd"),
+     r"^optimizers.sgd.algorithm: unknown value 'sgdd' \(did you mean 'sgd'\?\); allowed: sgd"),
+    (lambda p: p["optimizers"]["sgd"].update(lr=0),
+     r"^optimizers.sgd.lr: must be > 0, got 0$"),
+    (lambda p: p["optimizers"]["sgd"].update(lr=-0.1),
+     r"^optimizers.sgd.lr: must be > 0, got -0.1$"),
+    (lambda p: p["optimizers"]["sgd"].update(lr="fast"),
+     r"^optimizers.sgd.lr: must be a number, got 'fast'$"),
+    (lambda p: p["optimizers"]["sgd"].update(batch_size=0),
+     r"^optimizers.sgd.batch_size: must be >= 1 and <= 60000, got 0$"),
+    (lambda p: p["optimizers"]["sgd"].update(batch_size=60001),
+     r"^optimizers.sgd.batch_size: must be >= 1 and <= 60000, got 60001$"),
+    (lambda p: p["optimizers"]["momentum"].update(momentun=0.9),
+     r"^optimizers.momentum.momentun: unknown key \(did you mean 'momentum'\?\); allowed: algorithm, "),
+    (lambda p: p["optimizers"]["momentum"]["schedule"].update(name="cosin"),
+     r"^optimizers.momentum.schedule.name: unknown value 'cosin' \(did you mean 'cosine'\?\)"),
+    (lambda p: p["optimizers"]["nesterov"]["schedule"].update(warmup=0.1),
+     r"^optimizers.nesterov.schedule.warmup: unknown key; allowed: name, warmup_fraction"),
+    (lambda p: p["train"].update(device="tpu"),
+     r"^train.device: unknown value 'tpu' \(did you mean 'cpu'\?\); allowed: auto, cpu, cuda, mps$"),
+    (lambda p: p["train"].update(epoch=3),
+     r"^train.epoch: unknown key \(did you mean 'epochs'\?\)"),
+    (lambda p: p["scenarios"]["l2"].update(wieght_decay=0.1),
+     r"^scenarios.l2.wieght_decay: unknown key \(did you mean 'weight_decay'\?\); allowed: weight_decay$"),
+    (lambda p: p["scenarios"]["l2"].update(weight_decay=-1),
+     r"^scenarios.l2.weight_decay: must be >= 0, got -1$"),
+])
+def test_bad_input_gets_a_one_line_error_naming_the_key(project_params, edit, message):
+    edit(project_params)
+    with pytest.raises(ParamError, match=message) as error:
+        params.check(project_params)
+    assert "\n" not in str(error.value)
+
+
+def test_unknown_scenario(project_params):
+    with pytest.raises(ParamError, match=r"^scenario: unknown value 'sparse2'; allowed: standard, l2$"):
+        params.run_config(project_params, "sparse2")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_where_there_is_none(project_params):
+    project_params["train"]["device"] = "cuda"
+    with pytest.raises(ParamError, match=r"^train.device: 'cuda' was asked for but this machine has none"):
+        params.check(project_params)
+
+
+def test_auto_device_resolves_to_an_available_one():
+    assert params.check_device("auto").type in {"cuda", "mps", "cpu"}
+
+
+def run_stage(cwd, *args):
+    return subprocess.run([sys.executable, str(ROOT / "stages" / args[0]), *args[1:]], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def test_configure_stage_fails_cleanly_and_keeps_earlier_outputs(tmp_path, project_params):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(project_params))
+    assert run_stage(tmp_path, "configure.py").returncode == 0
+    before = {p.name: p.read_text() for p in (tmp_path / "configs").iterdir()}
+    assert set(before) == {"standard.json", "l2.json"}
+
+    project_params["optimizers"]["nesterov"]["lr"] = -1
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(project_params))
+    result = run_stage(tmp_path, "configure.py")
+    assert result.returncode != 0
+    assert result.stderr.strip() == "error: params.yaml: optimizers.nesterov.lr: must be > 0, got -1"
+    assert {p.name: p.read_text() for p in (tmp_path / "configs").iterdir()} == before
+
+
+def test_train_stage_rejects_an_unknown_scenario(tmp_path):
+    result = run_stage(tmp_path, "train.py", "nosuch")
+    assert result.returncode != 0
+    assert result.stderr.strip().startswith("error: scenario 'nosuch': configs/nosuch.json is missing")

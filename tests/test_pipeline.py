@@ -1,0 +1,95 @@
+"""End to end: a copy of this repository in a temporary git repo runs `dvc repro` and `dvc exp run`
+on a tiny budget (one epoch, large batches) with the real Fashion-MNIST files."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+REAL_DATA = Path("/usr/share/datasets/fashion-mnist")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (REAL_DATA / "train-images-idx3-ubyte.gz").exists(),
+                       reason=f"Fashion-MNIST is not installed in {REAL_DATA} "
+                              "(apt-get install dataset-fashion-mnist; .ci/run does this)"),
+]
+ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+       "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+       "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
+       "DVC_NO_ANALYTICS": "1"}
+
+
+def run(cwd, *command, check=True):
+    result = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """The project's files (tracked and untracked-not-ignored), committed into a fresh git repo."""
+    dest = tmp_path_factory.mktemp("repo")
+    listed = run(ROOT, "git", "ls-files", "--cached", "--others", "--exclude-standard", "-z").stdout
+    for name in filter(None, listed.split("\0")):
+        if (ROOT / name).is_file() and not name.startswith(("metrics/", "plots/", "configs/")):
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    params = yaml.safe_load((dest / "params.yaml").read_text())
+    params["data"]["sources"] = [str(REAL_DATA)]
+    params["train"]["epochs"] = 1
+    for preset in params["optimizers"].values():
+        preset["batch_size"] = max(preset["batch_size"], 1000)
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (dest / "dvc.lock").unlink(missing_ok=True)
+    run(dest, "git", "init", "-q")
+    run(dest, "git", "add", "-A")
+    run(dest, "git", "commit", "-qm", "copy")
+    return dest
+
+
+def metrics(repo, scenario):
+    return json.loads((repo / "metrics" / f"{scenario}.json").read_text())
+
+
+def test_repro_trains_and_evaluates_every_scenario(repo):
+    run(repo, "dvc", "repro")
+    for scenario in ("standard", "l2"):
+        result = metrics(repo, scenario)
+        assert 0.5 < result["test"]["accuracy"] <= 1 and result["test"]["loss"] > 0
+        assert result["cost"]["epochs"] == 1 and result["cost"]["grad_evals"] == 60_000
+        assert result["nonzero"]["fc1"] == 30_720
+        assert (repo / "models" / f"{scenario}.pt").exists()
+        assert (repo / "plots" / f"{scenario}.csv").read_text().startswith("epoch,train_loss,test_loss")
+    assert metrics(repo, "l2")["run"]["l2_mode"] == "coupled"
+    assert run(repo, "dvc", "status").stdout.strip() == "Data and pipelines are up to date."
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-qm", "baseline")
+
+
+def test_exp_run_with_another_preset_and_bad_input(repo):
+    before = metrics(repo, "standard")
+    failed = run(repo, "dvc", "exp", "run", "-S", "optimizer.name=nosuch", check=False)
+    assert failed.returncode != 0
+    assert "optimizer.name: unknown value 'nosuch'" in failed.stdout + failed.stderr
+    run(repo, "git", "checkout", "--", "params.yaml")
+    assert metrics(repo, "standard") == before
+
+    run(repo, "dvc", "exp", "run", "-n", "full-batch", "-S", "optimizer.name=gd")
+    assert metrics(repo, "standard")["run"]["optimizer"] == "gd"
+    assert metrics(repo, "standard")["cost"]["steps"] == 1
+    shown = json.loads(run(repo, "dvc", "exp", "show", "--json").stdout)
+    names = {exp.get("name") for commit in shown for exp in commit.get("experiments") or []}
+    assert "full-batch" in names
+
+
+def test_plots_diff_between_experiments(repo):
+    run(repo, "dvc", "exp", "run", "-n", "nesterov-2", "-S", "optimizers.nesterov.lr=0.1")
+    result = run(repo, "dvc", "plots", "diff", "full-batch", "nesterov-2", "--json")
+    assert "standard test accuracy" in result.stdout

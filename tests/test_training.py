@@ -1,0 +1,86 @@
+import math
+
+import pytest
+import torch
+
+from lenet_bench import training
+from lenet_bench.evaluation import first_reaching, nonzero_counts
+from lenet_bench.model import LeNet5
+
+from conftest import synthetic_data
+
+CPU = torch.device("cpu")
+
+
+def config(**preset):
+    return {"scenario": "test", "optimizer": "test", "weight_decay": 0.0, "epochs": 2, "seed": 3,
+            "threads": 0, "target_accuracy": 0.5,
+            "preset": {"algorithm": "sgd", "batch_size": 32, "lr": 0.05, "schedule": {"name": "constant"},
+                       **preset}}
+
+
+def without_seconds(record):
+    record = dict(record, cost={k: v for k, v in record["cost"].items() if k != "seconds"})
+    record["history"] = [{k: v for k, v in row.items() if k != "seconds"} for row in record["history"]]
+    return record
+
+
+def test_same_seed_same_run():
+    first_model, first = training.train(config(momentum=0.9), synthetic_data(), CPU, log=lambda _: None)
+    second_model, second = training.train(config(momentum=0.9), synthetic_data(), CPU, log=lambda _: None)
+    assert without_seconds(first) == without_seconds(second)
+    for a, b in zip(first_model.state_dict().values(), second_model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_other_seed_other_run():
+    _, first = training.train(config(), synthetic_data(), CPU, log=lambda _: None)
+    _, second = training.train(dict(config(), seed=4), synthetic_data(), CPU, log=lambda _: None)
+    assert first["history"][-1]["train_loss"] != second["history"][-1]["train_loss"]
+
+
+def test_cost_counts_samples_per_backward_and_steps():
+    # 256 samples in batches of 100: 3 steps per epoch (the last one of 56 samples).
+    _, record = training.train(config(batch_size=100), synthetic_data(), CPU, log=lambda _: None)
+    assert record["cost"]["steps"] == 6
+    assert record["cost"]["grad_evals"] == 2 * 256
+    assert [row["grad_evals"] for row in record["history"]] == [256, 512]
+    assert record["cost"]["epochs"] == 2
+
+
+def test_training_lowers_the_loss():
+    _, record = training.train(dict(config(momentum=0.9), epochs=5), synthetic_data(), CPU, log=lambda _: None)
+    losses = [row["train_loss"] for row in record["history"]]
+    assert losses[-1] < losses[0]
+
+
+def test_divergence_stops_the_run_and_is_recorded():
+    _, record = training.train(dict(config(lr=float("inf"), batch_size=4), epochs=3), synthetic_data(), CPU,
+                               log=lambda _: None)
+    assert record["diverged"] is True
+    assert record["diverged_at_step"] is not None and record["diverged_at_step"] <= 64
+    assert record["cost"]["epochs"] == 1
+    assert not math.isfinite(record["history"][-1]["train_loss"])
+
+
+def test_epoch_summary_line_is_logged():
+    lines = []
+    training.train(config(), synthetic_data(), CPU, log=lines.append)
+    assert len(lines) == 2
+    assert lines[0].startswith("epoch   1/2  train loss ") and "test acc" in lines[0] and lines[0].endswith(" s")
+
+
+def test_nonzero_counts_from_a_state_dict():
+    state = LeNet5().state_dict()
+    state["fc1.weight"][:10] = 0
+    counts = nonzero_counts(state)
+    assert counts["fc1"] == 30_720 - 10 * 256 and counts["fc2"] == 10_080
+    assert counts["fc1_fc2"] == counts["fc1"] + counts["fc2"]
+    assert counts["fc1_fc2_density"] == pytest.approx(counts["fc1_fc2"] / 40_800)
+
+
+def test_first_reaching_target():
+    history = [{"epoch": e, "test_accuracy": a, "grad_evals": 10 * e, "seconds": 1.5 * e}
+               for e, a in [(1, 0.8), (2, 0.9), (3, 0.95)]]
+    assert first_reaching(history, 0.9) == {"epoch": 2, "grad_evals": 20, "seconds": 3.0}
+    assert first_reaching(history, 0.99) == {"epoch": None, "grad_evals": None, "seconds": None}
