@@ -3,9 +3,16 @@
 Both train the same LeNet-5 with the brief's optimizer (SGD, lr 0.001, batch 64) for one epoch over
 the 60,000 training images; test evaluation is left out of both timings. Prints the ratio.
 
-    python benchmarks/epoch_speed.py [--data data/fashion_mnist.pt] [--source DIR]
+    python benchmarks/epoch_speed.py [--repeats 3] [--output benchmarks/epoch_speed.json]
+
+The two loops alternate, `--repeats` epochs each, and the medians are compared, which evens out a
+noisy machine.
 """
 import argparse
+import json
+import os
+import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -14,7 +21,7 @@ import torch
 import torch.nn as nn
 from torchvision import datasets, transforms
 
-from lenet_bench import data, training
+from lenet_bench import data, files, training
 from lenet_bench.data import FILES
 from lenet_bench.model import LeNet5
 
@@ -43,6 +50,7 @@ def brief_epoch(raw_dir: Path) -> float:
 
 
 def project_epoch(dataset: dict) -> float:
+    """This project's loop (lenet_bench.training.train), same optimizer and batch size."""
     config = {"scenario": "benchmark", "optimizer": "sgd", "weight_decay": 0.0, "epochs": 1,
               "seed": 0, "threads": 0, "target_accuracy": 0.8938,
               "preset": {"algorithm": "sgd", "batch_size": 64, "lr": 0.001, "schedule": {"name": "constant"}}}
@@ -55,13 +63,26 @@ def main() -> None:
     parser.add_argument("--data", default="data/fashion_mnist.pt", help="stored data set (dvc repro prepare_data)")
     parser.add_argument("--source", default="/usr/share/datasets/fashion-mnist",
                         help="directory with the four original files, for the brief's loop")
+    parser.add_argument("--repeats", type=int, default=3, help="epochs of each loop, alternating")
+    parser.add_argument("--output", type=Path, help="also write the result as JSON here")
     args = parser.parse_args()
-    brief = brief_epoch(Path(args.source))
-    ours = project_epoch(data.load(Path(args.data)))
-    print(f"threads: {torch.get_num_threads()}, torch {torch.__version__}")
-    print(f"brief's DataLoader epoch: {brief:6.2f} s")
-    print(f"this project's epoch:     {ours:6.2f} s")
-    print(f"speed-up: {brief / ours:.2f}x")
+    dataset = data.load(Path(args.data))
+    brief, ours = [], []
+    for repeat in range(args.repeats):
+        brief.append(brief_epoch(Path(args.source)))
+        ours.append(project_epoch(dataset))
+        print(f"round {repeat + 1}: brief {brief[-1]:.2f} s, project {ours[-1]:.2f} s", flush=True)
+    result = {
+        "brief_seconds": statistics.median(brief), "project_seconds": statistics.median(ours),
+        "speedup": statistics.median(brief) / statistics.median(ours), "repeats": args.repeats,
+        "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})",
+    }
+    print(f"brief's DataLoader epoch: {result['brief_seconds']:6.2f} s (median)")
+    print(f"this project's epoch:     {result['project_seconds']:6.2f} s (median)")
+    print(f"speed-up: {result['speedup']:.2f}x")
+    if args.output:
+        files.write_json(args.output, result)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ class Algorithm:
 ALGORITHMS: dict[str, Algorithm] = {
     "sgd": Algorithm(torch.optim.SGD, ("momentum", "dampening", "nesterov"), "coupled"),
 }
-PRESET_KEYS = ("algorithm", "batch_size", "lr", "schedule")
+PRESET_KEYS = ("family", "algorithm", "batch_size", "lr", "schedule")  # family: a label for reports
 
 
 def l2_mode(algorithm: str, weight_decay: float) -> str:

@@ -125,7 +125,8 @@ def run_config(params: dict, scenario: str) -> dict:
     if scenario not in params["scenarios"]:
         raise _allowed("scenario", scenario, list(params["scenarios"]))
     name = params["optimizer"]["name"]
-    preset = params["optimizers"][name]
+    # The family is a label for reports, not a setting: changing it must not re-train.
+    preset = {k: v for k, v in params["optimizers"][name].items() if k != "family"}
     return {
         "scenario": scenario,
         "optimizer": name,
