@@ -14,7 +14,7 @@ def main(scenario: str) -> None:
     state = torch.load(Path("models") / f"{scenario}.pt", weights_only=True)
     model = LeNet5()
     model.load_state_dict(state, strict=True)
-    dataset = data.load(Path("data/fashion_mnist.pt"))
+    dataset = data.hold_out(data.load(Path("data/fashion_mnist.pt")), config["validation_size"])
     test_loss, test_accuracy = evaluation.evaluate(model, dataset["test_x"], dataset["test_y"])
     history = record["history"]
     metrics = {
@@ -26,8 +26,11 @@ def main(scenario: str) -> None:
         "nonzero": evaluation.nonzero_counts(state),
         "run": {key: record[key] for key in
                 ("optimizer", "algorithm", "weight_decay", "l2_mode", "diverged", "diverged_at_step",
-                 "device")},
+                 "device", "threads")},
     }
+    if config["validation_size"]:
+        loss, accuracy = evaluation.evaluate(model, dataset["validation_x"], dataset["validation_y"])
+        metrics["validation"] = {"loss": loss, "accuracy": accuracy, "size": config["validation_size"]}
     files.write_json(Path("metrics") / f"{scenario}.json", metrics)
     print(f"{scenario}: test loss {test_loss:.4f}, test accuracy {100 * test_accuracy:.2f}%")
 

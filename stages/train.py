@@ -17,7 +17,8 @@ def main(scenario: str) -> None:
     except ParamError as err:
         sys.exit(f"error: params.yaml: {err}")
     print(f"scenario {scenario}: optimizer '{config['optimizer']}' on {device}")
-    model, record = training.train(config, data.load(Path("data/fashion_mnist.pt"), device), device)
+    dataset = data.hold_out(data.load(Path("data/fashion_mnist.pt"), device), config["validation_size"])
+    model, record = training.train(config, dataset, device)
     files.save_torch(Path("models") / f"{scenario}.pt", {k: v.cpu() for k, v in model.state_dict().items()})
     files.write_json(Path("models") / f"{scenario}.train.json", record)
     files.write_csv(Path("plots") / f"{scenario}.csv", record["history"])

@@ -108,3 +108,14 @@ def test_scaling_matches_torchvision_to_tensor():
     images = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
     expected = torch.stack([transforms.ToTensor()(Image.fromarray(img.numpy(), mode="L")) for img in images])
     assert torch.equal(data.to_unit_interval(images), expected)
+
+
+def test_hold_out_moves_a_fixed_disjoint_validation_set():
+    dataset = {"train_x": torch.arange(100.0).reshape(100, 1), "train_y": torch.arange(100),
+               "test_x": torch.zeros(5, 1), "test_y": torch.zeros(5, dtype=torch.long)}
+    assert data.hold_out(dataset, 0) is dataset
+    split = data.hold_out(dataset, 20)
+    assert len(split["train_y"]) == 80 and len(split["validation_y"]) == 20
+    assert set(split["train_y"].tolist()).isdisjoint(split["validation_y"].tolist())
+    assert torch.equal(split["validation_y"], data.hold_out(dataset, 20)["validation_y"])
+    assert torch.equal(split["test_y"], dataset["test_y"])

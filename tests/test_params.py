@@ -38,7 +38,7 @@ def test_run_config_merges_preset_scenario_and_train(project_params):
     (lambda p: p["optimizers"]["sgd"].update(batch_size=60001),
      r"^optimizers.sgd.batch_size: must be >= 1 and <= 60000, got 60001$"),
     (lambda p: p["optimizers"]["momentum"].update(momentun=0.9),
-     r"^optimizers.momentum.momentun: unknown key \(did you mean 'momentum'\?\); allowed: algorithm, "),
+     r"^optimizers.momentum.momentun: unknown key \(did you mean 'momentum'\?\); allowed: family, algorithm, batch_size, lr, schedule, momentum"),
     (lambda p: p["optimizers"]["momentum"]["schedule"].update(name="cosin"),
      r"^optimizers.momentum.schedule.name: unknown value 'cosin' \(did you mean 'cosine'\?\)"),
     (lambda p: p["optimizers"]["nesterov"]["schedule"].update(warmup=0.1),

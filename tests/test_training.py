@@ -84,3 +84,11 @@ def test_first_reaching_target():
                for e, a in [(1, 0.8), (2, 0.9), (3, 0.95)]]
     assert first_reaching(history, 0.9) == {"epoch": 2, "grad_evals": 20, "seconds": 3.0}
     assert first_reaching(history, 0.99) == {"epoch": None, "grad_evals": None, "seconds": None}
+
+
+def test_validation_curves_when_a_validation_set_is_held_out():
+    from lenet_bench.data import hold_out
+    _, record = training.train(dict(config(), epochs=1), hold_out(synthetic_data(), 64), CPU, log=lambda _: None)
+    row = record["history"][0]
+    assert record["cost"]["grad_evals"] == 256 - 64
+    assert 0 <= row["validation_accuracy"] <= 1 and row["validation_loss"] > 0

@@ -17,6 +17,7 @@ FILES = {
     "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
 }
 TRAIN_SIZE, TEST_SIZE = 60_000, 10_000
+VALIDATION_SEED = 0  # fixed, so that every run and every seed holds out the same images
 TORCHVISION = "torchvision"
 APT_HINT = "install it with `sudo apt-get install dataset-fashion-mnist`"
 NETWORK_HINT = "torchvision downloads it when the machine has network access"
@@ -119,3 +120,15 @@ def load(path: Path, device: torch.device | str = "cpu") -> dict[str, torch.Tens
         "test_x": to_unit_interval(stored["test_images"]).to(device),
         "test_y": stored["test_labels"].to(device),
     }
+
+
+def hold_out(dataset: dict[str, torch.Tensor], size: int) -> dict[str, torch.Tensor]:
+    """Move `size` training images (a fixed random choice) into a validation set, for tuning.
+
+    With size 0 the brief's split is returned unchanged."""
+    if size == 0:
+        return dataset
+    order = torch.randperm(len(dataset["train_y"]), generator=torch.Generator().manual_seed(VALIDATION_SEED))
+    held, kept = order[:size].to(dataset["train_y"].device), order[size:].to(dataset["train_y"].device)
+    return {**dataset, "train_x": dataset["train_x"][kept], "train_y": dataset["train_y"][kept],
+            "validation_x": dataset["train_x"][held], "validation_y": dataset["train_y"][held]}

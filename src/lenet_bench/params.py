@@ -13,7 +13,7 @@ from .optimizers import ALGORITHMS, PRESET_KEYS
 from .schedules import SCHEDULES
 
 SECTIONS = ("data", "train", "optimizer", "optimizers", "scenarios")
-DATA_KEYS = ("sources",)
+DATA_KEYS = ("sources", "validation_size")
 TRAIN_KEYS = ("epochs", "seed", "device", "threads", "target_accuracy")
 SCENARIO_KEYS = ("weight_decay",)
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -95,6 +95,7 @@ def check(params: dict) -> None:
     """Check the whole of params.yaml; raise ParamError on the first problem."""
     _check_keys("params.yaml", params, SECTIONS, required=SECTIONS)
     _check_keys("data", params["data"], DATA_KEYS, required=DATA_KEYS)
+    _number("data.validation_size", params["data"]["validation_size"], low=0, high=TRAIN_SIZE - 1, integer=True)
     if not isinstance(params["data"]["sources"], list) or not params["data"]["sources"]:
         raise ParamError("data.sources: must be a non-empty list of directories and/or 'torchvision'")
     train = params["train"]
@@ -132,5 +133,6 @@ def run_config(params: dict, scenario: str) -> dict:
         "optimizer": name,
         "preset": {"schedule": {"name": "constant"}, **preset},
         "weight_decay": float((params["scenarios"][scenario] or {}).get("weight_decay", 0.0)),
+        "validation_size": params["data"]["validation_size"],
         **params["train"],
     }

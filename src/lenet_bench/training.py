@@ -81,6 +81,9 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
         history.append({"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,
                         "test_accuracy": test_accuracy, **asdict(cost),
                         "lr": optimizer.param_groups[0]["lr"]})
+        if "validation_x" in data:
+            history[-1]["validation_loss"], history[-1]["validation_accuracy"] = evaluate(
+                model, data["validation_x"], data["validation_y"])
         log(f"epoch {epoch:>3}/{epochs}  train loss {train_loss:.4f}  test loss {test_loss:.4f}  "
             f"test acc {100 * test_accuracy:.2f}%  {history[-1]['seconds']:.1f} s")
         if diverged_at is not None:
