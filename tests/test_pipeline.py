@@ -90,6 +90,7 @@ def test_exp_run_with_another_preset_and_bad_input(repo):
 
 
 def test_plots_diff_between_experiments(repo):
-    run(repo, "dvc", "exp", "run", "-n", "nesterov-2", "-S", "optimizers.nesterov.lr=0.1")
-    result = run(repo, "dvc", "plots", "diff", "full-batch", "nesterov-2", "--json")
+    run(repo, "dvc", "exp", "run", "-n", "nesterov-fast", "-S", "optimizer.name=nesterov",
+        "-S", "optimizers.nesterov.lr=0.2")
+    result = run(repo, "dvc", "plots", "diff", "full-batch", "nesterov-fast", "--json")
     assert "standard test accuracy" in result.stdout

@@ -11,6 +11,7 @@ import re
 import sys
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from .optimizers import ALGORITHMS
@@ -77,7 +78,54 @@ def speed_table(root: Path) -> str:
             f"{b['threads']} threads.")
 
 
-SECTIONS = {"presets": presets_table, "pipeline-results": pipeline_table, "speed": speed_table}
+def _read_csv(path: Path) -> pd.DataFrame | None:
+    return pd.read_csv(path) if path.exists() else None
+
+
+def tuning_table(root: Path) -> str:
+    """The best setting of each preset's sweep (tuning/<preset>.csv), judged on validation accuracy."""
+    rows = ["| preset | settings tried | best lr | best batch | schedule | validation accuracy | validation loss |",
+            "|---|---|---|---|---|---|---|"]
+    for path in sorted((root / "tuning").glob("*.csv")):
+        sweep = _read_csv(path)
+        best = sweep.iloc[0]
+        rows.append(f"| {path.stem} | {len(sweep)} | {best['lr']:g} | {int(best['batch_size']):,} | {best['schedule']} "
+                    f"| {_percent(best['validation_accuracy'])} | {best['validation_loss']:.4f} |")
+    return "\n".join(rows)
+
+
+def preset_runs_table(root: Path) -> str:
+    """One full-budget run of every preset (experiments named preset-<name>) in every scenario."""
+    runs = _read_csv(root / "results" / "experiments.csv")
+    if runs is None:
+        return "_no preset runs exported yet: see scripts/export_results.py_"
+    runs = runs[runs["experiment"].str.startswith("preset-") & (runs["validation_size"] == 0)]
+    rows = ["| preset | scenario | test accuracy | test loss | reached 89.38% at | gradient evals | steps "
+            "| train seconds | threads |", "|---|---|---|---|---|---|---|---|---|"]
+    for _, r in runs.sort_values(["scenario", "test_accuracy"], ascending=[False, False]).iterrows():
+        reached = "never" if pd.isna(r["target_epoch"]) else (
+            f"epoch {int(r['target_epoch'])} ({r['target_grad_evals'] / 1e6:.2f} M grads, {r['target_seconds']:.0f} s)")
+        rows.append(f"| {r['optimizer']} | {r['scenario']} | {_percent(r['test_accuracy'])} | {r['test_loss']:.4f} "
+                    f"| {reached} | {int(r['grad_evals']):,} | {int(r['steps']):,} | {r['seconds']:.0f} | {int(r['threads'])} |")
+    return "\n".join(rows)
+
+
+def baseline_seeds_table(root: Path) -> str:
+    """The brief's baseline (preset sgd) after 3 epochs, over seeds (experiments named sgd-3ep-seed<n>)."""
+    runs = _read_csv(root / "results" / "experiments.csv")
+    if runs is None:
+        return "_no baseline seed runs exported yet_"
+    runs = runs[runs["experiment"].str.startswith("sgd-3ep-") & (runs["scenario"] == "standard")]
+    rows = ["| seed | test accuracy after 3 epochs | test loss |", "|---|---|---|"]
+    for _, r in runs.sort_values("seed").iterrows():
+        rows.append(f"| {int(r['seed'])} | {_percent(r['test_accuracy'])} | {r['test_loss']:.4f} |")
+    acc = runs["test_accuracy"]
+    rows.append(f"| **spread** | {_percent(acc.min())} to {_percent(acc.max())} (mean {_percent(acc.mean())}) | |")
+    return "\n".join(rows)
+
+
+SECTIONS = {"presets": presets_table, "tuning": tuning_table, "preset-runs": preset_runs_table,
+            "baseline-seeds": baseline_seeds_table, "pipeline-results": pipeline_table, "speed": speed_table}
 
 
 def render(readme: str, root: Path) -> str:

@@ -1,0 +1,70 @@
+"""Append the finished DVC experiments of this machine to the committed results/experiments.csv.
+
+    python scripts/export_results.py [--all]
+
+One row per experiment and scenario, with the parameters that produced it. Rows already in the
+file are kept (they may come from other machines); a row for the same experiment and scenario is
+replaced. Tuning experiments (named tune-*) are left to scripts/sweep.py unless --all is given.
+"""
+import argparse
+import json
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+
+OUTPUT = Path("results/experiments.csv")
+KEY = ["experiment", "scenario"]
+
+
+def rows_from(shown: list, include_tuning: bool) -> list[dict]:
+    rows = []
+    for commit in shown:
+        for exp in commit.get("experiments") or []:
+            rev, name = exp["revs"][0], exp.get("name") or exp["revs"][0]["rev"][:7]
+            if rev.get("error") or not rev.get("data") or (name.startswith("tune-") and not include_tuning):
+                continue
+            params = rev["data"]["params"]["params.yaml"]["data"]
+            preset_name = params["optimizer"]["name"]
+            preset = params["optimizers"][preset_name]
+            for path, metric in rev["data"]["metrics"].items():
+                m = metric.get("data")
+                if not m or m.get("run", {}).get("optimizer") != preset_name:
+                    continue  # a scenario this experiment did not re-run
+                rows.append({
+                    "experiment": name, "commit": commit["rev"][:7], "scenario": Path(path).stem,
+                    "optimizer": preset_name, "algorithm": preset["algorithm"], "lr": preset["lr"],
+                    "batch_size": preset["batch_size"],
+                    "schedule": (preset.get("schedule") or {}).get("name", "constant"),
+                    "seed": params["train"]["seed"], "epochs_budget": params["train"]["epochs"],
+                    "validation_size": params["data"].get("validation_size", 0),
+                    "weight_decay": m["run"]["weight_decay"], "l2_mode": m["run"]["l2_mode"],
+                    "test_accuracy": m["test"]["accuracy"], "test_loss": m["test"]["loss"],
+                    "train_loss": m["train"]["loss"], "epochs": m["cost"]["epochs"],
+                    "grad_evals": m["cost"]["grad_evals"], "steps": m["cost"]["steps"],
+                    "seconds": m["cost"]["seconds"], "target_epoch": m["target"]["epoch"],
+                    "target_grad_evals": m["target"]["grad_evals"], "target_seconds": m["target"]["seconds"],
+                    "diverged": m["run"]["diverged"], "threads": m["run"].get("threads"),
+                    "device": m["run"]["device"],
+                })
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--all", action="store_true", help="include tuning experiments")
+    args = parser.parse_args()
+    shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json"], check=True, capture_output=True,
+                                      text=True).stdout)
+    new = pd.DataFrame(rows_from(shown, args.all))
+    old = pd.read_csv(OUTPUT) if OUTPUT.exists() else pd.DataFrame(columns=new.columns)
+    merged = pd.concat([old, new]).drop_duplicates(KEY, keep="last").sort_values(KEY)
+    OUTPUT.parent.mkdir(exist_ok=True)
+    tmp = OUTPUT.with_suffix(".tmp")
+    merged.to_csv(tmp, index=False)
+    tmp.replace(OUTPUT)
+    print(f"{OUTPUT}: {len(merged)} rows ({len(new)} from this machine's experiments)")
+
+
+if __name__ == "__main__":
+    main()
