@@ -54,7 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--all", action="store_true", help="include tuning experiments")
     args = parser.parse_args()
-    shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json"], check=True, capture_output=True,
+    shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json", "--all-commits"], check=True, capture_output=True,
                                       text=True).stdout)
     new = pd.DataFrame(rows_from(shown, args.all))
     old = pd.read_csv(OUTPUT) if OUTPUT.exists() else pd.DataFrame(columns=new.columns)

@@ -32,7 +32,9 @@ def queue(preset: str, grid: dict[str, list[str]], epochs: int) -> None:
 
 
 def wait_for_queue(jobs: int) -> None:
-    subprocess.run(["dvc", "queue", "start", "-j", str(jobs)], check=True, capture_output=True)
+    # The workers inherit stdout: a captured pipe would stay open, and block, until they all exit.
+    subprocess.run(["dvc", "queue", "start", "-j", str(jobs)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while True:
         status = subprocess.run(["dvc", "queue", "status"], check=True, capture_output=True, text=True).stdout
         if not any(s in status for s in (" Queued", " Running")):
@@ -42,8 +44,8 @@ def wait_for_queue(jobs: int) -> None:
 
 
 def table(preset: str) -> pd.DataFrame:
-    shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json"], check=True, capture_output=True,
-                                      text=True).stdout)
+    shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json", "--all-commits"], check=True,
+                                      capture_output=True, text=True).stdout)
     rows = []
     for commit in shown:
         for exp in commit.get("experiments") or []:
@@ -64,7 +66,7 @@ def table(preset: str) -> pd.DataFrame:
                          "seconds": round(metrics["cost"]["seconds"], 1)})
     if not rows:
         raise SystemExit(f"no finished '{PREFIX}-{preset}-*' experiments with validation metrics")
-    return pd.DataFrame(rows).sort_values("validation_accuracy", ascending=False)
+    return pd.DataFrame(rows)
 
 
 def main() -> None:
@@ -79,9 +81,12 @@ def main() -> None:
         grid = dict(item.split("=", 1) for item in args.grid)
         queue(args.preset, {k: v.split(",") for k, v in grid.items()}, args.epochs)
         wait_for_queue(args.jobs)
-    result = table(args.preset)
     out = Path("tuning") / f"{args.preset}.csv"
     out.parent.mkdir(exist_ok=True)
+    # Rows already in the table may come from experiments this machine no longer has.
+    earlier = [pd.read_csv(out)] if out.exists() else []
+    result = (pd.concat([*earlier, table(args.preset)]).drop_duplicates("experiment", keep="last")
+              .sort_values("validation_accuracy", ascending=False))
     result.to_csv(out, index=False, float_format="%.4f")
     print(result.to_string(index=False))
     print(f"wrote {out}")
