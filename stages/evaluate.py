@@ -12,6 +12,11 @@ def main(scenario: str) -> None:
     config = files.read_json(Path("configs") / f"{scenario}.json")
     record = files.read_json(Path("models") / f"{scenario}.train.json")
     state = torch.load(Path("models") / f"{scenario}.pt", weights_only=True)
+    if config.get("sparsity"):
+        try:
+            evaluation.check_bound(state, config["sparsity"])
+        except evaluation.BoundError as err:
+            sys.exit(f"error: models/{scenario}.pt breaks the sparsity bound: {err}")
     model = LeNet5()
     model.load_state_dict(state, strict=True)
     dataset = data.hold_out(data.load(Path("data/fashion_mnist.pt")), config["validation_size"])
@@ -28,6 +33,8 @@ def main(scenario: str) -> None:
                 ("optimizer", "algorithm", "weight_decay", "l2_mode", "diverged", "diverged_at_step",
                  "device", "threads")},
     }
+    if config.get("sparsity"):
+        metrics["sparsity"] = {key: config["sparsity"][key] for key in ("method", "density", "scope")}
     if config["validation_size"]:
         loss, accuracy = evaluation.evaluate(model, dataset["validation_x"], dataset["validation_y"])
         metrics["validation"] = {"loss": loss, "accuracy": accuracy, "size": config["validation_size"]}

@@ -1,6 +1,8 @@
 """Test loss and accuracy of a model, nonzero counts of its weights, time to reach a target."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -23,13 +25,36 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
     return loss_sum.item() / len(y), correct.item() / len(y)
 
 
+class BoundError(ValueError):
+    """A saved model has more nonzero weights than its scenario allows."""
+
+
 def nonzero_counts(state_dict: dict[str, torch.Tensor]) -> dict[str, float]:
-    """Nonzero weights of fc1 and fc2, each and together, counted from the saved tensors."""
-    counts = {layer: int(state_dict[f"{layer}.weight"].count_nonzero()) for layer in SPARSE_LAYERS}
+    """Nonzero weights of fc1 and fc2, each and together, with densities, counted from the saved
+    tensors (independently of the code that sparsified them)."""
+    counts = {}
+    for layer in SPARSE_LAYERS:
+        weight = state_dict[f"{layer}.weight"]
+        counts[layer] = int(weight.count_nonzero())
+        counts[f"{layer}_density"] = counts[layer] / weight.numel()
     total = sum(state_dict[f"{layer}.weight"].numel() for layer in SPARSE_LAYERS)
     counts["fc1_fc2"] = sum(counts[layer] for layer in SPARSE_LAYERS)
     counts["fc1_fc2_density"] = counts["fc1_fc2"] / total
     return counts
+
+
+def check_bound(state_dict: dict[str, torch.Tensor], sparsity: dict) -> None:
+    """Raise BoundError unless the saved weights meet the scenario's bound on nonzeros."""
+    layers = sparsity["layers"]
+    sizes = {layer: state_dict[f"{layer}.weight"].numel() for layer in layers}
+    nonzero = {layer: int(state_dict[f"{layer}.weight"].count_nonzero()) for layer in layers}
+    groups = {"+".join(layers): layers} if sparsity["scope"] == "global" else {layer: [layer] for layer in layers}
+    for name, group in groups.items():
+        allowed = math.floor(sparsity["density"] * sum(sizes[layer] for layer in group))
+        found = sum(nonzero[layer] for layer in group)
+        if found > allowed:
+            raise BoundError(f"{name} has {found} nonzero weights; the bound (density {sparsity['density']}, "
+                             f"{sparsity['scope']}) allows {allowed}")
 
 
 def first_reaching(history: list[dict], target: float) -> dict:

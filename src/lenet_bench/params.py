@@ -11,11 +11,14 @@ import yaml
 from .data import TRAIN_SIZE
 from .optimizers import ALGORITHMS, PRESET_KEYS
 from .schedules import SCHEDULES
+from .sparsity import METHODS, SCOPES
 
 SECTIONS = ("data", "train", "optimizer", "optimizers", "scenarios")
 DATA_KEYS = ("sources", "validation_size")
 TRAIN_KEYS = ("epochs", "seed", "device", "threads", "target_accuracy")
-SCENARIO_KEYS = ("weight_decay",)
+SCENARIO_KEYS = ("weight_decay", "sparsity")
+SPARSITY_KEYS = ("density", "layers", "scope", "method")
+SPARSE_LAYERS = ("fc1", "fc2")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -119,6 +122,24 @@ def check(params: dict) -> None:
     for name, scenario in scenarios.items():
         _check_keys(f"scenarios.{name}", scenario or {}, SCENARIO_KEYS)
         _number(f"scenarios.{name}.weight_decay", (scenario or {}).get("weight_decay", 0.0), low=0)
+        if (scenario or {}).get("sparsity") is not None:
+            check_sparsity(f"scenarios.{name}.sparsity", scenario["sparsity"], train["epochs"])
+
+
+def check_sparsity(where: str, sparsity, epochs: int) -> None:
+    if not isinstance(sparsity, dict) or sparsity.get("method") not in METHODS:
+        method = sparsity.get("method") if isinstance(sparsity, dict) else sparsity
+        raise _allowed(f"{where}.method", method, list(METHODS))
+    _check_keys(where, sparsity, SPARSITY_KEYS + tuple(METHODS[sparsity["method"]]), required=SPARSITY_KEYS)
+    _number(f"{where}.density", sparsity["density"], low=0, high=1, low_open=True)
+    layers = sparsity["layers"]
+    if not isinstance(layers, list) or not layers or any(layer not in SPARSE_LAYERS for layer in layers):
+        raise ParamError(f"{where}.layers: must be a non-empty list of {', '.join(SPARSE_LAYERS)}, got {layers!r}")
+    if sparsity["scope"] not in SCOPES:
+        raise _allowed(f"{where}.scope", sparsity["scope"], SCOPES)
+    for key in METHODS[sparsity["method"]]:
+        if key in sparsity:
+            _number(f"{where}.{key}", sparsity[key], low=0, high=epochs if key.endswith("epoch") else None)
 
 
 def run_config(params: dict, scenario: str) -> dict:
@@ -128,7 +149,7 @@ def run_config(params: dict, scenario: str) -> dict:
     name = params["optimizer"]["name"]
     # The family is a label for reports, not a setting: changing it must not re-train.
     preset = {k: v for k, v in params["optimizers"][name].items() if k != "family"}
-    return {
+    config = {
         "scenario": scenario,
         "optimizer": name,
         "preset": {"schedule": {"name": "constant"}, **preset},
@@ -136,3 +157,7 @@ def run_config(params: dict, scenario: str) -> dict:
         "validation_size": params["data"]["validation_size"],
         **params["train"],
     }
+    sparsity = (params["scenarios"][scenario] or {}).get("sparsity")
+    if sparsity:  # only sparse scenarios carry the key, so adding it changed no dense run's config
+        config["sparsity"] = sparsity
+    return config

@@ -13,6 +13,7 @@ from .evaluation import evaluate
 from .model import LeNet5
 from .optimizers import build_optimizer, l2_mode
 from .schedules import build_scheduler
+from .sparsity import Sparsifier
 
 DIVERGENCE_CHECK_EVERY = 50  # steps between host syncs that look for a NaN/inf loss
 
@@ -52,7 +53,10 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
     mode = l2_mode(preset["algorithm"], weight_decay)
     x, y = data["train_x"], data["train_y"]
     batch_size = preset["batch_size"]
-    scheduler = build_scheduler(optimizer, preset["schedule"], math.ceil(len(y) / batch_size), epochs)
+    steps_per_epoch = math.ceil(len(y) / batch_size)
+    scheduler = build_scheduler(optimizer, preset["schedule"], steps_per_epoch, epochs)
+    sparsifier = (Sparsifier(model, optimizer, config["sparsity"], steps_per_epoch, epochs)
+                  if config.get("sparsity") else None)
     shuffle = torch.Generator(device=device).manual_seed(config["seed"])
     cost, history, diverged_at = Cost(), [], None
 
@@ -69,14 +73,18 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
             optimizer.step(closure)
             scheduler.step()
             cost.steps += 1
+            if sparsifier is not None:
+                sparsifier.after_step(cost.steps)
             loss_sum += first_loss[0] * len(batch)
             if cost.steps % DIVERGENCE_CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
                 diverged_at = cost.steps
                 break
         train_loss = loss_sum.item() / len(y)  # the epoch's one host sync (also waits for the GPU)
-        cost.seconds += time.perf_counter() - started
         if diverged_at is None and not math.isfinite(train_loss):
             diverged_at = cost.steps
+        if sparsifier is not None and (epoch == epochs or diverged_at is not None):
+            sparsifier.finish()  # the bound holds exactly on the model that is evaluated and saved
+        cost.seconds += time.perf_counter() - started
         test_loss, test_accuracy = evaluate(model, data["test_x"], data["test_y"])
         history.append({"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,
                         "test_accuracy": test_accuracy, **asdict(cost),

@@ -1,0 +1,144 @@
+"""Training under a bound on the nonzero weights of fc1 and fc2.
+
+A Sparsifier is called after every optimizer step. It keeps a mask per layer; masked weights, their
+gradients and their optimizer state (momentum, Adam's moments: any state tensor shaped like the
+weight) are held at exactly zero, so a pruned weight cannot grow back through stale state.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+# Each method's settings and their defaults; a scenario may override any of them.
+METHODS: dict[str, dict[str, float]] = {
+    "prune_finetune": {"prune_epoch": 5},                      # train dense, prune once, fine-tune
+    "gradual": {"start_epoch": 0, "end_epoch": 6, "prune_every": 50},   # Zhu & Gupta (2017), cubic
+    "projected": {},                                           # iterative hard thresholding
+    "rigl": {"update_every": 100, "drop_fraction": 0.3, "end_epoch": 8},  # Evci et al. (2020)
+    "l1_prox": {"l1": 2e-4, "project_epoch": 9},               # soft-thresholding, then projection
+}
+SCOPES = ("global", "per_layer")  # the bound on fc1 and fc2 together (the brief's), or on each
+
+
+def allowed_nonzeros(sizes: dict[str, int], density: float, scope: str) -> dict[str, int]:
+    """The most nonzero weights allowed: per layer, or under the key 'total' for the global scope."""
+    if scope == "global":
+        return {"total": math.floor(density * sum(sizes.values()))}
+    return {layer: math.floor(density * size) for layer, size in sizes.items()}
+
+
+def top_k_masks(scores: dict[str, torch.Tensor], density: float, scope: str) -> dict[str, torch.Tensor]:
+    """Boolean masks keeping the highest-scoring entries: exactly the allowed number, ties broken by index."""
+    groups = [list(scores)] if scope == "global" else [[layer] for layer in scores]
+    limits = allowed_nonzeros({k: v.numel() for k, v in scores.items()}, density, scope)
+    masks = {}
+    for group, keep in zip(groups, limits.values()):
+        flat = torch.cat([scores[layer].flatten() for layer in group])
+        chosen = torch.zeros_like(flat, dtype=torch.bool)
+        chosen[flat.topk(keep, sorted=False).indices] = True
+        for layer, part in zip(group, chosen.split([scores[layer].numel() for layer in group])):
+            masks[layer] = part.view_as(scores[layer])
+    return masks
+
+
+class Sparsifier:
+    def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, settings: dict,
+                 steps_per_epoch: int, epochs: int):
+        self.weights = {layer: getattr(model, layer).weight for layer in settings["layers"]}
+        self.optimizer = optimizer
+        self.method = settings["method"]
+        self.options = {**METHODS[self.method], **{k: v for k, v in settings.items() if k in METHODS[self.method]}}
+        self.density, self.scope = settings["density"], settings["scope"]
+        self.steps_per_epoch, self.total_steps = steps_per_epoch, steps_per_epoch * epochs
+        self.masks: dict[str, torch.Tensor] | None = None  # None while training dense
+        self.dense_grads: dict[str, torch.Tensor] = {}
+        for layer, weight in self.weights.items():
+            weight.register_hook(self._grad_hook(layer))
+        if self.method == "rigl":  # starts sparse, from a random mask
+            self._set_masks(top_k_masks({k: torch.rand_like(w) for k, w in self.weights.items()},
+                                        self.density, self.scope))
+
+    def _grad_hook(self, layer):
+        def hook(grad):
+            self.dense_grads[layer] = grad  # RigL regrows where the dense gradient is largest
+            masked = self.masks is not None and self.method != "projected"
+            return grad * self.masks[layer] if masked else grad
+        return hook
+
+    @torch.no_grad()
+    def _set_masks(self, masks: dict[str, torch.Tensor]) -> None:
+        self.masks = masks
+        self._apply()
+
+    @torch.no_grad()
+    def _apply(self) -> None:
+        for layer, weight in self.weights.items():
+            mask = self.masks[layer]
+            weight.mul_(mask)
+            for value in self.optimizer.state.get(weight, {}).values():
+                if torch.is_tensor(value) and value.shape == weight.shape:
+                    value.mul_(mask)
+
+    def _magnitudes(self) -> dict[str, torch.Tensor]:
+        return {layer: weight.detach().abs() for layer, weight in self.weights.items()}
+
+    def after_step(self, step: int) -> None:
+        """Called after optimizer step number `step` (counted from 1)."""
+        o, epoch_steps = self.options, self.steps_per_epoch
+        if self.method == "prune_finetune":
+            if step == round(o["prune_epoch"] * epoch_steps):
+                self._set_masks(top_k_masks(self._magnitudes(), self.density, self.scope))
+        elif self.method == "gradual":
+            start, end = round(o["start_epoch"] * epoch_steps), round(o["end_epoch"] * epoch_steps)
+            if start <= step <= end and ((step - start) % int(o["prune_every"]) == 0 or step == end):
+                progress = (step - start) / max(1, end - start)
+                density = self.density + (1 - self.density) * (1 - progress) ** 3
+                self._set_masks(top_k_masks(self._magnitudes(), density, self.scope))
+        elif self.method == "projected":
+            self._set_masks(top_k_masks(self._magnitudes(), self.density, self.scope))
+        elif self.method == "rigl":
+            end = round(o["end_epoch"] * epoch_steps)
+            if step < end and step % int(o["update_every"]) == 0:
+                self._drop_and_grow(o["drop_fraction"] / 2 * (1 + math.cos(math.pi * step / end)))
+        elif self.method == "l1_prox":
+            if step < round(o["project_epoch"] * epoch_steps):
+                self._soft_threshold(self.optimizer.param_groups[0]["lr"] * o["l1"])
+            elif step == round(o["project_epoch"] * epoch_steps):
+                self._set_masks(top_k_masks(self._magnitudes(), self.density, self.scope))
+        if self.masks is not None:
+            self._apply()
+
+    @torch.no_grad()
+    def _soft_threshold(self, threshold: float) -> None:
+        """The proximal step of threshold * ||w||_1."""
+        for weight in self.weights.values():
+            weight.copy_(weight.sign() * (weight.abs() - threshold).clamp_min(0))
+
+    @torch.no_grad()
+    def _drop_and_grow(self, fraction: float) -> None:
+        """Drop the smallest active weights, regrow as many where the dense gradient is largest."""
+        layers = list(self.weights)
+        groups = [layers] if self.scope == "global" else [[layer] for layer in layers]
+        new = {}
+        for group in groups:
+            active = torch.cat([self.masks[k].flatten() for k in group])
+            magnitude = torch.cat([self.weights[k].detach().abs().flatten() for k in group])
+            gradient = torch.cat([self.dense_grads[k].abs().flatten() for k in group])
+            n = int(fraction * int(active.sum()))
+            mask = active.clone()
+            if n > 0:
+                dropped = torch.where(active, magnitude, math.inf).topk(n, largest=False).indices
+                grow_score = torch.where(active, -math.inf, gradient)
+                grow_score[dropped] = -math.inf  # regrow elsewhere than where it just dropped
+                mask[dropped] = False
+                mask[grow_score.topk(n).indices] = True
+            for k, part in zip(group, mask.split([self.masks[k].numel() for k in group])):
+                new[k] = part.view_as(self.masks[k])
+        self._set_masks(new)  # regrown weights start at zero, like their optimizer state
+
+    def finish(self) -> None:
+        """Meet the bound exactly on what is saved."""
+        if self.masks is None or self.method in ("projected", "l1_prox"):
+            self._set_masks(top_k_masks(self._magnitudes(), self.density, self.scope))
+        self._apply()
