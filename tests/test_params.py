@@ -48,9 +48,21 @@ def test_run_config_merges_preset_scenario_and_train(project_params):
     (lambda p: p["train"].update(epoch=3),
      r"^train.epoch: unknown key \(did you mean 'epochs'\?\)"),
     (lambda p: p["scenarios"]["l2"].update(wieght_decay=0.1),
-     r"^scenarios.l2.wieght_decay: unknown key \(did you mean 'weight_decay'\?\); allowed: weight_decay$"),
+     r"^scenarios.l2.wieght_decay: unknown key \(did you mean 'weight_decay'\?\); allowed: weight_decay, sparsity$"),
     (lambda p: p["scenarios"]["l2"].update(weight_decay=-1),
      r"^scenarios.l2.weight_decay: must be >= 0, got -1$"),
+    (lambda p: p["scenarios"]["sparse"]["sparsity"].update(method="magnitude"),
+     r"^scenarios.sparse.sparsity.method: unknown value 'magnitude'; allowed: prune_finetune, gradual, "),
+    (lambda p: p["scenarios"]["sparse"]["sparsity"].update(density=1.5),
+     r"^scenarios.sparse.sparsity.density: must be > 0 and <= 1, got 1.5$"),
+    (lambda p: p["scenarios"]["sparse"]["sparsity"].update(layers=["fc3"]),
+     r"^scenarios.sparse.sparsity.layers: must be a non-empty list of fc1, fc2, got \['fc3'\]$"),
+    (lambda p: p["scenarios"]["sparse"]["sparsity"].update(scope="layer"),
+     r"^scenarios.sparse.sparsity.scope: unknown value 'layer' \(did you mean 'per_layer'\?\); allowed: global, per_layer$"),
+    (lambda p: p["scenarios"]["sparse"]["sparsity"].update(end_epoch=11),
+     r"^scenarios.sparse.sparsity.end_epoch: must be >= 0 and <= 10, got 11$"),
+    (lambda p: p["scenarios"]["sparse"]["sparsity"].update(end_epochs=5),
+     r"^scenarios.sparse.sparsity.end_epochs: unknown key \(did you mean 'end_epoch'\?\)"),
 ])
 def test_bad_input_gets_a_one_line_error_naming_the_key(project_params, edit, message):
     edit(project_params)
@@ -60,7 +72,7 @@ def test_bad_input_gets_a_one_line_error_naming_the_key(project_params, edit, me
 
 
 def test_unknown_scenario(project_params):
-    with pytest.raises(ParamError, match=r"^scenario: unknown value 'sparse2'; allowed: standard, l2$"):
+    with pytest.raises(ParamError, match=r"^scenario: unknown value 'sparse2' \(did you mean 'sparse'\?\); allowed: standard, l2, sparse$"):
         params.run_config(project_params, "sparse2")
 
 
@@ -84,7 +96,7 @@ def test_configure_stage_fails_cleanly_and_keeps_earlier_outputs(tmp_path, proje
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(project_params))
     assert run_stage(tmp_path, "configure.py").returncode == 0
     before = {p.name: p.read_text() for p in (tmp_path / "configs").iterdir()}
-    assert set(before) == {"standard.json", "l2.json"}
+    assert set(before) == {"standard.json", "l2.json", "sparse.json"}
 
     project_params["optimizers"]["nesterov"]["lr"] = -1
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(project_params))
