@@ -20,6 +20,7 @@ SHORT = {  # method settings scaled to a 3-epoch run of 8 steps per epoch
     "projected": {},
     "rigl": {"update_every": 2, "end_epoch": 2},
     "l1_prox": {"project_epoch": 2},
+    "neurons": {"start_epoch": 0, "end_epoch": 2, "prune_every": 2},
 }
 
 
@@ -38,7 +39,8 @@ def test_each_method_meets_its_bound_exactly(method, scope):
     counts = evaluation.nonzero_counts(state)
     if scope == "global":
         assert counts["fc1_fc2"] <= int(0.3 * 40_800)
-        assert counts["fc1_fc2"] >= int(0.3 * 40_800) - 5  # the budget is used, not wasted
+        if method != "neurons":  # whole units cannot use the budget to the last weight
+            assert counts["fc1_fc2"] >= int(0.3 * 40_800) - 5  # the budget is used, not wasted
     else:
         assert counts["fc1"] <= int(0.3 * 30_720) and counts["fc2"] <= int(0.3 * 10_080)
     evaluation.check_bound(state, {"layers": ["fc1", "fc2"], "density": 0.3, "scope": scope})
@@ -85,12 +87,12 @@ def test_pruned_weights_do_not_regrow_through_optimizer_state(make_optimizer):
         sparsifier.after_step(step)
         if step >= 4:  # pruned at the end of epoch 1
             for layer in ("fc1", "fc2"):
-                weight, mask = getattr(model, layer).weight, sparsifier.masks[layer]
+                weight, mask = getattr(model, layer).weight, sparsifier.masks[f"{layer}.weight"]
                 assert bool((weight[~mask] == 0).all())
                 for value in optimizer.state[weight].values():
                     if torch.is_tensor(value) and value.shape == weight.shape:
                         assert bool((value[~mask] == 0).all())
-    assert not bool(model.fc1.weight[~sparsifier.masks["fc1"]].any())
+    assert not bool(model.fc1.weight[~sparsifier.masks["fc1.weight"]].any())
 
 
 def test_rigl_moves_connections_but_keeps_their_number():
@@ -114,3 +116,16 @@ def test_evaluate_stage_rejects_a_model_that_breaks_the_bound(tmp_path):
     assert result.stderr.strip() == ("error: models/sparse.pt breaks the sparsity bound: fc1+fc2 has 40800 "
                                      "nonzero weights; the bound (density 0.6, global) allows 24480")
     assert not (tmp_path / "metrics").exists()
+
+
+def test_neurons_removes_whole_units_and_what_reads_them():
+    model, _ = training.train(sparse_config("neurons", density=0.5), synthetic_data(), CPU, log=lambda _: None)
+    state = model.state_dict()
+    fc1_alive = state["fc1.weight"].abs().sum(dim=1) != 0
+    fc2_alive = state["fc2.weight"].abs().sum(dim=1) != 0
+    assert int(fc1_alive.sum()) == 60 and int(fc2_alive.sum()) == 42
+    assert not state["fc1.bias"][~fc1_alive].any() and not state["fc2.bias"][~fc2_alive].any()
+    assert not state["fc2.weight"][:, ~fc1_alive].any() and not state["fc3.weight"][:, ~fc2_alive].any()
+    counts = evaluation.nonzero_counts(state)
+    assert counts["fc1_units"] == 60 and counts["fc2_units"] == 42
+    assert counts["fc1"] <= 60 * 256 and counts["fc2"] <= 42 * 60

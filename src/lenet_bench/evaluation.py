@@ -37,6 +37,7 @@ def nonzero_counts(state_dict: dict[str, torch.Tensor]) -> dict[str, float]:
         weight = state_dict[f"{layer}.weight"]
         counts[layer] = int(weight.count_nonzero())
         counts[f"{layer}_density"] = counts[layer] / weight.numel()
+        counts[f"{layer}_units"] = int(weight.any(dim=1).sum())  # units with any nonzero input weight
     total = sum(state_dict[f"{layer}.weight"].numel() for layer in SPARSE_LAYERS)
     counts["fc1_fc2"] = sum(counts[layer] for layer in SPARSE_LAYERS)
     counts["fc1_fc2_density"] = counts["fc1_fc2"] / total

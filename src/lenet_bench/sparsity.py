@@ -1,8 +1,8 @@
 """Training under a bound on the nonzero weights of fc1 and fc2.
 
-A Sparsifier is called after every optimizer step. It keeps a mask per layer; masked weights, their
-gradients and their optimizer state (momentum, Adam's moments: any state tensor shaped like the
-weight) are held at exactly zero, so a pruned weight cannot grow back through stale state.
+A Sparsifier is called after every optimizer step. It keeps a mask per parameter; masked entries,
+their gradients and their optimizer state (momentum, Adam's moments: any state tensor shaped like
+the parameter) are held at exactly zero, so a pruned weight cannot grow back through stale state.
 """
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ METHODS: dict[str, dict[str, float]] = {
     "projected": {},                                           # iterative hard thresholding
     "rigl": {"update_every": 100, "drop_fraction": 0.3, "end_epoch": 8},  # Evci et al. (2020)
     "l1_prox": {"l1": 2e-4, "project_epoch": 9},               # soft-thresholding, then projection
+    "neurons": {"start_epoch": 0, "end_epoch": 6, "prune_every": 50},   # whole units, cubic schedule
 }
+NEXT_LAYER = {"fc1": "fc2", "fc2": "fc3"}  # whose input columns a removed unit's output feeds
 SCOPES = ("global", "per_layer")  # the bound on fc1 and fc2 together (the brief's), or on each
 
 
@@ -42,28 +44,37 @@ def top_k_masks(scores: dict[str, torch.Tensor], density: float, scope: str) -> 
     return masks
 
 
+def cubic_density(step: int, start: int, end: int, final: float) -> float:
+    """Zhu & Gupta's schedule: from dense at `start` to `final` at `end`, fast first, then slower."""
+    progress = min(1.0, max(0.0, (step - start) / max(1, end - start)))
+    return final + (1 - final) * (1 - progress) ** 3
+
+
 class Sparsifier:
     def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, settings: dict,
                  steps_per_epoch: int, epochs: int):
-        self.weights = {layer: getattr(model, layer).weight for layer in settings["layers"]}
+        self.params = dict(model.named_parameters())
+        self.layers = settings["layers"]
+        self.weights = {f"{layer}.weight": self.params[f"{layer}.weight"] for layer in self.layers}
         self.optimizer = optimizer
         self.method = settings["method"]
         self.options = {**METHODS[self.method], **{k: v for k, v in settings.items() if k in METHODS[self.method]}}
         self.density, self.scope = settings["density"], settings["scope"]
-        self.steps_per_epoch, self.total_steps = steps_per_epoch, steps_per_epoch * epochs
-        self.masks: dict[str, torch.Tensor] | None = None  # None while training dense
+        self.steps_per_epoch = steps_per_epoch
+        self.masks: dict[str, torch.Tensor] | None = None  # parameter name -> mask; None while dense
         self.dense_grads: dict[str, torch.Tensor] = {}
-        for layer, weight in self.weights.items():
-            weight.register_hook(self._grad_hook(layer))
+        for name, param in self.params.items():
+            param.register_hook(self._grad_hook(name))
         if self.method == "rigl":  # starts sparse, from a random mask
             self._set_masks(top_k_masks({k: torch.rand_like(w) for k, w in self.weights.items()},
                                         self.density, self.scope))
 
-    def _grad_hook(self, layer):
+    def _grad_hook(self, name):
         def hook(grad):
-            self.dense_grads[layer] = grad  # RigL regrows where the dense gradient is largest
-            masked = self.masks is not None and self.method != "projected"
-            return grad * self.masks[layer] if masked else grad
+            if name in self.weights:
+                self.dense_grads[name] = grad  # RigL regrows where the dense gradient is largest
+            masked = self.masks is not None and name in self.masks and self.method != "projected"
+            return grad * self.masks[name] if masked else grad
         return hook
 
     @torch.no_grad()
@@ -73,15 +84,29 @@ class Sparsifier:
 
     @torch.no_grad()
     def _apply(self) -> None:
-        for layer, weight in self.weights.items():
-            mask = self.masks[layer]
-            weight.mul_(mask)
-            for value in self.optimizer.state.get(weight, {}).values():
-                if torch.is_tensor(value) and value.shape == weight.shape:
+        for name, mask in self.masks.items():
+            param = self.params[name]
+            param.mul_(mask)
+            for value in self.optimizer.state.get(param, {}).values():
+                if torch.is_tensor(value) and value.shape == param.shape:
                     value.mul_(mask)
 
     def _magnitudes(self) -> dict[str, torch.Tensor]:
-        return {layer: weight.detach().abs() for layer, weight in self.weights.items()}
+        return {name: weight.detach().abs() for name, weight in self.weights.items()}
+
+    def _unit_masks(self, density: float) -> dict[str, torch.Tensor]:
+        """Keep the units (rows) of each layer with the largest incoming weights; zero the rest,
+        their biases and the columns of the next layer that read them."""
+        masks = {name: torch.ones_like(param, dtype=torch.bool) for name, param in self.params.items()
+                 if name.split(".")[0] in {*self.layers, *(NEXT_LAYER[layer] for layer in self.layers)}}
+        for layer in self.layers:
+            rows = self.params[f"{layer}.weight"].detach().norm(dim=1)
+            kept = torch.zeros_like(rows, dtype=torch.bool)
+            kept[rows.topk(math.floor(density * len(rows)), sorted=False).indices] = True
+            masks[f"{layer}.weight"] &= kept[:, None]
+            masks[f"{layer}.bias"] &= kept
+            masks[f"{NEXT_LAYER[layer]}.weight"] &= kept[None, :]
+        return masks
 
     def after_step(self, step: int) -> None:
         """Called after optimizer step number `step` (counted from 1)."""
@@ -89,12 +114,12 @@ class Sparsifier:
         if self.method == "prune_finetune":
             if step == round(o["prune_epoch"] * epoch_steps):
                 self._set_masks(top_k_masks(self._magnitudes(), self.density, self.scope))
-        elif self.method == "gradual":
+        elif self.method in ("gradual", "neurons"):
             start, end = round(o["start_epoch"] * epoch_steps), round(o["end_epoch"] * epoch_steps)
             if start <= step <= end and ((step - start) % int(o["prune_every"]) == 0 or step == end):
-                progress = (step - start) / max(1, end - start)
-                density = self.density + (1 - self.density) * (1 - progress) ** 3
-                self._set_masks(top_k_masks(self._magnitudes(), density, self.scope))
+                density = cubic_density(step, start, end, self.density)
+                self._set_masks(self._unit_masks(density) if self.method == "neurons"
+                                else top_k_masks(self._magnitudes(), density, self.scope))
         elif self.method == "projected":
             self._set_masks(top_k_masks(self._magnitudes(), self.density, self.scope))
         elif self.method == "rigl":
@@ -139,6 +164,8 @@ class Sparsifier:
 
     def finish(self) -> None:
         """Meet the bound exactly on what is saved."""
-        if self.masks is None or self.method in ("projected", "l1_prox"):
+        if self.method == "neurons":
+            self._set_masks(self._unit_masks(self.density))
+        elif self.masks is None or self.method in ("projected", "l1_prox"):
             self._set_masks(top_k_masks(self._magnitudes(), self.density, self.scope))
         self._apply()
