@@ -22,17 +22,23 @@ def rows_from(shown: list, include_tuning: bool) -> list[dict]:
     for commit in shown:
         for exp in commit.get("experiments") or []:
             rev, name = exp["revs"][0], exp.get("name") or exp["revs"][0]["rev"][:7]
-            if rev.get("error") or not rev.get("data") or (name.startswith("tune-") and not include_tuning):
+            state = (exp.get("executor") or {}).get("state", "success")
+            if state != "success" or rev.get("error") or not rev.get("data") or (
+                    name.startswith("tune-") and not include_tuning):
                 continue
             params = rev["data"]["params"]["params.yaml"]["data"]
             preset_name = params["optimizer"]["name"]
             preset = params["optimizers"][preset_name]
+            baseline = (commit.get("data") or {}).get("metrics") or {}
             for path, metric in rev["data"]["metrics"].items():
                 m = metric.get("data")
-                if not m or m.get("run", {}).get("optimizer") != preset_name:
-                    continue  # a scenario this experiment did not re-run
+                if not m or m == (baseline.get(path) or {}).get("data"):
+                    continue  # a scenario this experiment did not re-run: its commit's metrics
+                scenario = Path(path).stem
+                sparsity = (params["scenarios"].get(scenario) or {}).get("sparsity") or {}
+                nonzero = m.get("nonzero", {})
                 rows.append({
-                    "experiment": name, "commit": commit["rev"][:7], "scenario": Path(path).stem,
+                    "experiment": name, "commit": commit["rev"][:7], "scenario": scenario,
                     "optimizer": preset_name, "algorithm": preset["algorithm"], "lr": preset["lr"],
                     "batch_size": preset["batch_size"],
                     "schedule": (preset.get("schedule") or {}).get("name", "constant"),
@@ -42,9 +48,13 @@ def rows_from(shown: list, include_tuning: bool) -> list[dict]:
                     "test_accuracy": m["test"]["accuracy"], "test_loss": m["test"]["loss"],
                     "train_loss": m["train"]["loss"], "epochs": m["cost"]["epochs"],
                     "grad_evals": m["cost"]["grad_evals"], "steps": m["cost"]["steps"],
-                    "seconds": m["cost"]["seconds"], "target_epoch": m["target"]["epoch"],
-                    "target_grad_evals": m["target"]["grad_evals"], "target_seconds": m["target"]["seconds"],
-                    "diverged": m["run"]["diverged"], "threads": m["run"].get("threads"),
+                    "seconds": m["cost"]["seconds"], "target_epoch": m["target"].get("epoch"),
+                    "target_grad_evals": m["target"].get("grad_evals"),  # DVC drops null metrics
+                    "target_seconds": m["target"].get("seconds"),
+                    "sparsity_method": sparsity.get("method"), "density_bound": sparsity.get("density"),
+                    "nonzero_fc1_fc2": nonzero.get("fc1_fc2"), "density": nonzero.get("fc1_fc2_density"),
+                    "fc1_units": nonzero.get("fc1_units"), "fc2_units": nonzero.get("fc2_units"),
+                    "diverged": m["run"]["diverged"], "diverged_at_step": m["run"].get("diverged_at_step"), "threads": m["run"].get("threads"),
                     "device": m["run"]["device"],
                 })
     return rows

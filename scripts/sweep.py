@@ -50,7 +50,8 @@ def table(preset: str) -> pd.DataFrame:
     for commit in shown:
         for exp in commit.get("experiments") or []:
             rev = exp["revs"][0]
-            if not (exp.get("name") or "").startswith(f"{PREFIX}-{preset}-") or rev.get("error") or not rev["data"]:
+            finished = (exp.get("executor") or {}).get("state", "success") == "success"
+            if not (exp.get("name") or "").startswith(f"{PREFIX}-{preset}-") or not finished or rev.get("error"):
                 continue
             params = rev["data"]["params"]["params.yaml"]["data"]
             metrics = rev["data"]["metrics"]["metrics/standard.json"]["data"]

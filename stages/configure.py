@@ -6,6 +6,8 @@ own settings change, and bad input stops here before any training output is touc
 import sys
 from pathlib import Path
 
+import _src  # noqa: F401  (this checkout's src/ first)
+
 from lenet_bench import files, params
 from lenet_bench.params import ParamError
 

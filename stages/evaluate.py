@@ -2,6 +2,8 @@
 import sys
 from pathlib import Path
 
+import _src  # noqa: F401  (this checkout's src/ first)
+
 import torch
 
 from lenet_bench import data, evaluation, files

@@ -1,6 +1,8 @@
 """Stage prepare_data: obtain Fashion-MNIST from the sources in params.yaml, verify it, store it."""
 import sys
 
+import _src  # noqa: F401  (this checkout's src/ first)
+
 from lenet_bench import data, files, params
 from lenet_bench.data import DataError
 
