@@ -116,6 +116,8 @@ def baseline_seeds_table(root: Path) -> str:
     if runs is None:
         return "_no baseline seed runs exported yet_"
     runs = runs[runs["experiment"].str.startswith("sgd-3ep-") & (runs["scenario"] == "standard")]
+    if runs.empty:
+        return "_no baseline seed runs exported yet_"
     rows = ["| seed | test accuracy after 3 epochs | test loss |", "|---|---|---|"]
     for _, r in runs.sort_values("seed").iterrows():
         rows.append(f"| {int(r['seed'])} | {_percent(r['test_accuracy'])} | {r['test_loss']:.4f} |")
