@@ -3,11 +3,12 @@ import math
 import pytest
 import torch
 
+from lenet_bench import params as params_module
 from lenet_bench import training
 from lenet_bench.evaluation import first_reaching, nonzero_counts
 from lenet_bench.model import LeNet5
 
-from conftest import synthetic_data
+from conftest import ROOT, synthetic_data
 
 CPU = torch.device("cpu")
 
@@ -92,3 +93,48 @@ def test_validation_curves_when_a_validation_set_is_held_out():
     row = record["history"][0]
     assert record["cost"]["grad_evals"] == 256 - 64
     assert 0 <= row["validation_accuracy"] <= 1 and row["validation_loss"] > 0
+
+
+PRESETS = params_module.load(ROOT / "params.yaml")["optimizers"]
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_takes_steps_and_lowers_the_loss(name):
+    preset = {k: v for k, v in PRESETS[name].items() if k != "family"}
+    preset["batch_size"] = min(preset["batch_size"], 256)  # the synthetic set has 256 samples
+    run_config = dict(config(), epochs=4, preset=preset)
+    _, record = training.train(run_config, synthetic_data(), CPU, log=lambda _: None)
+    losses = [row["train_loss"] for row in record["history"]]
+    assert record["cost"]["steps"] == 4 * -(-256 // preset["batch_size"])
+    assert not record["diverged"] and losses[-1] < losses[0]
+
+
+def test_lbfgs_counts_every_gradient_its_line_search_evaluates():
+    preset = {"algorithm": "lbfgs", "batch_size": 256, "lr": 1.0, "max_iter": 3, "line_search_fn": "strong_wolfe",
+              "schedule": {"name": "constant"}}
+    _, record = training.train(dict(config(), epochs=1, preset=preset), synthetic_data(), CPU, log=lambda _: None)
+    assert record["cost"]["steps"] == 1
+    assert record["cost"]["grad_evals"] > 256 and record["cost"]["grad_evals"] % 256 == 0
+
+
+def test_set_mode_switches_schedule_free_to_its_averaged_weights_and_leaves_others_alone():
+    from lenet_bench.optimizers import build_optimizer, set_mode
+
+    torch.manual_seed(0)
+    weight = torch.nn.Parameter(torch.randn(5))
+    optimizer = build_optimizer([weight], {"algorithm": "schedule_free_adamw", "lr": 0.1}, 0.0)
+    set_mode(optimizer, "train")
+    for _ in range(5):
+        optimizer.zero_grad()
+        (weight ** 2).sum().backward()
+        optimizer.step()
+    training_point = weight.detach().clone()
+    set_mode(optimizer, "eval")
+    assert not torch.equal(weight.detach(), training_point)
+    set_mode(optimizer, "train")
+    torch.testing.assert_close(weight.detach(), training_point)
+
+    sgd = build_optimizer([weight], {"algorithm": "sgd", "lr": 0.1}, 0.0)
+    before = weight.detach().clone()
+    set_mode(sgd, "eval")
+    assert torch.equal(weight.detach(), before)

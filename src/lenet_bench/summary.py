@@ -27,6 +27,26 @@ def _reached(target: dict) -> str:
     return f"epoch {target['epoch']} ({target['grad_evals'] / 1e6:.2f} M grads, {target['seconds']:.0f} s)"
 
 
+def sparse_table(root: Path) -> str:
+    """Every exported run of the sparse scenario, against the committed dense standard run."""
+    runs = _read_csv(root / "results" / "experiments.csv")
+    dense_path = root / "metrics" / "standard.json"
+    if runs is None or not dense_path.exists():
+        return "_no sparse runs exported yet_"
+    runs = runs[runs["scenario"] == "sparse"]
+    if runs.empty:
+        return "_no sparse runs exported yet_"
+    dense = json.loads(dense_path.read_text())["test"]["accuracy"]
+    rows = ["| experiment | method | bound | nonzero fc1+fc2 | units fc1/fc2 | test accuracy | vs dense | test loss |",
+            "|---|---|---|---|---|---|---|---|"]
+    for _, r in runs.sort_values(["density_bound", "test_accuracy"], ascending=[False, False]).iterrows():
+        rows.append(f"| {r['experiment']} | {r['sparsity_method']} | {r['density_bound']:g} "
+                    f"| {int(r['nonzero_fc1_fc2']):,} ({100 * r['density']:.1f}%) "
+                    f"| {int(r['fc1_units'])}/{int(r['fc2_units'])} | {_percent(r['test_accuracy'])} "
+                    f"| {100 * (r['test_accuracy'] - dense):+.2f} pp | {r['test_loss']:.4f} |")
+    return "\n".join(rows)
+
+
 def pipeline_table(root: Path) -> str:
     """One row per scenario of the committed `dvc repro` run."""
     scenarios = yaml.safe_load((root / "params.yaml").read_text())["scenarios"]
@@ -54,8 +74,7 @@ def presets_table(root: Path) -> str:
             "|---|---|---|---|---|---|---|---|"]
     for name, preset in settings["optimizers"].items():
         algorithm = ALGORITHMS[preset["algorithm"]]
-        factory = algorithm.factory
-        library = f"{factory.__module__.rsplit('.', 1)[0]}.{factory.__qualname__}"
+        library = algorithm.library
         schedule = dict(preset.get("schedule") or {"name": "constant"})
         schedule_text = schedule.pop("name") + "".join(f", {k}={v}" for k, v in schedule.items())
         own = ", ".join(f"{k}={preset[k]}" for k in algorithm.settings if k in preset) or "–"
@@ -127,7 +146,7 @@ def baseline_seeds_table(root: Path) -> str:
 
 
 SECTIONS = {"presets": presets_table, "tuning": tuning_table, "preset-runs": preset_runs_table,
-            "baseline-seeds": baseline_seeds_table, "pipeline-results": pipeline_table, "speed": speed_table}
+            "baseline-seeds": baseline_seeds_table, "sparse-runs": sparse_table, "pipeline-results": pipeline_table, "speed": speed_table}
 
 
 def render(readme: str, root: Path) -> str:

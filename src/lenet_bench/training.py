@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from .evaluation import evaluate
 from .model import LeNet5
-from .optimizers import build_optimizer, l2_mode
+from .optimizers import build_optimizer, l2_mode, set_mode
 from .schedules import build_scheduler
 from .sparsity import Sparsifier
 
@@ -62,6 +62,7 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
 
     for epoch in range(1, epochs + 1):
         model.train()
+        set_mode(optimizer, "train")
         started = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
         batches = torch.randperm(len(y), generator=shuffle, device=device).split(batch_size)
@@ -85,6 +86,7 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
         if sparsifier is not None and (epoch == epochs or diverged_at is not None):
             sparsifier.finish()  # the bound holds exactly on the model that is evaluated and saved
         cost.seconds += time.perf_counter() - started
+        set_mode(optimizer, "eval")  # evaluate, and finally save, the weights the optimizer vouches for
         test_loss, test_accuracy = evaluate(model, data["test_x"], data["test_y"])
         history.append({"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,
                         "test_accuracy": test_accuracy, **asdict(cost),
