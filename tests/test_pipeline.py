@@ -60,14 +60,17 @@ def metrics(repo, scenario):
 
 def test_repro_trains_and_evaluates_every_scenario(repo):
     run(repo, "dvc", "repro")
-    for scenario in ("standard", "l2"):
+    for scenario in ("standard", "l2", "sparse"):
         result = metrics(repo, scenario)
         assert 0.5 < result["test"]["accuracy"] <= 1 and result["test"]["loss"] > 0
         assert result["cost"]["epochs"] == 1 and result["cost"]["grad_evals"] == 60_000
-        assert result["nonzero"]["fc1"] == 30_720
+        if scenario != "sparse":
+            assert result["nonzero"]["fc1"] == 30_720
         assert (repo / "models" / f"{scenario}.pt").exists()
         assert (repo / "plots" / f"{scenario}.csv").read_text().startswith("epoch,train_loss,test_loss")
     assert metrics(repo, "l2")["run"]["l2_mode"] == "coupled"
+    sparse = metrics(repo, "sparse")
+    assert sparse["nonzero"]["fc1_fc2"] <= 24_480 and sparse["sparsity"]["method"] == "gradual"
     assert run(repo, "dvc", "status").stdout.strip() == "Data and pipelines are up to date."
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-qm", "baseline")

@@ -129,3 +129,11 @@ def test_neurons_removes_whole_units_and_what_reads_them():
     counts = evaluation.nonzero_counts(state)
     assert counts["fc1_units"] == 60 and counts["fc2_units"] == 42
     assert counts["fc1"] <= 60 * 256 and counts["fc2"] <= 42 * 60
+
+
+@pytest.mark.parametrize("method", ["gradual", "neurons", "rigl"])
+def test_the_bound_holds_when_the_schedule_outlasts_the_budget(method):
+    run = sparse_config(method)
+    run["sparsity"].update(end_epoch=10)  # the run has 3 epochs
+    model, _ = training.train(run, synthetic_data(), CPU, log=lambda _: None)
+    evaluation.check_bound(model.state_dict(), run["sparsity"])

@@ -163,9 +163,9 @@ class Sparsifier:
         self._set_masks(new)  # regrown weights start at zero, like their optimizer state
 
     def finish(self) -> None:
-        """Meet the bound exactly on what is saved."""
+        """Meet the bound exactly on what is saved, also when a schedule outlasts a short budget.
+        (Where the masks already meet it, projecting again keeps them.)"""
         if self.method == "neurons":
             self._set_masks(self._unit_masks(self.density))
-        elif self.masks is None or self.method in ("projected", "l1_prox"):
+        else:
             self._set_masks(top_k_masks(self._magnitudes(), self.density, self.scope))
-        self._apply()
