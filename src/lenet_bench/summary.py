@@ -21,21 +21,28 @@ def _percent(value) -> str:
     return "–" if value is None else f"{100 * value:.2f}%"
 
 
-def _reached(target: dict) -> str:
-    if target["epoch"] is None:
+def _reached(epoch, grad_evals, seconds) -> str:
+    if epoch is None or pd.isna(epoch):
         return "never"
-    return f"epoch {target['epoch']} ({target['grad_evals'] / 1e6:.2f} M grads, {target['seconds']:.0f} s)"
+    return f"epoch {int(epoch)} ({grad_evals / 1e6:.2f} M grads, {seconds:.0f} s)"
+
+
+def _exported(root: Path, keep) -> pd.DataFrame:
+    """The rows of the committed results/experiments.csv that `keep` selects (maybe none)."""
+    path = root / "results" / "experiments.csv"
+    runs = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["experiment", "scenario"])
+    return runs[keep(runs)]
+
+
+NOTHING_YET = "_nothing exported yet: see scripts/export_results.py_"
 
 
 def sparse_table(root: Path) -> str:
     """Every exported run of the sparse scenario, against the committed dense standard run."""
-    runs = _read_csv(root / "results" / "experiments.csv")
+    runs = _exported(root, lambda r: r["scenario"] == "sparse")
     dense_path = root / "metrics" / "standard.json"
-    if runs is None or not dense_path.exists():
-        return "_no sparse runs exported yet_"
-    runs = runs[runs["scenario"] == "sparse"]
-    if runs.empty:
-        return "_no sparse runs exported yet_"
+    if runs.empty or not dense_path.exists():
+        return NOTHING_YET
     dense = json.loads(dense_path.read_text())["test"]["accuracy"]
     rows = ["| experiment | method | bound | nonzero fc1+fc2 | units fc1/fc2 | test accuracy | vs dense | test loss |",
             "|---|---|---|---|---|---|---|---|"]
@@ -61,7 +68,7 @@ def pipeline_table(root: Path) -> str:
         cost, run = m["cost"], m["run"]
         l2 = "none" if run["l2_mode"] == "none" else f"{run['l2_mode']}, wd={run['weight_decay']:g}"
         rows.append(f"| {name} | {run['optimizer']} | {_percent(m['test']['accuracy'])} | {m['test']['loss']:.4f} "
-                    f"| {_reached(m['target'])} | {cost['epochs']} | {cost['grad_evals']:,} | {cost['steps']:,} "
+                    f"| {_reached(m['target']['epoch'], m['target']['grad_evals'], m['target']['seconds'])} | {cost['epochs']} | {cost['grad_evals']:,} | {cost['steps']:,} "
                     f"| {cost['seconds']:.0f} | {l2} |")
     return "\n".join(rows)
 
@@ -97,16 +104,12 @@ def speed_table(root: Path) -> str:
             f"{b['threads']} threads.")
 
 
-def _read_csv(path: Path) -> pd.DataFrame | None:
-    return pd.read_csv(path) if path.exists() else None
-
-
 def tuning_table(root: Path) -> str:
     """The best setting of each preset's sweep (tuning/<preset>.csv), judged on validation accuracy."""
     rows = ["| preset | settings tried | best lr | best batch | schedule | validation accuracy | validation loss |",
             "|---|---|---|---|---|---|---|"]
     for path in sorted((root / "tuning").glob("*.csv")):
-        sweep = _read_csv(path)
+        sweep = pd.read_csv(path)
         best = sweep.iloc[0]
         rows.append(f"| {path.stem} | {len(sweep)} | {best['lr']:g} | {int(best['batch_size']):,} | {best['schedule']} "
                     f"| {_percent(best['validation_accuracy'])} | {best['validation_loss']:.4f} |")
@@ -115,15 +118,13 @@ def tuning_table(root: Path) -> str:
 
 def preset_runs_table(root: Path) -> str:
     """One full-budget run of every preset (experiments named preset-<name>) in every scenario."""
-    runs = _read_csv(root / "results" / "experiments.csv")
-    if runs is None:
-        return "_no preset runs exported yet: see scripts/export_results.py_"
-    runs = runs[runs["experiment"].str.startswith("preset-") & (runs["validation_size"] == 0)]
+    runs = _exported(root, lambda r: r["experiment"].str.startswith("preset-"))
+    if runs.empty:
+        return NOTHING_YET
     rows = ["| preset | scenario | test accuracy | test loss | reached 89.38% at | gradient evals | steps "
             "| train seconds | threads |", "|---|---|---|---|---|---|---|---|---|"]
     for _, r in runs.sort_values(["scenario", "test_accuracy"], ascending=[False, False]).iterrows():
-        reached = "never" if pd.isna(r["target_epoch"]) else (
-            f"epoch {int(r['target_epoch'])} ({r['target_grad_evals'] / 1e6:.2f} M grads, {r['target_seconds']:.0f} s)")
+        reached = _reached(r["target_epoch"], r["target_grad_evals"], r["target_seconds"])
         rows.append(f"| {r['optimizer']} | {r['scenario']} | {_percent(r['test_accuracy'])} | {r['test_loss']:.4f} "
                     f"| {reached} | {int(r['grad_evals']):,} | {int(r['steps']):,} | {r['seconds']:.0f} | {int(r['threads'])} |")
     return "\n".join(rows)
@@ -131,12 +132,9 @@ def preset_runs_table(root: Path) -> str:
 
 def baseline_seeds_table(root: Path) -> str:
     """The brief's baseline (preset sgd) after 3 epochs, over seeds (experiments named sgd-3ep-seed<n>)."""
-    runs = _read_csv(root / "results" / "experiments.csv")
-    if runs is None:
-        return "_no baseline seed runs exported yet_"
-    runs = runs[runs["experiment"].str.startswith("sgd-3ep-") & (runs["scenario"] == "standard")]
+    runs = _exported(root, lambda r: r["experiment"].str.startswith("sgd-3ep-") & (r["scenario"] == "standard"))
     if runs.empty:
-        return "_no baseline seed runs exported yet_"
+        return NOTHING_YET
     rows = ["| seed | test accuracy after 3 epochs | test loss |", "|---|---|---|"]
     for _, r in runs.sort_values("seed").iterrows():
         rows.append(f"| {int(r['seed'])} | {_percent(r['test_accuracy'])} | {r['test_loss']:.4f} |")
@@ -145,8 +143,9 @@ def baseline_seeds_table(root: Path) -> str:
     return "\n".join(rows)
 
 
-SECTIONS = {"presets": presets_table, "tuning": tuning_table, "preset-runs": preset_runs_table,
-            "baseline-seeds": baseline_seeds_table, "sparse-runs": sparse_table, "pipeline-results": pipeline_table, "speed": speed_table}
+SECTIONS = {"presets": presets_table, "pipeline-results": pipeline_table, "preset-runs": preset_runs_table,
+            "tuning": tuning_table, "baseline-seeds": baseline_seeds_table, "sparse-runs": sparse_table,
+            "speed": speed_table}
 
 
 def render(readme: str, root: Path) -> str:
