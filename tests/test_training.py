@@ -138,3 +138,11 @@ def test_set_mode_switches_schedule_free_to_its_averaged_weights_and_leaves_othe
     before = weight.detach().clone()
     set_mode(sgd, "eval")
     assert torch.equal(weight.detach(), before)
+
+
+def test_svrg_cost_counts_its_full_gradients_and_both_closure_calls():
+    preset = {"algorithm": "svrg", "batch_size": 64, "lr": 0.05, "snapshot_epochs": 1, "schedule": {"name": "constant"}}
+    _, record = training.train(dict(config(), epochs=2, preset=preset), synthetic_data(), CPU, log=lambda _: None)
+    # per epoch: one full gradient (256) and, for each of 4 steps, the batch at w and at the snapshot
+    assert record["cost"]["grad_evals"] == 2 * (256 + 2 * 256)
+    assert record["cost"]["steps"] == 8

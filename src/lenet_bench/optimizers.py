@@ -23,6 +23,12 @@ def _lion(params, **settings):
     return Lion(params, **settings)
 
 
+def _svrg(params, **settings):
+    from .variance_reduction import SVRG
+
+    return SVRG(params, **settings)
+
+
 def _schedule_free_adamw(params, **settings):
     from schedulefree import AdamWScheduleFree
 
@@ -42,6 +48,8 @@ ALGORITHMS: dict[str, Algorithm] = {
     "lion": Algorithm(_lion, "pytorch_optimizer.Lion", ("betas",), "decoupled"),
     "schedule_free_adamw": Algorithm(_schedule_free_adamw, "schedulefree.AdamWScheduleFree",
                                      ("betas", "eps", "warmup_steps"), "decoupled"),
+    "svrg": Algorithm(_svrg, "lenet_bench.variance_reduction.SVRG (own)", ("snapshot_epochs", "momentum"),
+                      "coupled"),
     "lbfgs": Algorithm(torch.optim.LBFGS, "torch.optim.LBFGS",
                        ("max_iter", "history_size", "line_search_fn", "tolerance_grad", "tolerance_change"),
                        "loss"),

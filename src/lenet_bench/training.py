@@ -42,6 +42,19 @@ def make_closure(model, optimizer, x, y, cost: Cost, l2_in_loss: float, record: 
     return closure
 
 
+def make_full_gradient(model, optimizer, x, y, cost: Cost, l2_in_loss: float, chunk: int = 10_000):
+    """Leave the gradient of the whole training objective in p.grad, for the noise-reduction
+    methods (SVRG) that correct their steps with it; each sample counts as one gradient evaluation."""
+    def full_gradient():
+        optimizer.zero_grad(set_to_none=True)
+        for xs, ys in zip(x.split(chunk), y.split(chunk)):
+            F.cross_entropy(model(xs), ys, reduction="sum").div(len(y)).backward()
+        if l2_in_loss:
+            (l2_in_loss * sum(p.square().sum() for p in model.parameters())).backward()
+        cost.grad_evals += len(y)
+    return full_gradient
+
+
 def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log=print):
     """Train LeNet-5 as `config` says; return the model and the run's record (history and cost)."""
     if config["threads"]:
@@ -59,6 +72,9 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
                   if config.get("sparsity") else None)
     shuffle = torch.Generator(device=device).manual_seed(config["seed"])
     cost, history, diverged_at = Cost(), [], None
+    l2_in_loss = weight_decay / 2 if mode == "loss" else 0.0
+    if hasattr(optimizer, "use_full_gradient"):
+        optimizer.use_full_gradient(make_full_gradient(model, optimizer, x, y, cost, l2_in_loss), steps_per_epoch)
 
     for epoch in range(1, epochs + 1):
         model.train()
@@ -69,8 +85,7 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
         for batch in tqdm(batches, desc=f"epoch {epoch}/{epochs}", unit="step", leave=False,
                           disable=None, mininterval=0.5):
             first_loss = []
-            closure = make_closure(model, optimizer, x[batch], y[batch], cost,
-                                   weight_decay / 2 if mode == "loss" else 0.0, first_loss)
+            closure = make_closure(model, optimizer, x[batch], y[batch], cost, l2_in_loss, first_loss)
             optimizer.step(closure)
             scheduler.step()
             cost.steps += 1
