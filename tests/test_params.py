@@ -24,9 +24,9 @@ def test_run_config_merges_preset_scenario_and_train(project_params):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda p: p["optimizer"].update(name="adamm"),
-     r"^optimizer.name: unknown value 'adamm' \(did you mean 'adam'\?\); allowed: sgd, sgd_basic, gd, momentum, nesterov, adam"),
+     r"^optimizer.name: unknown value 'adamm' \(did you mean 'adam'\?\); allowed: sgd, sgd_basic, gd, momentum, nesterov, svrg, adam, "),
     (lambda p: p["optimizers"]["sgd"].update(algorithm="sgdd"),
-     r"^optimizers.sgd.algorithm: unknown value 'sgdd' \(did you mean 'sgd'\?\); allowed: sgd"),
+     r"^optimizers.sgd.algorithm: unknown value 'sgdd' \(did you mean 'sgd'\?\); allowed: adagrad, adam, .*, sgd, svrg$"),
     (lambda p: p["optimizers"]["sgd"].update(lr=0),
      r"^optimizers.sgd.lr: must be > 0, got 0$"),
     (lambda p: p["optimizers"]["sgd"].update(lr=-0.1),

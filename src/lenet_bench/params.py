@@ -9,6 +9,7 @@ import torch
 import yaml
 
 from .data import TRAIN_SIZE
+from .evaluation import SPARSE_LAYERS
 from .optimizers import ALGORITHMS, PRESET_KEYS
 from .schedules import SCHEDULES
 from .sparsity import METHODS, SCOPES
@@ -18,7 +19,6 @@ DATA_KEYS = ("sources", "validation_size")
 TRAIN_KEYS = ("epochs", "seed", "device", "threads", "target_accuracy")
 SCENARIO_KEYS = ("weight_decay", "sparsity")
 SPARSITY_KEYS = ("density", "layers", "scope", "method")
-SPARSE_LAYERS = ("fc1", "fc2")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -31,10 +31,14 @@ def load(path: str | Path = "params.yaml") -> dict:
         return yaml.safe_load(f) or {}
 
 
+def _did_you_mean(given, allowed) -> str:
+    close = difflib.get_close_matches(str(given), [str(a) for a in allowed], n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def _allowed(key: str, value, allowed) -> ParamError:
-    close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return ParamError(f"{key}: unknown value '{value}'{hint}; allowed: {', '.join(map(str, allowed))}")
+    return ParamError(f"{key}: unknown value '{value}'{_did_you_mean(value, allowed)}; "
+                      f"allowed: {', '.join(map(str, allowed))}")
 
 
 def _check_keys(where: str, section, allowed, required=()) -> None:
@@ -42,9 +46,8 @@ def _check_keys(where: str, section, allowed, required=()) -> None:
         raise ParamError(f"{where}: must be a mapping, got {section!r}")
     for key in section:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ParamError(f"{where}.{key}: unknown key{hint}; allowed: {', '.join(allowed)}")
+            raise ParamError(f"{where}.{key}: unknown key{_did_you_mean(key, allowed)}; "
+                             f"allowed: {', '.join(allowed)}")
     for key in required:
         if key not in section:
             raise ParamError(f"{where}.{key}: missing; it is required")
