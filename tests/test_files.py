@@ -21,3 +21,8 @@ def test_writes_round_trip_with_usual_permissions(tmp_path):
     files.save_torch(tmp_path / "model.pt", {"w": torch.ones(2)})
     assert torch.equal(torch.load(tmp_path / "model.pt")["w"], torch.ones(2))
     assert (tmp_path / "model.pt").stat().st_mode & 0o044 == 0o044
+
+
+def test_non_finite_numbers_are_written_as_null(tmp_path):
+    files.write_json(tmp_path / "m.json", {"loss": float("nan"), "history": [1.0, float("inf")]})
+    assert json.loads((tmp_path / "m.json").read_text()) == {"loss": None, "history": [1.0, None]}

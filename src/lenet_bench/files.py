@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -28,8 +29,19 @@ def _atomic(path: Path, write) -> None:
         raise
 
 
+def _finite(obj):
+    """NaN and infinity (a diverged run's losses) as null: JSON has no such numbers."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {key: _finite(value) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(value) for value in obj]
+    return obj
+
+
 def write_json(path: Path, obj) -> None:
-    _atomic(path, lambda f: f.write((json.dumps(obj, indent=2) + "\n").encode()))
+    _atomic(path, lambda f: f.write((json.dumps(_finite(obj), indent=2, allow_nan=False) + "\n").encode()))
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
