@@ -28,8 +28,9 @@ def main() -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(xs, [100 * y for y in ys], "o-", label="gradual magnitude pruning (and dense)")
     others = sparse[~sparse["experiment"].str.startswith("sparse-gradual")]
-    for _, row in others.iterrows():
-        ax.plot(row["density"], 100 * row["test_accuracy"], "s", label=row["sparsity_method"])
+    for marker, (_, row) in zip("s^vD<>P", others.iterrows()):  # distinct shapes: some runs tie
+        ax.plot(row["density"], 100 * row["test_accuracy"], marker, label=row["sparsity_method"],
+                alpha=0.8)
     ax.axhline(89.38, color="grey", linestyle=":", label="89.38% (the brief's target)")
     ax.set_xscale("log")
     ax.set_xlabel("density of fc1 + fc2 weights (nonzero / 40,800)")
