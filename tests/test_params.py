@@ -59,9 +59,9 @@ def test_run_config_merges_preset_scenario_and_train(project_params):
      r"^scenarios.sparse.sparsity.layers: must be a non-empty list of fc1, fc2, got \['fc3'\]$"),
     (lambda p: p["scenarios"]["sparse"]["sparsity"].update(scope="layer"),
      r"^scenarios.sparse.sparsity.scope: unknown value 'layer' \(did you mean 'per_layer'\?\); allowed: global, per_layer$"),
-    (lambda p: p["scenarios"]["sparse"]["sparsity"].update(end_epoch=11),
+    (lambda p: p["scenarios"]["sparse"]["sparsity"].update(method="gradual", end_epoch=11),
      r"^scenarios.sparse.sparsity.end_epoch: must be >= 0 and <= 10, got 11$"),
-    (lambda p: p["scenarios"]["sparse"]["sparsity"].update(end_epochs=5),
+    (lambda p: p["scenarios"]["sparse"]["sparsity"].update(method="gradual", end_epochs=5),
      r"^scenarios.sparse.sparsity.end_epochs: unknown key \(did you mean 'end_epoch'\?\)"),
 ])
 def test_bad_input_gets_a_one_line_error_naming_the_key(project_params, edit, message):

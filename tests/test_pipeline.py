@@ -70,7 +70,8 @@ def test_repro_trains_and_evaluates_every_scenario(repo):
         assert (repo / "plots" / f"{scenario}.csv").read_text().startswith("epoch,train_loss,test_loss")
     assert metrics(repo, "l2")["run"]["l2_mode"] == "coupled"
     sparse = metrics(repo, "sparse")
-    assert sparse["nonzero"]["fc1_fc2"] <= 24_480 and sparse["sparsity"]["method"] == "gradual"
+    configured = yaml.safe_load((repo / "params.yaml").read_text())["scenarios"]["sparse"]["sparsity"]
+    assert sparse["nonzero"]["fc1_fc2"] <= 24_480 and sparse["sparsity"]["method"] == configured["method"]
     assert run(repo, "dvc", "status").stdout.strip() == "Data and pipelines are up to date."
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-qm", "baseline")

@@ -11,4 +11,4 @@ def test_readme_tables_match_the_committed_results():
 def test_pipeline_table_has_a_row_per_scenario_with_metrics():
     table = summary.pipeline_table(ROOT).splitlines()
     assert table[0].startswith("| scenario | optimizer | test accuracy")
-    assert [row.split("|")[1].strip() for row in table[2:]] == ["standard", "l2"]
+    assert [row.split("|")[1].strip() for row in table[2:]] == ["standard", "l2", "sparse"]
