@@ -9,12 +9,13 @@ table, one row per setting, best first, goes to tuning/<preset>.csv.
 """
 import argparse
 import itertools
-import json
 import subprocess
 import time
 from pathlib import Path
 
 import pandas as pd
+
+from lenet_bench.experiments import finished_experiments
 
 VALIDATION_SIZE = 10_000
 PREFIX = "tune"
@@ -44,27 +45,19 @@ def wait_for_queue(jobs: int) -> None:
 
 
 def table(preset: str) -> pd.DataFrame:
-    shown = json.loads(subprocess.run(["dvc", "exp", "show", "--json", "--all-commits"], check=True,
-                                      capture_output=True, text=True).stdout)
     rows = []
-    for commit in shown:
-        for exp in commit.get("experiments") or []:
-            rev = exp["revs"][0]
-            finished = (exp.get("executor") or {}).get("state", "success") == "success"
-            if not (exp.get("name") or "").startswith(f"{PREFIX}-{preset}-") or not finished or rev.get("error"):
-                continue
-            params = rev["data"]["params"]["params.yaml"]["data"]
-            metrics = rev["data"]["metrics"]["metrics/standard.json"]["data"]
-            if "validation" not in metrics:
-                continue
-            settings = params["optimizers"][preset]
-            rows.append({"experiment": exp["name"], "lr": settings["lr"], "batch_size": settings["batch_size"],
-                         "schedule": (settings.get("schedule") or {}).get("name", "constant"),
-                         **{k: settings[k] for k in ("momentum", "nesterov") if k in settings},
-                         "epochs": metrics["cost"]["epochs"], "diverged": metrics["run"]["diverged"],
-                         "validation_accuracy": metrics["validation"]["accuracy"],
-                         "validation_loss": metrics["validation"]["loss"],
-                         "seconds": round(metrics["cost"]["seconds"], 1)})
+    for exp in finished_experiments():
+        metrics = exp.metrics.get("metrics/standard.json") or {}
+        if not exp.name.startswith(f"{PREFIX}-{preset}-") or "validation" not in metrics:
+            continue
+        settings = exp.params["optimizers"][preset]
+        rows.append({"experiment": exp.name, "lr": settings["lr"], "batch_size": settings["batch_size"],
+                     "schedule": (settings.get("schedule") or {}).get("name", "constant"),
+                     **{k: settings[k] for k in ("momentum", "nesterov") if k in settings},
+                     "epochs": metrics["cost"]["epochs"], "diverged": metrics["run"]["diverged"],
+                     "validation_accuracy": metrics["validation"]["accuracy"],
+                     "validation_loss": metrics["validation"]["loss"],
+                     "seconds": round(metrics["cost"]["seconds"], 1)})
     if not rows:
         raise SystemExit(f"no finished '{PREFIX}-{preset}-*' experiments with validation metrics")
     return pd.DataFrame(rows)

@@ -108,20 +108,24 @@ class Sparsifier:
             masks[f"{NEXT_LAYER[layer]}.weight"] &= kept[None, :]
         return masks
 
+    def _projection(self, density: float) -> dict[str, torch.Tensor]:
+        """Masks that meet `density`: whole units for `neurons`, the largest magnitudes otherwise."""
+        if self.method == "neurons":
+            return self._unit_masks(density)
+        return top_k_masks(self._magnitudes(), density, self.scope)
+
     def after_step(self, step: int) -> None:
         """Called after optimizer step number `step` (counted from 1)."""
         o, epoch_steps = self.options, self.steps_per_epoch
         if self.method == "prune_finetune":
             if step == round(o["prune_epoch"] * epoch_steps):
-                self._set_masks(top_k_masks(self._magnitudes(), self.density, self.scope))
+                self._set_masks(self._projection(self.density))
         elif self.method in ("gradual", "neurons"):
             start, end = round(o["start_epoch"] * epoch_steps), round(o["end_epoch"] * epoch_steps)
             if start <= step <= end and ((step - start) % int(o["prune_every"]) == 0 or step == end):
-                density = cubic_density(step, start, end, self.density)
-                self._set_masks(self._unit_masks(density) if self.method == "neurons"
-                                else top_k_masks(self._magnitudes(), density, self.scope))
+                self._set_masks(self._projection(cubic_density(step, start, end, self.density)))
         elif self.method == "projected":
-            self._set_masks(top_k_masks(self._magnitudes(), self.density, self.scope))
+            self._set_masks(self._projection(self.density))
         elif self.method == "rigl":
             end = round(o["end_epoch"] * epoch_steps)
             if step < end and step % int(o["update_every"]) == 0:
@@ -130,7 +134,7 @@ class Sparsifier:
             if step < round(o["project_epoch"] * epoch_steps):
                 self._soft_threshold(self.optimizer.param_groups[0]["lr"] * o["l1"])
             elif step == round(o["project_epoch"] * epoch_steps):
-                self._set_masks(top_k_masks(self._magnitudes(), self.density, self.scope))
+                self._set_masks(self._projection(self.density))
         if self.masks is not None:
             self._apply()
 
@@ -165,7 +169,4 @@ class Sparsifier:
     def finish(self) -> None:
         """Meet the bound exactly on what is saved, also when a schedule outlasts a short budget.
         (Where the masks already meet it, projecting again keeps them.)"""
-        if self.method == "neurons":
-            self._set_masks(self._unit_masks(self.density))
-        else:
-            self._set_masks(top_k_masks(self._magnitudes(), self.density, self.scope))
+        self._set_masks(self._projection(self.density))

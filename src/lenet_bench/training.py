@@ -25,6 +25,11 @@ class Cost:
     seconds: float = 0.0  # wall time spent training, per-epoch test evaluation excluded
 
 
+def l2_penalty(model, coefficient: float) -> torch.Tensor:
+    """coefficient * ||w||^2 over all parameters, for optimizers without a weight_decay."""
+    return coefficient * sum(p.square().sum() for p in model.parameters())
+
+
 def make_closure(model, optimizer, x, y, cost: Cost, l2_in_loss: float, record: list):
     """The objective at the current weights: cross-entropy (+ wd/2 ||w||^2 when the optimizer has no
     weight_decay). The first call's cross-entropy is kept in `record` for the train-loss log."""
@@ -33,7 +38,7 @@ def make_closure(model, optimizer, x, y, cost: Cost, l2_in_loss: float, record: 
         cross_entropy = F.cross_entropy(model(x), y)
         loss = cross_entropy
         if l2_in_loss:
-            loss = loss + l2_in_loss * sum(p.square().sum() for p in model.parameters())
+            loss = loss + l2_penalty(model, l2_in_loss)
         loss.backward()
         cost.grad_evals += len(y)
         if not record:
@@ -50,7 +55,7 @@ def make_full_gradient(model, optimizer, x, y, cost: Cost, l2_in_loss: float, ch
         for xs, ys in zip(x.split(chunk), y.split(chunk)):
             F.cross_entropy(model(xs), ys, reduction="sum").div(len(y)).backward()
         if l2_in_loss:
-            (l2_in_loss * sum(p.square().sum() for p in model.parameters())).backward()
+            l2_penalty(model, l2_in_loss).backward()
         cost.grad_evals += len(y)
     return full_gradient
 
