@@ -1,11 +1,12 @@
 """Tune a preset: queue a grid of DVC experiments judged on a validation hold-out, run them, tabulate.
 
     python scripts/sweep.py nesterov lr=0.02,0.05,0.1 batch_size=64,128 [--jobs 2] [--epochs 10]
+    python scripts/sweep.py adamw lr=0.001,0.003 --scenario l2   # where the preset differs from adam
     python scripts/sweep.py nesterov --table-only     # rebuild tuning/nesterov.csv from experiments
 
-Each setting trains on 50,000 training images for the standard scenario and is judged by its
-accuracy on the 10,000 held-out ones (data.validation_size); the test set plays no part. The
-table, one row per setting, best first, goes to tuning/<preset>.csv.
+Each setting trains on 50,000 training images for one scenario (standard unless told) and is judged
+by its accuracy on the 10,000 held-out ones (data.validation_size); the test set plays no part. The
+table, one row per setting with every setting of the preset, best first, goes to tuning/<preset>.csv.
 """
 import argparse
 import itertools
@@ -21,14 +22,14 @@ VALIDATION_SIZE = 10_000
 PREFIX = "tune"
 
 
-def queue(preset: str, grid: dict[str, list[str]], epochs: int) -> None:
+def queue(preset: str, grid: dict[str, list[str]], epochs: int, scenario: str) -> None:
     for values in itertools.product(*grid.values()):
         setting = dict(zip(grid, values))
-        name = "-".join([PREFIX, preset, *(f"{k.split('.')[-1]}{v}" for k, v in setting.items())])
+        name = "-".join([PREFIX, preset, *([scenario] if scenario != "standard" else []), *(f"{k.split('.')[-1]}{v}" for k, v in setting.items())])
         overrides = [f"data.validation_size={VALIDATION_SIZE}", "train.threads=1", f"train.epochs={epochs}",
                      f"optimizer.name={preset}", *(f"optimizers.{preset}.{k}={v}" for k, v in setting.items())]
         subprocess.run(["dvc", "exp", "run", "--queue", "-q", "-n", name,
-                        *itertools.chain.from_iterable(("-S", o) for o in overrides), "evaluate@standard"],
+                        *itertools.chain.from_iterable(("-S", o) for o in overrides), f"evaluate@{scenario}"],
                        check=True)
 
 
@@ -44,16 +45,27 @@ def wait_for_queue(jobs: int) -> None:
         time.sleep(30)
 
 
-def table(preset: str) -> pd.DataFrame:
+def flat_settings(preset: dict) -> dict:
+    """The preset's settings as table columns: schedule: {name: cosine} becomes schedule=cosine."""
+    columns = {}
+    for key, value in preset.items():
+        if key == "family":
+            continue
+        if isinstance(value, dict):
+            columns.update({key if k == "name" else f"{key}.{k}": v for k, v in value.items()})
+        else:
+            columns[key] = str(value) if isinstance(value, list) else value
+    return columns
+
+
+def table(preset: str, scenario: str) -> pd.DataFrame:
     rows = []
     for exp in finished_experiments():
-        metrics = exp.metrics.get("metrics/standard.json") or {}
+        metrics = exp.metrics.get(f"metrics/{scenario}.json") or {}
         if not exp.name.startswith(f"{PREFIX}-{preset}-") or "validation" not in metrics:
             continue
-        settings = exp.params["optimizers"][preset]
-        rows.append({"experiment": exp.name, "lr": settings["lr"], "batch_size": settings["batch_size"],
-                     "schedule": (settings.get("schedule") or {}).get("name", "constant"),
-                     **{k: settings[k] for k in ("momentum", "nesterov") if k in settings},
+        rows.append({"experiment": exp.name, "scenario": scenario,
+                     **flat_settings(exp.params["optimizers"][preset]),
                      "epochs": metrics["cost"]["epochs"], "diverged": metrics["run"]["diverged"],
                      "validation_accuracy": metrics["validation"]["accuracy"],
                      "validation_loss": metrics["validation"]["loss"],
@@ -69,17 +81,18 @@ def main() -> None:
     parser.add_argument("grid", nargs="*", help="key=v1,v2,... (keys of the preset, e.g. lr, schedule.name)")
     parser.add_argument("--jobs", type=int, default=2, help="parallel experiments (one torch thread each)")
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--scenario", default="standard", help="the scenario each setting trains")
     parser.add_argument("--table-only", action="store_true")
     args = parser.parse_args()
     if not args.table_only:
         grid = dict(item.split("=", 1) for item in args.grid)
-        queue(args.preset, {k: v.split(",") for k, v in grid.items()}, args.epochs)
+        queue(args.preset, {k: v.split(",") for k, v in grid.items()}, args.epochs, args.scenario)
         wait_for_queue(args.jobs)
     out = Path("tuning") / f"{args.preset}.csv"
     out.parent.mkdir(exist_ok=True)
     # Rows already in the table may come from experiments this machine no longer has.
     earlier = [pd.read_csv(out)] if out.exists() else []
-    result = (pd.concat([*earlier, table(args.preset)]).drop_duplicates("experiment", keep="last")
+    result = (pd.concat([*earlier, table(args.preset, args.scenario)]).drop_duplicates("experiment", keep="last")
               .sort_values("validation_accuracy", ascending=False))
     result.to_csv(out, index=False, float_format="%.4f")
     print(result.to_string(index=False))

@@ -32,8 +32,8 @@ def main(scenario: str) -> None:
                    **evaluation.first_reaching(history, config["target_accuracy"])},
         "nonzero": evaluation.nonzero_counts(state),
         "run": {key: record[key] for key in
-                ("optimizer", "algorithm", "weight_decay", "l2_mode", "diverged", "diverged_at_step",
-                 "device", "threads")},
+                ("optimizer", "algorithm", "weight_decay", "l2_mode", "averaging", "diverged",
+                 "diverged_at_step", "device", "threads") if key in record},
     }
     if config.get("sparsity"):
         metrics["sparsity"] = {key: config["sparsity"][key] for key in ("method", "density", "scope")}

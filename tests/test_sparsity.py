@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from lenet_bench import evaluation, files, training
 from lenet_bench.model import LeNet5
+from lenet_bench.schedules import step_clock
 from lenet_bench.sparsity import METHODS, Sparsifier, top_k_masks
 
 from conftest import ROOT, synthetic_data
@@ -74,7 +75,8 @@ def test_pruned_weights_do_not_regrow_through_optimizer_state(make_optimizer):
     model = LeNet5()
     optimizer = make_optimizer(model.parameters())
     sparsifier = Sparsifier(model, optimizer, {"density": 0.5, "layers": ["fc1", "fc2"], "scope": "global",
-                                               "method": "prune_finetune", "prune_epoch": 1}, 4, 3)
+                                               "method": "prune_finetune", "prune_epoch": 1},
+                            step_clock([4, 4, 4]))
     for step in range(1, 13):
         batch = slice((step % 4) * 64, (step % 4) * 64 + 64)
 

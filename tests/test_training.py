@@ -7,6 +7,7 @@ from lenet_bench import params as params_module
 from lenet_bench import training
 from lenet_bench.evaluation import first_reaching, nonzero_counts
 from lenet_bench.model import LeNet5
+from lenet_bench.schedules import batch_sizes
 
 from conftest import ROOT, synthetic_data
 
@@ -105,7 +106,8 @@ def test_every_preset_takes_steps_and_lowers_the_loss(name):
     run_config = dict(config(), epochs=4, preset=preset)
     _, record = training.train(run_config, synthetic_data(), CPU, log=lambda _: None)
     losses = [row["train_loss"] for row in record["history"]]
-    assert record["cost"]["steps"] == 4 * -(-256 // preset["batch_size"])
+    sizes = batch_sizes(preset, 4, 256)
+    assert record["cost"]["steps"] == sum(-(-256 // size) for size in sizes)
     assert not record["diverged"] and losses[-1] < losses[0]
 
 
@@ -122,7 +124,9 @@ def test_set_mode_switches_schedule_free_to_its_averaged_weights_and_leaves_othe
 
     torch.manual_seed(0)
     weight = torch.nn.Parameter(torch.randn(5))
-    optimizer = build_optimizer([weight], {"algorithm": "schedule_free_adamw", "lr": 0.1}, 0.0)
+    holder = torch.nn.Module()
+    holder.weight = weight
+    optimizer = build_optimizer(holder, {"algorithm": "schedule_free_adamw", "lr": 0.1}, 0.0)
     set_mode(optimizer, "train")
     for _ in range(5):
         optimizer.zero_grad()
@@ -134,7 +138,7 @@ def test_set_mode_switches_schedule_free_to_its_averaged_weights_and_leaves_othe
     set_mode(optimizer, "train")
     torch.testing.assert_close(weight.detach(), training_point)
 
-    sgd = build_optimizer([weight], {"algorithm": "sgd", "lr": 0.1}, 0.0)
+    sgd = build_optimizer(holder, {"algorithm": "sgd", "lr": 0.1}, 0.0)
     before = weight.detach().clone()
     set_mode(sgd, "eval")
     assert torch.equal(weight.detach(), before)
@@ -146,3 +150,74 @@ def test_svrg_cost_counts_its_full_gradients_and_both_closure_calls():
     # per epoch: one full gradient (256) and, for each of 4 steps, the batch at w and at the snapshot
     assert record["cost"]["grad_evals"] == 2 * (256 + 2 * 256)
     assert record["cost"]["steps"] == 8
+
+
+def test_a_growing_batch_takes_fewer_steps_each_epoch():
+    preset = {"algorithm": "sgd", "batch_size": 16, "batch_growth": 2.0, "max_batch_size": 100, "lr": 0.05,
+              "schedule": {"name": "cosine"}}
+    assert batch_sizes(preset, 5, 256) == [16, 32, 64, 100, 100]
+    _, record = training.train(dict(config(), epochs=5, preset=preset), synthetic_data(), CPU, log=lambda _: None)
+    steps = [row["steps"] for row in record["history"]]
+    assert [b - a for a, b in zip([0, *steps], steps)] == [16, 8, 4, 3, 3]
+    assert record["cost"]["grad_evals"] == 5 * 256
+    assert record["history"][-1]["lr"] == pytest.approx(0.0, abs=1e-12)  # the cosine ends on the last step
+
+
+def test_step_clock_converts_epochs_to_steps():
+    from lenet_bench.schedules import step_clock
+    steps_at = step_clock([10, 5, 2])
+    assert [steps_at(e) for e in (0, 0.5, 1, 1.4, 2, 3, 4)] == [0, 5, 10, 12, 15, 17, 17]
+
+
+def test_ema_averaging_evaluates_and_returns_the_average():
+    preset = {"averaging": {"name": "ema", "decay": 0.5}, "momentum": 0.9}
+    averaged_model, record = training.train(config(**preset), synthetic_data(), CPU, log=lambda _: None)
+    live_model, live = training.train(config(momentum=0.9), synthetic_data(), CPU, log=lambda _: None)
+    assert record["averaging"] == "ema" and live["averaging"] == "none"
+    assert record["cost"] == {**live["cost"], "seconds": record["cost"]["seconds"]}  # same training
+    assert record["history"][-1]["train_loss"] == live["history"][-1]["train_loss"]
+    assert record["history"][-1]["test_loss"] != live["history"][-1]["test_loss"]
+    assert set(averaged_model.state_dict()) == set(live_model.state_dict())  # saves like LeNet5
+    assert not torch.equal(averaged_model.state_dict()["fc1.weight"], live_model.state_dict()["fc1.weight"])
+
+
+def test_swa_averages_from_its_start_epoch_with_equal_weights():
+    averaged, average_from = training.build_averaging(torch.nn.Linear(2, 1), {"name": "swa", "start_epoch": 1.5},
+                                                      lambda epochs: int(10 * epochs))
+    assert average_from == 15
+    model = torch.nn.Linear(2, 1)
+    for value in (1.0, 2.0, 6.0):
+        torch.nn.init.constant_(model.weight, value)
+        averaged.update_parameters(model)
+    torch.testing.assert_close(averaged.module.weight, torch.full((1, 2), 3.0))
+
+
+def test_averaging_keeps_the_sparsity_bound():
+    sparsity = {"density": 0.5, "layers": ["fc1", "fc2"], "scope": "global", "method": "prune_finetune",
+                "prune_epoch": 1}
+    run = dict(config(averaging={"name": "swa", "start_epoch": 0}), sparsity=sparsity)
+    model, _ = training.train(run, synthetic_data(), CPU, log=lambda _: None)
+    assert nonzero_counts(model.state_dict())["fc1_fc2"] <= 0.5 * 40_800
+
+
+@pytest.mark.parametrize("algorithm, update_period, products_per_step", [("adahessian", 1, 1), ("sophia", 3, 1 / 3)])
+def test_hessian_vector_products_count_two_gradient_evaluations(algorithm, update_period, products_per_step):
+    preset = {"algorithm": algorithm, "batch_size": 64, "lr": 0.01, "update_period": update_period,
+              "schedule": {"name": "constant"}}
+    _, record = training.train(dict(config(), epochs=3, preset=preset), synthetic_data(), CPU, log=lambda _: None)
+    steps = record["cost"]["steps"]
+    assert steps == 12
+    assert record["cost"]["grad_evals"] == 64 * steps + 2 * 64 * round(products_per_step * steps)
+
+
+def test_muon_takes_the_hidden_matrices_and_adamw_the_rest():
+    from lenet_bench.optimizers import build_optimizer
+    model = LeNet5()
+    optimizer = build_optimizer(model, {"algorithm": "muon", "lr": 0.01}, 0.1)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert [names[id(p)] for p in optimizer.muon.param_groups[0]["params"]] == ["fc1.weight", "fc2.weight"]
+    assert {names[id(p)] for p in optimizer.adamw.param_groups[0]["params"]} == set(names.values()) - {
+        "fc1.weight", "fc2.weight"}
+    assert all(group["weight_decay"] == 0.1 for group in optimizer.param_groups)
+    optimizer.param_groups[0]["lr"] = 0.5  # what a scheduler does reaches the inner optimizers
+    assert optimizer.muon.param_groups[0]["lr"] == 0.5

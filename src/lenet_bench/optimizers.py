@@ -15,18 +15,89 @@ class Algorithm:
     weight_decay: str           # "coupled": its weight_decay adds wd * w to the gradient (L2);
                                 # "decoupled": its weight_decay shrinks w apart from the gradient;
                                 # "loss": it has none, so the loop adds wd/2 * ||w||^2 to the loss
+    create_graph: bool = False  # its closure must keep the backward graph (Hessian-vector products)
+    named: bool = False         # its factory takes (name, parameter) pairs
+    fixed_batches: bool = False  # it keeps state per mini-batch: the same partition every epoch
 
 
-def _lion(params, **settings):
-    from pytorch_optimizer import Lion  # imported on use: only these presets need the package
+def _counting_hessian_products(optimizer_class):
+    """The pytorch-optimizer class, counting each Hutchinson Hessian-vector product of a step as two
+    gradient evaluations of the closure's batch."""
+    class Counted(optimizer_class):
+        def step(self, closure):
+            products = 0
+            estimate = self.compute_hutchinson_hessian
 
-    return Lion(params, **settings)
+            def counted(*args, **kwargs):
+                nonlocal products
+                products += kwargs.get("num_samples", 1)
+                return estimate(*args, **kwargs)
+            self.compute_hutchinson_hessian = counted
+            try:
+                loss = super().step(closure)
+            finally:
+                del self.compute_hutchinson_hessian
+            closure.count_products(products)
+            return loss
+    Counted.__name__ = optimizer_class.__name__
+    return Counted
+
+
+def _pytorch_optimizer(name: str, hessian: bool = False):
+    def factory(params, **settings):
+        import pytorch_optimizer  # imported on use: only these presets need the package
+
+        optimizer_class = getattr(pytorch_optimizer, name)
+        if hessian:
+            optimizer_class = _counting_hessian_products(optimizer_class)
+        return optimizer_class(params, **settings)
+    return factory
+
+
+class MuonWithAdamW(torch.optim.Optimizer):
+    """torch.optim.Muon on the hidden layers' 2-D weights; AdamW on the rest (convolution kernels,
+    biases and the output layer), as Muon's documentation prescribes. Muon's update is scaled to
+    match AdamW's RMS (adjust_lr_fn="match_rms_adamw"), so that one lr and weight decay serve both.
+    The two share this optimizer's parameter groups and state, so that schedulers and the
+    sparsifier see both."""
+
+    def __init__(self, named_params, lr: float, weight_decay: float = 0.0, momentum: float = 0.95,
+                 betas=(0.9, 0.999), output_layer: str = "fc3"):
+        named = list(named_params)
+        hidden = [p for n, p in named if p.ndim == 2 and not n.startswith(f"{output_layer}.")]
+        rest = [p for n, p in named if not (p.ndim == 2 and not n.startswith(f"{output_layer}."))]
+        self.muon = torch.optim.Muon(hidden, lr=lr, weight_decay=weight_decay, momentum=momentum,
+                                     adjust_lr_fn="match_rms_adamw")
+        self.adamw = torch.optim.AdamW(rest, lr=lr, weight_decay=weight_decay, betas=betas)
+        super().__init__([*self.muon.param_groups, *self.adamw.param_groups], {})
+        self.muon.param_groups, self.adamw.param_groups = self.param_groups[:1], self.param_groups[1:]
+        self.muon.state = self.adamw.state = self.state
+
+    @torch.no_grad()
+    def step(self, closure):
+        with torch.enable_grad():
+            loss = closure()
+        self.muon.step()
+        self.adamw.step()
+        return loss
 
 
 def _svrg(params, **settings):
     from .variance_reduction import SVRG
 
     return SVRG(params, **settings)
+
+
+def _saga(params, **settings):
+    from .variance_reduction import SAGA
+
+    return SAGA(params, **settings)
+
+
+def _newton_cg(params, **settings):
+    from .second_order import NewtonCG
+
+    return NewtonCG(params, **settings)
 
 
 def _schedule_free_adamw(params, **settings):
@@ -45,16 +116,32 @@ ALGORITHMS: dict[str, Algorithm] = {
                          "coupled"),
     "adagrad": Algorithm(torch.optim.Adagrad, "torch.optim.Adagrad",
                          ("lr_decay", "eps", "initial_accumulator_value"), "coupled"),
-    "lion": Algorithm(_lion, "pytorch_optimizer.Lion", ("betas",), "decoupled"),
+    "lion": Algorithm(_pytorch_optimizer("Lion"), "pytorch_optimizer.Lion", ("betas",), "decoupled"),
+    "muon": Algorithm(MuonWithAdamW, "torch.optim.Muon + torch.optim.AdamW", ("momentum", "betas"), "decoupled",
+                      named=True),
     "schedule_free_adamw": Algorithm(_schedule_free_adamw, "schedulefree.AdamWScheduleFree",
                                      ("betas", "eps", "warmup_steps"), "decoupled"),
     "svrg": Algorithm(_svrg, "lenet_bench.variance_reduction.SVRG (own)", ("snapshot_epochs", "momentum"),
                       "coupled"),
+    "saga": Algorithm(_saga, "lenet_bench.variance_reduction.SAGA (own)", ("momentum",), "coupled",
+                      fixed_batches=True),
+    "newton_cg": Algorithm(_newton_cg, "lenet_bench.second_order.NewtonCG (own)",
+                           ("damping", "cg_iterations", "cg_tolerance", "curvature_batch"), "coupled"),
+    "adahessian": Algorithm(_pytorch_optimizer("AdaHessian", hessian=True), "pytorch_optimizer.AdaHessian",
+                            ("betas", "eps", "update_period", "hessian_power"), "decoupled", create_graph=True),
+    "sophia": Algorithm(_pytorch_optimizer("SophiaH", hessian=True), "pytorch_optimizer.SophiaH",
+                        ("betas", "eps", "p", "update_period"), "decoupled", create_graph=True),
+    "shampoo": Algorithm(_pytorch_optimizer("ScalableShampoo"), "pytorch_optimizer.ScalableShampoo",
+                         ("betas", "start_preconditioning_step", "preconditioning_compute_steps", "block_size",
+                          "nesterov"), "coupled"),
     "lbfgs": Algorithm(torch.optim.LBFGS, "torch.optim.LBFGS",
                        ("max_iter", "history_size", "line_search_fn", "tolerance_grad", "tolerance_change"),
                        "loss"),
 }
-PRESET_KEYS = ("family", "algorithm", "batch_size", "lr", "schedule")  # family: a label for reports
+# family: a label for reports; batch_growth, max_batch_size: a batch that grows each epoch;
+# averaging: evaluate an average of the iterates (EMA or SWA, torch.optim.swa_utils)
+PRESET_KEYS = ("family", "algorithm", "batch_size", "lr", "schedule", "batch_growth", "max_batch_size",
+               "averaging")
 
 
 def l2_mode(algorithm: str, weight_decay: float) -> str:
@@ -62,8 +149,9 @@ def l2_mode(algorithm: str, weight_decay: float) -> str:
     return "none" if weight_decay == 0 else ALGORITHMS[algorithm].weight_decay
 
 
-def build_optimizer(parameters, preset: dict, weight_decay: float) -> torch.optim.Optimizer:
+def build_optimizer(model: torch.nn.Module, preset: dict, weight_decay: float) -> torch.optim.Optimizer:
     algorithm = ALGORITHMS[preset["algorithm"]]
+    parameters = model.named_parameters() if algorithm.named else model.parameters()
     settings = {key: preset[key] for key in algorithm.settings if key in preset}
     if "betas" in settings:
         settings["betas"] = tuple(settings["betas"])  # YAML gives a list

@@ -20,6 +20,7 @@ TRAIN_KEYS = ("epochs", "seed", "device", "threads", "target_accuracy")
 SCENARIO_KEYS = ("weight_decay", "sparsity")
 SPARSITY_KEYS = ("density", "layers", "scope", "method")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+AVERAGING = {"ema": "decay", "swa": "start_epoch"}  # each kind of iterate averaging and its setting
 
 
 class ParamError(ValueError):
@@ -64,7 +65,7 @@ def _number(key: str, value, low=None, high=None, integer=False, low_open=False)
     return value
 
 
-def check_preset(name: str, preset) -> None:
+def check_preset(name: str, preset, epochs: int | None = None) -> None:
     where = f"optimizers.{name}"
     if not isinstance(preset, dict):
         raise ParamError(f"{where}: must be a mapping, got {preset!r}")
@@ -83,6 +84,27 @@ def check_preset(name: str, preset) -> None:
     for key in SCHEDULES[schedule["name"]]:
         if key in schedule:
             _number(f"{where}.schedule.{key}", schedule[key], low=0)
+    if "batch_growth" in preset:
+        _number(f"{where}.batch_growth", preset["batch_growth"], low=1)
+        if ALGORITHMS[algorithm].fixed_batches:
+            raise ParamError(f"{where}.batch_growth: {algorithm} keeps a gradient per fixed mini-batch, "
+                             "so its batch cannot grow; remove batch_growth")
+    if "max_batch_size" in preset:
+        _number(f"{where}.max_batch_size", preset["max_batch_size"], low=preset["batch_size"], integer=True)
+    if "averaging" in preset:
+        check_averaging(f"{where}.averaging", preset["averaging"], epochs)
+
+
+def check_averaging(where: str, averaging, epochs: int | None) -> None:
+    if not isinstance(averaging, dict) or averaging.get("name") not in AVERAGING:
+        raise _allowed(f"{where}.name", averaging.get("name") if isinstance(averaging, dict) else averaging,
+                       list(AVERAGING))
+    name = averaging["name"]
+    _check_keys(where, averaging, ("name", AVERAGING[name]), required=("name", AVERAGING[name]))
+    if name == "ema":
+        _number(f"{where}.decay", averaging["decay"], low=0, high=1, low_open=True)
+    else:
+        _number(f"{where}.start_epoch", averaging["start_epoch"], low=0, high=epochs)
 
 
 def check_device(name) -> torch.device:
@@ -116,7 +138,7 @@ def check(params: dict) -> None:
     if not isinstance(presets, dict) or not presets:
         raise ParamError("optimizers: must map preset names to presets")
     for name, preset in presets.items():
-        check_preset(name, preset)
+        check_preset(name, preset, train["epochs"])
     if params["optimizer"]["name"] not in presets:
         raise _allowed("optimizer.name", params["optimizer"]["name"], list(presets))
     scenarios = params["scenarios"]

@@ -7,6 +7,7 @@ the parameter) are held at exactly zero, so a pruned weight cannot grow back thr
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 
@@ -52,7 +53,7 @@ def cubic_density(step: int, start: int, end: int, final: float) -> float:
 
 class Sparsifier:
     def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, settings: dict,
-                 steps_per_epoch: int, epochs: int):
+                 steps_at: Callable[[float], int]):
         self.params = dict(model.named_parameters())
         self.layers = settings["layers"]
         self.weights = {f"{layer}.weight": self.params[f"{layer}.weight"] for layer in self.layers}
@@ -60,7 +61,7 @@ class Sparsifier:
         self.method = settings["method"]
         self.options = {**METHODS[self.method], **{k: v for k, v in settings.items() if k in METHODS[self.method]}}
         self.density, self.scope = settings["density"], settings["scope"]
-        self.steps_per_epoch = steps_per_epoch
+        self.steps_at = steps_at  # epochs -> optimizer steps (batches may grow from epoch to epoch)
         self.masks: dict[str, torch.Tensor] | None = None  # parameter name -> mask; None while dense
         self.dense_grads: dict[str, torch.Tensor] = {}
         for name, param in self.params.items():
@@ -116,24 +117,24 @@ class Sparsifier:
 
     def after_step(self, step: int) -> None:
         """Called after optimizer step number `step` (counted from 1)."""
-        o, epoch_steps = self.options, self.steps_per_epoch
+        o, at = self.options, self.steps_at
         if self.method == "prune_finetune":
-            if step == round(o["prune_epoch"] * epoch_steps):
+            if step == at(o["prune_epoch"]):
                 self._set_masks(self._projection(self.density))
         elif self.method in ("gradual", "neurons"):
-            start, end = round(o["start_epoch"] * epoch_steps), round(o["end_epoch"] * epoch_steps)
+            start, end = at(o["start_epoch"]), at(o["end_epoch"])
             if start <= step <= end and ((step - start) % int(o["prune_every"]) == 0 or step == end):
                 self._set_masks(self._projection(cubic_density(step, start, end, self.density)))
         elif self.method == "projected":
             self._set_masks(self._projection(self.density))
         elif self.method == "rigl":
-            end = round(o["end_epoch"] * epoch_steps)
+            end = at(o["end_epoch"])
             if step < end and step % int(o["update_every"]) == 0:
                 self._drop_and_grow(o["drop_fraction"] / 2 * (1 + math.cos(math.pi * step / end)))
         elif self.method == "l1_prox":
-            if step < round(o["project_epoch"] * epoch_steps):
+            if step < at(o["project_epoch"]):
                 self._soft_threshold(self.optimizer.param_groups[0]["lr"] * o["l1"])
-            elif step == round(o["project_epoch"] * epoch_steps):
+            elif step == at(o["project_epoch"]):
                 self._set_masks(self._projection(self.density))
         if self.masks is not None:
             self._apply()
@@ -165,6 +166,13 @@ class Sparsifier:
             for k, part in zip(group, mask.split([self.masks[k].numel() for k in group])):
                 new[k] = part.view_as(self.masks[k])
         self._set_masks(new)  # regrown weights start at zero, like their optimizer state
+
+    @torch.no_grad()
+    def mask(self, model: torch.nn.Module) -> None:
+        """Zero in `model` (e.g. an averaged copy of the trained one) what the masks zero."""
+        params = dict(model.named_parameters())
+        for name, mask in (self.masks or {}).items():
+            params[name].mul_(mask)
 
     def finish(self) -> None:
         """Meet the bound exactly on what is saved, also when a schedule outlasts a short budget.

@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
+from torch.optim import swa_utils
 from tqdm import tqdm
 
 from .evaluation import evaluate
 from .model import LeNet5
-from .optimizers import build_optimizer, l2_mode, set_mode
-from .schedules import build_scheduler
+from .optimizers import ALGORITHMS, build_optimizer, l2_mode, set_mode
+from .schedules import batch_sizes, build_scheduler, epoch_steps, step_clock
 from .sparsity import Sparsifier
 
 DIVERGENCE_CHECK_EVERY = 50  # steps between host syncs that look for a NaN/inf loss
@@ -20,7 +22,7 @@ DIVERGENCE_CHECK_EVERY = 50  # steps between host syncs that look for a NaN/inf 
 
 @dataclass
 class Cost:
-    grad_evals: int = 0  # one per sample per backward pass
+    grad_evals: int = 0  # one per sample per backward pass; a Hessian- or Gauss-Newton-vector product counts two
     steps: int = 0       # optimizer steps
     seconds: float = 0.0  # wall time spent training, per-epoch test evaluation excluded
 
@@ -30,21 +32,37 @@ def l2_penalty(model, coefficient: float) -> torch.Tensor:
     return coefficient * sum(p.square().sum() for p in model.parameters())
 
 
-def make_closure(model, optimizer, x, y, cost: Cost, l2_in_loss: float, record: list):
-    """The objective at the current weights: cross-entropy (+ wd/2 ||w||^2 when the optimizer has no
-    weight_decay). The first call's cross-entropy is kept in `record` for the train-loss log."""
-    def closure():
-        optimizer.zero_grad(set_to_none=True)
-        cross_entropy = F.cross_entropy(model(x), y)
-        loss = cross_entropy
-        if l2_in_loss:
-            loss = loss + l2_penalty(model, l2_in_loss)
-        loss.backward()
-        cost.grad_evals += len(y)
-        if not record:
-            record.append(cross_entropy.detach())
+class Objective:
+    """The closure every optimizer step calls: the mini-batch objective at the current weights,
+    cross-entropy (+ wd/2 ||w||^2 when the optimizer has no weight_decay), its gradient left in
+    p.grad. It describes its batch for the optimizers that need more than a gradient: the model
+    and inputs (Gauss-Newton products), the batch's place in a fixed partition (SAGA), and it
+    counts the extra cost they report. The first call's cross-entropy is kept for the train loss."""
+
+    def __init__(self, model, optimizer, x, y, cost: Cost, l2_in_loss: float = 0.0, create_graph: bool = False,
+                 batch_index: int = 0, batch_count: int = 1):
+        self.model, self.optimizer, self.x, self.y, self.cost = model, optimizer, x, y, cost
+        self.l2_in_loss, self.create_graph = l2_in_loss, create_graph
+        self.batch_index, self.batch_count = batch_index, batch_count
+        self.first_loss: torch.Tensor | None = None
+
+    def __call__(self) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        cross_entropy = F.cross_entropy(self.model(self.x), self.y)
+        loss = cross_entropy + l2_penalty(self.model, self.l2_in_loss) if self.l2_in_loss else cross_entropy
+        with warnings.catch_warnings():
+            # create_graph: the optimizer differentiates p.grad. torch warns of the reference cycle
+            # this makes between a parameter and its gradient; zero_grad(set_to_none=True) above breaks it.
+            warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph=True")
+            loss.backward(create_graph=self.create_graph)
+        self.cost.grad_evals += len(self.y)
+        if self.first_loss is None:
+            self.first_loss = cross_entropy.detach()
         return loss
-    return closure
+
+    def count_products(self, products: int, samples: int | None = None) -> None:
+        """Count Hessian- or Gauss-Newton-vector products on `samples` of the batch (default all)."""
+        self.cost.grad_evals += 2 * products * (len(self.y) if samples is None else samples)
 
 
 def make_full_gradient(model, optimizer, x, y, cost: Cost, l2_in_loss: float, chunk: int = 10_000):
@@ -60,43 +78,65 @@ def make_full_gradient(model, optimizer, x, y, cost: Cost, l2_in_loss: float, ch
     return full_gradient
 
 
+def build_averaging(model, settings: dict | None, steps_at):
+    """An averaged copy of the model (torch.optim.swa_utils) and the step from which it averages."""
+    if not settings:
+        return None, None
+    if settings["name"] == "ema":
+        averaged = swa_utils.AveragedModel(model, multi_avg_fn=swa_utils.get_ema_multi_avg_fn(settings["decay"]))
+        return averaged, 1
+    return swa_utils.AveragedModel(model), max(1, steps_at(settings["start_epoch"]))  # swa: an equal average
+
+
 def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log=print):
-    """Train LeNet-5 as `config` says; return the model and the run's record (history and cost)."""
+    """Train LeNet-5 as `config` says; return the model (the averaged one, if the preset averages)
+    and the run's record (history and cost)."""
     if config["threads"]:
         torch.set_num_threads(config["threads"])
     torch.manual_seed(config["seed"])
     model = LeNet5().to(device)
     preset, weight_decay, epochs = config["preset"], config["weight_decay"], config["epochs"]
-    optimizer = build_optimizer(model.parameters(), preset, weight_decay)
+    optimizer = build_optimizer(model, preset, weight_decay)
     mode = l2_mode(preset["algorithm"], weight_decay)
     x, y = data["train_x"], data["train_y"]
-    batch_size = preset["batch_size"]
-    steps_per_epoch = math.ceil(len(y) / batch_size)
-    scheduler = build_scheduler(optimizer, preset["schedule"], steps_per_epoch, epochs)
-    sparsifier = (Sparsifier(model, optimizer, config["sparsity"], steps_per_epoch, epochs)
-                  if config.get("sparsity") else None)
+    sizes = batch_sizes(preset, epochs, len(y))
+    steps_at = step_clock(epoch_steps(sizes, len(y)))
+    scheduler = build_scheduler(optimizer, preset["schedule"], steps_at, epochs)
+    sparsifier = Sparsifier(model, optimizer, config["sparsity"], steps_at) if config.get("sparsity") else None
+    averaged, average_from = build_averaging(model, preset.get("averaging"), steps_at)
     shuffle = torch.Generator(device=device).manual_seed(config["seed"])
+    algorithm = ALGORITHMS[preset["algorithm"]]
+    # Optimizers with state per mini-batch (SAGA) need the same partition every epoch.
+    partition = (torch.randperm(len(y), generator=shuffle, device=device).split(sizes[0])
+                 if algorithm.fixed_batches else None)
     cost, history, diverged_at = Cost(), [], None
     l2_in_loss = weight_decay / 2 if mode == "loss" else 0.0
     if hasattr(optimizer, "use_full_gradient"):
-        optimizer.use_full_gradient(make_full_gradient(model, optimizer, x, y, cost, l2_in_loss), steps_per_epoch)
+        optimizer.use_full_gradient(make_full_gradient(model, optimizer, x, y, cost, l2_in_loss), steps_at(1))
 
     for epoch in range(1, epochs + 1):
         model.train()
         set_mode(optimizer, "train")
         started = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
-        batches = torch.randperm(len(y), generator=shuffle, device=device).split(batch_size)
-        for batch in tqdm(batches, desc=f"epoch {epoch}/{epochs}", unit="step", leave=False,
+        if partition is None:
+            batches = torch.randperm(len(y), generator=shuffle, device=device).split(sizes[epoch - 1])
+            order = range(len(batches))
+        else:
+            batches, order = partition, torch.randperm(len(partition), generator=shuffle).tolist()
+        for index in tqdm(order, desc=f"epoch {epoch}/{epochs}", unit="step", leave=False,
                           disable=None, mininterval=0.5):
-            first_loss = []
-            closure = make_closure(model, optimizer, x[batch], y[batch], cost, l2_in_loss, first_loss)
+            batch = batches[index]
+            closure = Objective(model, optimizer, x[batch], y[batch], cost, l2_in_loss, algorithm.create_graph,
+                                index, len(batches))
             optimizer.step(closure)
             scheduler.step()
             cost.steps += 1
             if sparsifier is not None:
                 sparsifier.after_step(cost.steps)
-            loss_sum += first_loss[0] * len(batch)
+            if averaged is not None and cost.steps >= average_from:
+                averaged.update_parameters(model)
+            loss_sum += closure.first_loss * len(batch)
             if cost.steps % DIVERGENCE_CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
                 diverged_at = cost.steps
                 break
@@ -107,13 +147,18 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
             sparsifier.finish()  # the bound holds exactly on the model that is evaluated and saved
         cost.seconds += time.perf_counter() - started
         set_mode(optimizer, "eval")  # evaluate, and finally save, the weights the optimizer vouches for
-        test_loss, test_accuracy = evaluate(model, data["test_x"], data["test_y"])
+        judged = model
+        if averaged is not None and cost.steps >= average_from:
+            judged = averaged.module
+            if sparsifier is not None:
+                sparsifier.mask(judged)
+        test_loss, test_accuracy = evaluate(judged, data["test_x"], data["test_y"])
         history.append({"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,
                         "test_accuracy": test_accuracy, **asdict(cost),
                         "lr": optimizer.param_groups[0]["lr"]})
         if "validation_x" in data:
             history[-1]["validation_loss"], history[-1]["validation_accuracy"] = evaluate(
-                model, data["validation_x"], data["validation_y"])
+                judged, data["validation_x"], data["validation_y"])
         log(f"epoch {epoch:>3}/{epochs}  train loss {train_loss:.4f}  test loss {test_loss:.4f}  "
             f"test acc {100 * test_accuracy:.2f}%  {history[-1]['seconds']:.1f} s")
         if diverged_at is not None:
@@ -123,8 +168,9 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
     record = {
         "scenario": config["scenario"], "optimizer": config["optimizer"],
         "algorithm": preset["algorithm"], "weight_decay": weight_decay, "l2_mode": mode,
+        "averaging": (preset.get("averaging") or {}).get("name", "none"),
         "device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
         "diverged": diverged_at is not None, "diverged_at_step": diverged_at,
         "cost": {"epochs": len(history), **asdict(cost)}, "history": history,
     }
-    return model, record
+    return judged, record
