@@ -52,6 +52,10 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     _atomic(path, lambda f: f.write(text.getvalue().encode()))
 
 
+def write_text(path: Path, text: str) -> None:
+    _atomic(path, lambda f: f.write(text.encode()))
+
+
 def save_torch(path: Path, obj) -> None:
     _atomic(path, lambda f: torch.save(obj, f))
 

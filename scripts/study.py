@@ -1,0 +1,118 @@
+"""Run the study: every optimizer preset x scenario x seed, as queued DVC experiments.
+
+    python scripts/study.py                                   # everything, seeds 0 1 2, 2 jobs
+    python scripts/study.py --presets momentum,adam --seeds 0 --scenarios standard
+    python scripts/study.py --dry-run                         # what would run, and what is done
+
+Each finished experiment's results are appended at once to results/study.csv (one row per
+preset, scenario and seed, with the parameters that produced it; learning curves in
+results/study_curves.csv). Runs already there with the same parameters are skipped, so a study
+can stop and go on later, on this machine or another. Exits non-zero if any experiment failed.
+"""
+import argparse
+import subprocess
+import sys
+import time
+
+from lenet_bench import params as params_module
+from lenet_bench.experiments import finished_experiments
+from lenet_bench.params import ParamError
+from lenet_bench.study import overrides, plan, read_export, record
+
+# Two jobs of one torch thread each finish a study faster than one job with two threads on a
+# 2-core machine (benchmarks/parallel_jobs.py measures it); one thread per job whatever the count.
+THREADS_PER_JOB = 1
+
+
+def dvc(*args: str, capture: bool = True) -> str:
+    result = subprocess.run(["dvc", *args], capture_output=capture, text=True)
+    if result.returncode != 0:
+        sys.exit(f"error: dvc {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout if capture else ""
+
+
+def queue_states() -> dict[str, str]:
+    """Experiment name -> Queued | Running | Success | Failed, from `dvc queue status`."""
+    states = {}
+    for line in dvc("queue", "status").splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 3 and fields[-1] in ("Queued", "Running", "Success", "Failed"):
+            states[fields[1]] = fields[-1]
+    return states
+
+
+def free_name(name: str, taken: set[str]) -> str:
+    """DVC names an experiment once per commit: a rerun gets a suffix."""
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}-{n}"
+    return candidate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", help="comma-separated presets (default: every preset in params.yaml)")
+    parser.add_argument("--scenarios", help="comma-separated scenarios (default: every scenario)")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
+    parser.add_argument("--jobs", type=int, default=2, help="experiments run in parallel (default: 2)")
+    parser.add_argument("--epochs", type=int, help="override train.epochs (e.g. 1 for a smoke test)")
+    parser.add_argument("--poll", type=float, default=15, help="seconds between progress checks")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    args = parser.parse_args()
+
+    params = params_module.load()
+    presets = args.presets.split(",") if args.presets else list(params["optimizers"])
+    scenarios = args.scenarios.split(",") if args.scenarios else list(params["scenarios"])
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+        runs, already = plan(params, presets, scenarios, seeds, THREADS_PER_JOB, args.epochs, read_export())
+    except (ValueError, ParamError) as err:
+        sys.exit(f"error: {err}")
+    total = len(presets) * len(scenarios) * len(seeds)
+    print(f"study: {len(presets)} presets x {len(scenarios)} scenarios x {len(seeds)} seeds = {total} results; "
+          f"{already} already in results/study.csv, {total - already} to run in {len(runs)} experiments")
+    if args.dry_run or not runs:
+        for run in runs:
+            print(f"  {run.name}: {', '.join(run.scenarios)}")
+        return
+
+    taken = set(dvc("exp", "list", "--name-only").split()) | set(queue_states())
+    queued = {}
+    for run in runs:
+        name = free_name(run.name, taken)
+        taken.add(name)
+        dvc("exp", "run", "--queue", "-q", "-n", name,
+            *[a for o in overrides(run.preset, run.seed, THREADS_PER_JOB, args.epochs) for a in ("-S", o)],
+            *[f"evaluate@{s}" for s in run.scenarios])
+        queued[name] = run
+    # The workers inherit stdout: a captured pipe would stay open, and block, until they all exit.
+    subprocess.run(["dvc", "queue", "start", "-j", str(args.jobs)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    recorded, failed, last = set(), set(), None
+    while len(recorded) + len(failed) < len(queued):
+        states = queue_states()
+        finished = [n for n in queued if states.get(n) == "Success" and n not in recorded]
+        if finished:
+            experiments = {e.name: e for e in finished_experiments()}
+            for name in finished:
+                record(experiments[name], queued[name].scenarios)
+                recorded.add(name)
+        failed |= {n for n in queued if states.get(n) == "Failed"}
+        running = sorted(n for n in queued if states.get(n) == "Running")
+        line = (f"[{len(recorded) + len(failed)}/{len(queued)} experiments done, {len(failed)} failed] "
+                f"running: {', '.join(running) or '-'}")
+        if line != last:
+            print(line, flush=True)
+            last = line
+        if len(recorded) + len(failed) < len(queued):
+            time.sleep(args.poll)
+    if failed:
+        sys.exit(f"error: {len(failed)} experiment(s) failed: {', '.join(sorted(failed))}; "
+                 "see `dvc queue logs <name>`, fix, and run this command again (it reruns only what is missing)")
+    print(f"study: all {len(queued)} experiments recorded in results/study.csv")
+
+
+if __name__ == "__main__":
+    main()
