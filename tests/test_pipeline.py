@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -38,7 +39,7 @@ def repo(tmp_path_factory):
     dest = tmp_path_factory.mktemp("repo")
     listed = run(ROOT, "git", "ls-files", "--cached", "--others", "--exclude-standard", "-z").stdout
     for name in filter(None, listed.split("\0")):
-        if (ROOT / name).is_file() and not name.startswith(("metrics/", "plots/", "configs/")):
+        if (ROOT / name).is_file() and not name.startswith(("metrics/", "plots/", "configs/", "results/", "report/")):
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, dest / name)
     params = yaml.safe_load((dest / "params.yaml").read_text())
@@ -98,3 +99,21 @@ def test_plots_diff_between_experiments(repo):
         "-S", "optimizers.nesterov.lr=0.2")
     result = run(repo, "dvc", "plots", "diff", "full-batch", "nesterov-fast", "--json")
     assert "standard test accuracy" in result.stdout
+
+
+def test_study_and_report_on_a_tiny_budget(repo):
+    study = [sys.executable, "scripts/study.py", "--presets", "sgd,gd", "--scenarios", "standard", "--seeds", "0",
+             "--epochs", "1", "--jobs", "1", "--poll", "2"]
+    out = run(repo, *study).stdout
+    assert "2 to run in 2 experiments" in out and "all 2 experiments recorded" in out
+    runs = pd.read_csv(repo / "results" / "study.csv")
+    assert sorted(runs["optimizer"]) == ["gd", "sgd"] and set(runs["scenario"]) == {"standard"}
+    assert set(runs["seed"]) == {0} and set(runs["epochs"]) == {1} and set(runs["threads"]) == {1}
+    curves = pd.read_csv(repo / "results" / "study_curves.csv")
+    assert len(curves) == 2 and set(curves["optimizer"]) == {"gd", "sgd"}
+    assert "2 already in results/study.csv, 0 to run" in run(repo, *study).stdout  # nothing is rerun
+
+    run(repo, sys.executable, "-m", "lenet_bench.report")
+    text = (repo / "report" / "REPORT.md").read_text()
+    assert "from results/study.csv (2 runs)" in text and "| sgd | mini-batch SGD |" in text
+    assert (repo / "report" / "figures" / "profile.png").exists()

@@ -86,7 +86,9 @@ def record(exp: Experiment, scenarios, root: Path = Path(".")) -> None:
     """Append (or replace, by preset, scenario and seed) the experiment's results in the export."""
     rows, curves = [], []
     for scenario in scenarios:
-        rows.append({**result_row(exp, scenario), "fingerprint": fingerprint(exp.params, scenario)})
+        preset = exp.params["optimizers"][exp.params["optimizer"]["name"]]
+        rows.append({**result_row(exp, scenario), "fingerprint": fingerprint(exp.params, scenario),
+                     "preset_settings": json.dumps(preset, sort_keys=True)})
         curve = pd.read_csv(io.StringIO(learning_curve(exp, scenario)))
         curves.append(curve.assign(optimizer=rows[-1]["optimizer"], scenario=scenario, seed=rows[-1]["seed"]))
     _merge(root / EXPORT, pd.DataFrame(rows), KEY)

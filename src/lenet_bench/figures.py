@@ -1,0 +1,86 @@
+"""The report's figures (matplotlib, PNG), drawn from exported results only."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+TARGET_PERCENT = 89.38
+AXES = {"epoch": "epochs", "grad_evals": "gradient evaluations (millions)", "seconds": "training seconds"}
+
+
+def _save(fig, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Software": None})  # no version stamp: same input, same bytes
+    plt.close(fig)
+
+
+def learning_curves(curves: pd.DataFrame, methods: list[str], title: str, path: Path) -> None:
+    """Test accuracy and loss (mean over seeds) against epochs, gradient evaluations and seconds."""
+    fig, axes = plt.subplots(2, 3, figsize=(11, 6.2), sharey="row")
+    for method in methods:
+        mean = curves[curves["optimizer"] == method].groupby("epoch").mean(numeric_only=True).reset_index()
+        for column, (x, label) in enumerate(AXES.items()):
+            xs = mean[x] / (1e6 if x == "grad_evals" else 1)
+            axes[0, column].plot(xs, 100 * mean["test_accuracy"], marker=".", label=method)
+            axes[1, column].plot(xs, mean["test_loss"], marker=".", label=method)
+            axes[1, column].set_xlabel(label)
+    for column in range(3):
+        axes[0, column].axhline(TARGET_PERCENT, color="grey", linestyle=":")
+        axes[0, column].set_ylim(80, None)
+        for row in range(2):
+            axes[row, column].grid(True, alpha=0.3)
+    axes[0, 0].set_ylabel("test accuracy (%)")
+    axes[1, 0].set_ylabel("test loss")
+    axes[1, 0].set_ylim(None, min(1.0, axes[1, 0].get_ylim()[1]))
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def performance_profile(ratios: dict[str, dict[str, np.ndarray]], path: Path) -> None:
+    """For each cost measure, the fraction of problems a method solves within tau times the best
+    method's cost (inf where it never reaches the target), against tau."""
+    fig, axes = plt.subplots(1, len(ratios), figsize=(11, 4), sharey=True)
+    for ax, (measure, by_method) in zip(np.atleast_1d(axes), ratios.items()):
+        finite = [r[np.isfinite(r)] for r in by_method.values()]
+        largest = max([1.0, *[float(r.max()) for r in finite if len(r)]])
+        taus = np.geomspace(1, max(2.0, 1.1 * largest), 200)
+        for method, r in sorted(by_method.items(), key=lambda item: -np.isfinite(item[1]).mean()):
+            ax.step(taus, [(r <= tau).mean() for tau in taus], where="post", label=method)
+        ax.set_xscale("log")
+        ax.set_xlabel(f"τ (cost in {measure} / best method's)")
+        ax.grid(True, which="both", alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("fraction of problems solved")
+    np.atleast_1d(axes)[-1].legend(fontsize=7, loc="lower right", ncol=2)
+    _save(fig, path)
+
+
+def density_curve(sparse: pd.DataFrame, dense: tuple[float, float] | None, title: str, path: Path) -> None:
+    """Test accuracy against the density of fc1+fc2: a curve per method run at several densities
+    (anchored at the dense run, when given as (density, accuracy)), a marker for the others."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    markers = iter("s^vD<>P*xh")
+    for method, rows in sparse.groupby("sparsity_method"):
+        rows = rows.sort_values("density")
+        if len(rows) > 1:
+            xs, ys = [*rows["density"]], [*rows["test_accuracy"]]
+            if dense:
+                xs, ys = [*xs, dense[0]], [*ys, dense[1]]
+            ax.plot(xs, [100 * y for y in ys], "o-", label=method)
+        else:
+            ax.plot(rows["density"], 100 * rows["test_accuracy"], next(markers), label=method, alpha=0.8)
+    ax.axhline(TARGET_PERCENT, color="grey", linestyle=":", label="89.38% (the brief's target)")
+    ax.set_xscale("log")
+    ax.set_xlabel("density of fc1 + fc2 weights (nonzero / 40,800)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(fig, path)

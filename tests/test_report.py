@@ -1,0 +1,77 @@
+"""The report from a small hand-made export: every section, the chosen method, determinism."""
+import json
+
+import pandas as pd
+import pytest
+
+from lenet_bench import report
+
+METHODS = {"good": ("momentum", 0.905), "fast": ("adaptive", 0.900), "bad": ("second-order", 0.85)}
+
+
+def fake_export(root, seeds=(0, 1)):
+    rows, curves = [], []
+    for method, (family, accuracy) in METHODS.items():
+        for scenario in ("standard", "l2", "sparse"):
+            for seed in seeds:
+                acc = accuracy + 0.001 * seed - (0.002 if scenario == "sparse" else 0)
+                reached = acc > report.TARGET
+                rows.append({"optimizer": method, "family": family, "algorithm": "sgd", "scenario": scenario,
+                             "seed": seed, "epochs_budget": 10, "test_accuracy": acc, "test_loss": 1 - acc,
+                             "epochs": 10, "grad_evals": 600_000, "seconds": 60 if method != "bad" else 600,
+                             "target_epoch": 8 if reached else None,
+                             "target_grad_evals": 480_000 if reached else None,
+                             "target_seconds": 48 if reached else None, "diverged": False,
+                             "diverged_at_step": None, "device": "cpu", "threads": 1,
+                             "preset_settings": json.dumps({"algorithm": "sgd", "lr": 0.05})})
+                for epoch in range(1, 11):
+                    curves.append({"epoch": epoch, "test_accuracy": acc * epoch / 10, "test_loss": 2 - epoch / 10,
+                                   "grad_evals": 60_000 * epoch, "seconds": 6 * epoch, "optimizer": method,
+                                   "scenario": scenario, "seed": seed})
+    (root / "results").mkdir()
+    pd.DataFrame(rows).to_csv(root / "results" / "study.csv", index=False)
+    pd.DataFrame(curves).to_csv(root / "results" / "study_curves.csv", index=False)
+
+
+def test_report_has_every_section_and_picks_the_best_method_that_beats_the_target(tmp_path):
+    fake_export(tmp_path)
+    text = report.build(tmp_path, tmp_path / "report")
+    for heading in ("## 1. Setup", "## 2. Every method", "## 3. Learning curves", "## 4. Performance profile",
+                    "## 5. The sparse scenario", "## 6. The chosen method: good", "## 7. The brief's baseline",
+                    "## 8. What did not work"):
+        assert heading in text
+    assert "| good | momentum | 90.55 ± 0.07 |" in text
+    assert "bad stayed below 89.38% in `standard`" in text
+    assert "good minus fast is +0.50 percentage points" in text
+    assert "bad costs 60 s per epoch" in text
+    for figure in ("curves_standard.png", "curves_l2.png", "curves_sparse.png", "profile.png"):
+        assert (tmp_path / "report" / "figures" / figure).stat().st_size > 0
+
+
+def test_same_export_same_report(tmp_path):
+    fake_export(tmp_path)
+    first = report.build(tmp_path, tmp_path / "one")
+    second = report.build(tmp_path, tmp_path / "two")
+    assert first == second
+    for figure in ("profile.png", "curves_standard.png"):
+        assert (tmp_path / "one" / "figures" / figure).read_bytes() == (tmp_path / "two" / "figures" / figure).read_bytes()
+
+
+def test_one_seed_has_no_spread(tmp_path):
+    fake_export(tmp_path, seeds=(0,))
+    assert "| good | momentum | 90.50 |" in report.build(tmp_path, tmp_path / "report")
+
+
+def test_profile_ratios_are_relative_to_the_cheapest_and_infinite_where_never_reached():
+    study = pd.DataFrame({"optimizer": ["a", "b", "a", "b"], "scenario": ["s"] * 4, "seed": [0, 0, 1, 1],
+                          "target_grad_evals": [100, 300, 200, None]})
+    ratios = report.profile_ratios(study, "grad_evals")
+    assert list(ratios["a"]) == [1.0, 1.0] and ratios["b"][0] == 3.0 and ratios["b"][1] == float("inf")
+
+
+def test_no_runs_is_a_clear_error(tmp_path):
+    (tmp_path / "results").mkdir()
+    pd.DataFrame(columns=["optimizer"]).to_csv(tmp_path / "results" / "study.csv", index=False)
+    pd.DataFrame(columns=["optimizer"]).to_csv(tmp_path / "results" / "study_curves.csv", index=False)
+    with pytest.raises(SystemExit, match="no runs: run scripts/study.py first"):
+        report.build(tmp_path, tmp_path / "report")
