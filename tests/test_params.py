@@ -125,3 +125,10 @@ def test_train_stage_rejects_an_unknown_scenario(tmp_path):
     result = run_stage(tmp_path, "train.py", "nosuch")
     assert result.returncode != 0
     assert result.stderr.strip().startswith("error: scenario 'nosuch': configs/nosuch.json is missing")
+
+
+def test_numbers_in_exponent_notation_are_numbers(tmp_path):
+    # DVC writes `-S optimizers.lion.lr=0.00003` as 3e-05, which YAML 1.1 (PyYAML) reads as a string.
+    path = tmp_path / "params.yaml"
+    path.write_text("a: 3e-05\nb: 1E+3\nc: 2.5e-4\nd: fast\ne: 1e5x\nf: 7\n")
+    assert params.load(path) == {"a": 3e-05, "b": 1000.0, "c": 2.5e-4, "d": "fast", "e": "1e5x", "f": 7}

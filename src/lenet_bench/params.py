@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 import numbers
+import re
 from pathlib import Path
 
 import torch
@@ -27,9 +28,20 @@ class ParamError(ValueError):
     """A parameter in params.yaml is missing, misspelt or out of range."""
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 numbers, as DVC reads and writes them: PyYAML follows YAML 1.1, where 3e-05 (what
+    `dvc exp run -S lr=0.00003` writes) is a string, not a float."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
+
+
 def load(path: str | Path = "params.yaml") -> dict:
     with open(path) as f:
-        return yaml.safe_load(f) or {}
+        return yaml.load(f, Loader=_Loader) or {}
 
 
 def _did_you_mean(given, allowed) -> str:

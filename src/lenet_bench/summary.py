@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from .optimizers import ALGORITHMS
+from .params import load as load_params
 
 
 def _percent(value) -> str:
@@ -56,7 +56,7 @@ def sparse_table(root: Path) -> str:
 
 def pipeline_table(root: Path) -> str:
     """One row per scenario of the committed `dvc repro` run."""
-    scenarios = yaml.safe_load((root / "params.yaml").read_text())["scenarios"]
+    scenarios = load_params(root / "params.yaml")["scenarios"]
     rows = ["| scenario | optimizer | test accuracy | test loss | reached 89.38% at | epochs | gradient evals "
             "| steps | train seconds | L2 applied |",
             "|---|---|---|---|---|---|---|---|---|---|"]
@@ -75,7 +75,7 @@ def pipeline_table(root: Path) -> str:
 
 def presets_table(root: Path) -> str:
     """Every preset of params.yaml with its family, library and settings."""
-    settings = yaml.safe_load((root / "params.yaml").read_text())
+    settings = load_params(root / "params.yaml")
     default = settings["optimizer"]["name"]
     rows = ["| preset | family | algorithm | library | batch | lr | schedule | own settings |",
             "|---|---|---|---|---|---|---|---|"]
