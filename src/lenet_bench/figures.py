@@ -58,7 +58,7 @@ def performance_profile(ratios: dict[str, dict[str, np.ndarray]], path: Path) ->
         ax.set_xlabel(f"τ (cost in {measure} / best method's)")
         ax.grid(True, which="both", alpha=0.3)
     np.atleast_1d(axes)[0].set_ylabel("fraction of problems solved")
-    np.atleast_1d(axes)[-1].legend(fontsize=7, loc="lower right", ncol=2)
+    np.atleast_1d(axes)[-1].legend(fontsize=7, loc="center right", ncol=2)
     _save(fig, path)
 
 

@@ -106,12 +106,13 @@ def speed_table(root: Path) -> str:
 
 def tuning_table(root: Path) -> str:
     """The best setting of each preset's sweep (tuning/<preset>.csv), judged on validation accuracy."""
-    rows = ["| preset | settings tried | best lr | best batch | schedule | validation accuracy | validation loss |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| preset | tuned in | settings tried | best lr | best batch | schedule | validation accuracy "
+            "| validation loss |", "|---|---|---|---|---|---|---|---|"]
     for path in sorted((root / "tuning").glob("*.csv")):
         sweep = pd.read_csv(path)
         best = sweep.iloc[0]
-        rows.append(f"| {path.stem} | {len(sweep)} | {best['lr']:g} | {int(best['batch_size']):,} | {best['schedule']} "
+        scenario = best["scenario"] if "scenario" in sweep else "standard"
+        rows.append(f"| {path.stem} | {scenario} | {len(sweep)} | {best['lr']:g} | {int(best['batch_size']):,} | {best['schedule']} "
                     f"| {_percent(best['validation_accuracy'])} | {best['validation_loss']:.4f} |")
     return "\n".join(rows)
 
