@@ -19,8 +19,9 @@ from lenet_bench.experiments import finished_experiments
 from lenet_bench.params import ParamError
 from lenet_bench.study import overrides, plan, read_export, record
 
-# Two jobs of one torch thread each finish a study faster than one job with two threads on a
-# 2-core machine (benchmarks/parallel_jobs.py measures it); one thread per job whatever the count.
+# One torch thread per job, whatever the number of jobs: on a 2-core machine, two such jobs are
+# expected to beat one job of two threads (small convolutions scale poorly over threads);
+# benchmarks/parallel_jobs.py measures it.
 THREADS_PER_JOB = 1
 
 
