@@ -10,6 +10,16 @@ from typing import Callable
 import torch
 
 
+def _step_along(p: torch.Tensor, direction: torch.Tensor, group: dict, state: dict) -> None:
+    """w <- w - lr * d, with d plus coupled weight decay, and heavy-ball momentum on d if asked."""
+    if group["weight_decay"]:
+        direction = direction + group["weight_decay"] * p
+    if group["momentum"]:
+        buffer = state.setdefault("momentum_buffer", torch.zeros_like(p))
+        direction = buffer.mul_(group["momentum"]).add_(direction)
+    p.add_(direction, alpha=-group["lr"])
+
+
 class SVRG(torch.optim.Optimizer):
     """Each step: d = g_B(w) - g_B(w~) + mu, w <- w - lr * d (with optional momentum on d), where
     w~ is a snapshot of the weights taken every `snapshot_epochs` epochs and mu the full gradient
@@ -58,13 +68,7 @@ class SVRG(torch.optim.Optimizer):
                 weight, grad = here[p]
                 state = self.state[p]
                 p.copy_(weight)
-                direction = grad - p.grad + state["full_grad"]
-                if group["weight_decay"]:
-                    direction = direction + group["weight_decay"] * weight
-                if group["momentum"]:
-                    buffer = state.setdefault("momentum_buffer", torch.zeros_like(p))
-                    direction = buffer.mul_(group["momentum"]).add_(direction)
-                p.add_(direction, alpha=-group["lr"])
+                _step_along(p, grad - p.grad + state["full_grad"], group, state)
         return loss
 
 
@@ -93,10 +97,5 @@ class SAGA(torch.optim.Optimizer):
                 direction = change + mean
                 mean.add_(change, alpha=1.0 / count)
                 table[j].copy_(p.grad)
-                if group["weight_decay"]:
-                    direction = direction + group["weight_decay"] * p
-                if group["momentum"]:
-                    buffer = state.setdefault("momentum_buffer", torch.zeros_like(p))
-                    direction = buffer.mul_(group["momentum"]).add_(direction)
-                p.add_(direction, alpha=-group["lr"])
+                _step_along(p, direction, group, state)
         return loss
