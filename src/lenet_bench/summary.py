@@ -112,7 +112,9 @@ def tuning_table(root: Path) -> str:
         sweep = pd.read_csv(path)
         best = sweep.iloc[0]
         scenario = best["scenario"] if "scenario" in sweep else "standard"
-        rows.append(f"| {path.stem} | {scenario} | {len(sweep)} | {best['lr']:g} | {int(best['batch_size']):,} | {best['schedule']} "
+        rates = sweep["lr"].unique()
+        edge = " (grid edge)" if len(rates) > 1 and best["lr"] in (rates.min(), rates.max()) else ""
+        rows.append(f"| {path.stem} | {scenario} | {len(sweep)} | {best['lr']:g}{edge} | {int(best['batch_size']):,} | {best['schedule']} "
                     f"| {_percent(best['validation_accuracy'])} | {best['validation_loss']:.4f} |")
     return "\n".join(rows)
 
