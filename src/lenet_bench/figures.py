@@ -24,8 +24,10 @@ def _save(fig, path: Path) -> None:
 def learning_curves(curves: pd.DataFrame, methods: list[str], title: str, path: Path) -> None:
     """Test accuracy and loss (mean over seeds) against epochs, gradient evaluations and seconds."""
     fig, axes = plt.subplots(2, 3, figsize=(11, 6.2), sharey="row")
+    losses = []
     for method in methods:
         mean = curves[curves["optimizer"] == method].groupby("epoch").mean(numeric_only=True).reset_index()
+        losses += list(mean["test_loss"].dropna())
         for column, (x, label) in enumerate(AXES.items()):
             xs = mean[x] / (1e6 if x == "grad_evals" else 1)
             axes[0, column].plot(xs, 100 * mean["test_accuracy"], marker=".", label=method)
@@ -38,7 +40,9 @@ def learning_curves(curves: pd.DataFrame, methods: list[str], title: str, path: 
             axes[row, column].grid(True, alpha=0.3)
     axes[0, 0].set_ylabel("test accuracy (%)")
     axes[1, 0].set_ylabel("test loss")
-    axes[1, 0].set_ylim(None, min(1.0, axes[1, 0].get_ylim()[1]))
+    if losses:  # the region where the methods compete: up to twice the lowest loss
+        low = min(losses)
+        axes[1, 0].set_ylim(0.95 * low, 1.02 * min(max(losses), 2 * low))
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(title)
     _save(fig, path)
