@@ -3,7 +3,9 @@
 Both train the same LeNet-5 with the brief's optimizer (SGD, lr 0.001, batch 64) for one epoch over
 the 60,000 training images; test evaluation is left out of both timings. Prints the ratio.
 
-    python benchmarks/epoch_speed.py [--repeats 3] [--output benchmarks/epoch_speed.json]
+    python benchmarks/epoch_speed.py [--repeats 3] [--device cpu] [--output benchmarks/epoch_speed.json]
+
+With --device cuda both loops train on the GPU; the brief's loop then moves each batch there.
 
 The two loops alternate, `--repeats` epochs each, and the medians are compared, which evens out a
 noisy machine.
@@ -26,7 +28,7 @@ from lenet_bench.data import FILES
 from lenet_bench.model import LeNet5
 
 
-def brief_epoch(raw_dir: Path) -> float:
+def brief_epoch(raw_dir: Path, device: torch.device) -> float:
     """The brief's starter loop: torchvision dataset, ToTensor, DataLoader, loss.item() per step."""
     with tempfile.TemporaryDirectory() as root:
         raw = Path(root) / "FashionMNIST" / "raw"
@@ -36,11 +38,12 @@ def brief_epoch(raw_dir: Path) -> float:
         train_dataset = datasets.FashionMNIST(root=root, train=True, download=False,
                                               transform=transforms.ToTensor())
         loader = torch.utils.data.DataLoader(train_dataset, batch_size=64, shuffle=True)
-        model, criterion = LeNet5(), nn.CrossEntropyLoss()
+        model, criterion = LeNet5().to(device), nn.CrossEntropyLoss()
         optimizer = torch.optim.SGD(model.parameters(), lr=0.001)
         started = time.perf_counter()
         model.train()
         for images, labels in loader:
+            images, labels = images.to(device), labels.to(device)
             optimizer.zero_grad()
             loss = criterion(model(images), labels)
             loss.backward()
@@ -49,12 +52,12 @@ def brief_epoch(raw_dir: Path) -> float:
         return time.perf_counter() - started
 
 
-def project_epoch(dataset: dict) -> float:
+def project_epoch(dataset: dict, device: torch.device) -> float:
     """This project's loop (lenet_bench.training.train), same optimizer and batch size."""
     config = {"scenario": "benchmark", "optimizer": "sgd", "weight_decay": 0.0, "epochs": 1,
               "seed": 0, "threads": 0, "target_accuracy": 0.8938,
               "preset": {"algorithm": "sgd", "batch_size": 64, "lr": 0.001, "schedule": {"name": "constant"}}}
-    _, record = training.train(config, dataset, torch.device("cpu"), log=lambda _: None)
+    _, record = training.train(config, dataset, device, log=lambda _: None)
     return record["cost"]["seconds"]
 
 
@@ -64,19 +67,22 @@ def main() -> None:
     parser.add_argument("--source", default="/usr/share/datasets/fashion-mnist",
                         help="directory with the four original files, for the brief's loop")
     parser.add_argument("--repeats", type=int, default=3, help="epochs of each loop, alternating")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (both loops run there)")
     parser.add_argument("--output", type=Path, help="also write the result as JSON here")
     args = parser.parse_args()
-    dataset = data.load(Path(args.data))
+    device = torch.device(args.device)
+    dataset = data.load(Path(args.data), device)
     brief, ours = [], []
     for repeat in range(args.repeats):
-        brief.append(brief_epoch(Path(args.source)))
-        ours.append(project_epoch(dataset))
+        brief.append(brief_epoch(Path(args.source), device))
+        ours.append(project_epoch(dataset, device))
         print(f"round {repeat + 1}: brief {brief[-1]:.2f} s, project {ours[-1]:.2f} s", flush=True)
     result = {
         "brief_seconds": statistics.median(brief), "project_seconds": statistics.median(ours),
         "speedup": statistics.median(brief) / statistics.median(ours), "repeats": args.repeats,
         "threads": torch.get_num_threads(), "torch": torch.__version__,
-        "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})",
+        "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})", "device": str(device),
+        **({"gpu": torch.cuda.get_device_name(device)} if device.type == "cuda" else {}),
     }
     print(f"brief's DataLoader epoch: {result['brief_seconds']:6.2f} s (median)")
     print(f"this project's epoch:     {result['project_seconds']:6.2f} s (median)")

@@ -3,6 +3,7 @@
     python scripts/study.py                                   # everything, seeds 0 1 2, 2 jobs
     python scripts/study.py --presets momentum,adam --seeds 0 --scenarios standard
     python scripts/study.py --dry-run                         # what would run, and what is done
+    python scripts/study.py --without-dvc --jobs 12           # no DVC queue: e.g. many runs on one GPU
 
 Each finished experiment's results are appended at once to results/study.csv (one row per
 preset, scenario and seed, with the parameters that produced it; learning curves in
@@ -10,14 +11,18 @@ results/study_curves.csv). Runs already there with the same parameters are skipp
 can stop and go on later, on this machine or another. Exits non-zero if any experiment failed.
 """
 import argparse
+import os
 import subprocess
 import sys
+import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
 
 from lenet_bench import params as params_module
 from lenet_bench.experiments import finished_experiments
 from lenet_bench.params import ParamError
-from lenet_bench.study import overrides, plan, read_export, record
+from lenet_bench.study import overrides, plan, read_export, record, run_without_dvc
 
 # One torch thread per job, whatever the number of jobs: on a 2-core machine, two such jobs are
 # expected to beat one job of two threads (small convolutions scale poorly over threads);
@@ -60,6 +65,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="override train.epochs (e.g. 1 for a smoke test)")
     parser.add_argument("--poll", type=float, default=15, help="seconds between progress checks")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    parser.add_argument("--without-dvc", action="store_true",
+                        help="run dvc.yaml's stage commands directly, one scenario per job, in scratch folders")
     args = parser.parse_args()
 
     params = params_module.load()
@@ -76,6 +83,9 @@ def main() -> None:
     if args.dry_run or not runs:
         for run in runs:
             print(f"  {run.name}: {', '.join(run.scenarios)}")
+        return
+    if args.without_dvc:
+        run_directly(runs, args.jobs)
         return
 
     taken = set(dvc("exp", "list", "--name-only").split()) | set(queue_states())
@@ -113,6 +123,37 @@ def main() -> None:
         sys.exit(f"error: {len(failed)} experiment(s) failed: {', '.join(sorted(failed))}; "
                  "see `dvc queue logs <name>`, fix, and run this command again (it reruns only what is missing)")
     print(f"study: all {len(queued)} experiments recorded in results/study.csv")
+
+
+def current_commit() -> str:
+    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else os.environ.get("STUDY_COMMIT", "unknown")
+
+
+def run_directly(runs, jobs: int) -> None:
+    """One job per run and scenario, the fewest samples per step first (the longest jobs start first)."""
+    tasks = sorted(((run, s) for run in runs for s in run.scenarios),
+                   key=lambda task: task[0].params["optimizers"][task[0].preset]["batch_size"])
+    commit, scratch = current_commit(), Path(tempfile.mkdtemp(prefix="study-"))
+    failed = []
+    with ThreadPoolExecutor(jobs) as pool:
+        futures = {pool.submit(run_without_dvc, run, s, scratch / f"{run.name}-{s}", commit): (run, s)
+                   for run, s in tasks}
+        for done, future in enumerate(as_completed(futures), 1):
+            run, scenario = futures[future]
+            try:
+                exp = future.result()
+            except RuntimeError as err:
+                failed.append(f"{run.name} {scenario}")
+                print(f"error: {err}", file=sys.stderr)
+            else:
+                record(exp, [scenario])
+                m = exp.metrics[f"metrics/{scenario}.json"]
+                print(f"[{done}/{len(tasks)}] {run.name} {scenario}: {100 * m['test']['accuracy']:.2f}% "
+                      f"in {m['cost']['seconds']:.0f} s", flush=True)
+    if failed:
+        sys.exit(f"error: {len(failed)} run(s) failed ({', '.join(failed)}); logs are in {scratch}")
+    print(f"study: all {len(tasks)} runs recorded in results/study.csv")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
     python scripts/sweep.py nesterov lr=0.02,0.05,0.1 batch_size=64,128 [--jobs 2] [--epochs 10]
     python scripts/sweep.py adamw lr=0.001,0.003 --scenario l2   # where the preset differs from adam
     python scripts/sweep.py nesterov --table-only     # rebuild tuning/nesterov.csv from experiments
+    python scripts/sweep.py adam,nadam --table-only   # several tables from one listing of experiments
 
 Each setting trains on 50,000 training images for one scenario (standard unless told) and is judged
 by its accuracy on the 10,000 held-out ones (data.validation_size); the test set plays no part. The
@@ -58,9 +59,9 @@ def flat_settings(preset: dict) -> dict:
     return columns
 
 
-def table(preset: str, scenario: str) -> pd.DataFrame:
+def table(preset: str, scenario: str, experiments) -> pd.DataFrame:
     rows = []
-    for exp in finished_experiments():
+    for exp in experiments:
         metrics = exp.metrics.get(f"metrics/{scenario}.json") or {}
         if not exp.name.startswith(f"{PREFIX}-{preset}-") or "validation" not in metrics:
             continue
@@ -77,7 +78,7 @@ def table(preset: str, scenario: str) -> pd.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("preset")
+    parser.add_argument("preset", help="the preset to tune (with --table-only: comma-separated presets)")
     parser.add_argument("grid", nargs="*", help="key=v1,v2,... (keys of the preset, e.g. lr, schedule.name)")
     parser.add_argument("--jobs", type=int, default=2, help="parallel experiments (one torch thread each)")
     parser.add_argument("--epochs", type=int, default=10)
@@ -88,11 +89,17 @@ def main() -> None:
         grid = dict(item.split("=", 1) for item in args.grid)
         queue(args.preset, {k: v.split(",") for k, v in grid.items()}, args.epochs, args.scenario)
         wait_for_queue(args.jobs)
-    out = Path("tuning") / f"{args.preset}.csv"
+    experiments = finished_experiments()  # slow: list them once for every table
+    for preset in args.preset.split(",") if args.table_only else [args.preset]:
+        write_table(preset, args.scenario, experiments)
+
+
+def write_table(preset: str, scenario: str, experiments) -> None:
+    out = Path("tuning") / f"{preset}.csv"
     out.parent.mkdir(exist_ok=True)
     # Rows already in the table may come from experiments this machine no longer has.
     earlier = [pd.read_csv(out)] if out.exists() else []
-    result = (pd.concat([*earlier, table(args.preset, args.scenario)]).drop_duplicates("experiment", keep="last")
+    result = (pd.concat([*earlier, table(preset, scenario, experiments)]).drop_duplicates("experiment", keep="last")
               .sort_values("validation_accuracy", ascending=False))
     result.to_csv(out, index=False, float_format="%.4f")
     print(result.to_string(index=False))

@@ -15,6 +15,7 @@ class Experiment:
     params: dict           # its params.yaml
     metrics: dict          # metrics file path -> its metrics
     commit_metrics: dict   # the same for its commit: what a scenario it did not re-run still shows
+    workdir: Path | None = None  # set for a run made without DVC: its outputs are in this folder
 
 
 def finished_experiments() -> list[Experiment]:
@@ -70,5 +71,7 @@ def result_row(exp: Experiment, scenario: str) -> dict:
 
 def learning_curve(exp: Experiment, scenario: str) -> str:
     """The experiment's plots/<scenario>.csv (one row per epoch), read from its own commit."""
+    if exp.workdir is not None:
+        return (exp.workdir / "plots" / f"{scenario}.csv").read_text()
     return subprocess.run(["git", "show", f"{exp.rev}:{Path('plots') / f'{scenario}.csv'}"], check=True,
                           capture_output=True, text=True).stdout

@@ -4,13 +4,20 @@ that a study can be spread over sittings and machines and a report built from th
 from __future__ import annotations
 
 import copy
+import fcntl
 import hashlib
 import io
 import json
+import os
+import shutil
+import subprocess
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from . import files
 from .experiments import Experiment, learning_curve, result_row
@@ -91,8 +98,20 @@ def record(exp: Experiment, scenarios, root: Path = Path(".")) -> None:
                      "preset_settings": json.dumps(preset, sort_keys=True)})
         curve = pd.read_csv(io.StringIO(learning_curve(exp, scenario)))
         curves.append(curve.assign(optimizer=rows[-1]["optimizer"], scenario=scenario, seed=rows[-1]["seed"]))
-    _merge(root / EXPORT, pd.DataFrame(rows), KEY)
-    _merge(root / CURVES, pd.concat(curves), [*KEY, "epoch"], replace=KEY)
+    with _locked(root / EXPORT.parent):  # two study commands may share one export
+        _merge(root / EXPORT, pd.DataFrame(rows), KEY)
+        _merge(root / CURVES, pd.concat(curves), [*KEY, "epoch"], replace=KEY)
+
+
+@contextmanager
+def _locked(folder: Path):
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _merge(path: Path, new: pd.DataFrame, key: list[str], replace: list[str] | None = None) -> None:
@@ -103,3 +122,38 @@ def _merge(path: Path, new: pd.DataFrame, key: list[str], replace: list[str] | N
         stale = old.set_index(replace).index.isin(new.set_index(replace).index)
         new = pd.concat([old[~stale], new])
     files.write_text(path, new.sort_values(key).to_csv(index=False))
+
+
+# Without DVC: the same stage commands as dvc.yaml's, in a scratch copy of the stages and the library.
+
+def stage_commands(scenario: str, root: Path = Path(".")) -> list[list[str]]:
+    """dvc.yaml's commands that produce metrics/<scenario>.json from params.yaml."""
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    commands = [stages["configure"]["cmd"], stages["train"]["do"]["cmd"], stages["evaluate"]["do"]["cmd"]]
+    return [command.replace("${key}", scenario).split() for command in commands]
+
+
+def run_without_dvc(run: Run, scenario: str, workdir: Path, commit: str, root: Path = Path(".")) -> Experiment:
+    """Train and evaluate one scenario of a study run as `dvc exp run` would, in `workdir`.
+
+    For machines without DVC's queue (a lent GPU box, say): many such runs can share one
+    accelerator. Raises RuntimeError with the log's tail if a stage fails."""
+    dataset = (root / "data" / "fashion_mnist.pt").resolve()
+    if not dataset.exists():
+        raise FileNotFoundError(f"{dataset} is missing: run `python stages/prepare_data.py` first")
+    for folder in ("stages", "src"):
+        shutil.copytree(root / folder, workdir / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(root / "dvc.yaml", workdir)
+    (workdir / "data").mkdir()
+    (workdir / "data" / "fashion_mnist.pt").symlink_to(dataset)
+    (workdir / "params.yaml").write_text(yaml.safe_dump(run.params, sort_keys=False))
+    with open(workdir / "log.txt", "w") as log:
+        for command in stage_commands(scenario, root):
+            command = [sys.executable if command[0] == "python" else command[0], *command[1:]]
+            if subprocess.run(command, cwd=workdir, stdout=log, stderr=subprocess.STDOUT).returncode != 0:
+                tail = (workdir / "log.txt").read_text()[-2000:]
+                raise RuntimeError(f"{' '.join(command)} failed in {workdir}:\n{tail}")
+    metrics = json.loads((workdir / "metrics" / f"{scenario}.json").read_text())
+    return Experiment(name=f"{run.name}-{scenario}", rev="", commit=commit, params=run.params,
+                      metrics={f"metrics/{scenario}.json": metrics}, commit_metrics={}, workdir=workdir)
+
