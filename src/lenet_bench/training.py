@@ -123,7 +123,7 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
             batches = torch.randperm(len(y), generator=shuffle, device=device).split(sizes[epoch - 1])
             order = range(len(batches))
         else:
-            batches, order = partition, torch.randperm(len(partition), generator=shuffle).tolist()
+            batches, order = partition, torch.randperm(len(partition), generator=shuffle, device=device).tolist()
         for index in tqdm(order, desc=f"epoch {epoch}/{epochs}", unit="step", leave=False,
                           disable=None, mininterval=0.5):
             batch = batches[index]
