@@ -75,3 +75,18 @@ def test_no_runs_is_a_clear_error(tmp_path):
     pd.DataFrame(columns=["optimizer"]).to_csv(tmp_path / "results" / "study_curves.csv", index=False)
     with pytest.raises(SystemExit, match="no runs: run scripts/study.py first"):
         report.build(tmp_path, tmp_path / "report")
+
+
+def test_mixed_hardware_is_labelled_and_missing_presets_are_named(tmp_path):
+    fake_export(tmp_path)
+    study = pd.read_csv(tmp_path / "results" / "study.csv")
+    study.loc[study["optimizer"] == "bad", "device"] = "cuda"
+    study.to_csv(tmp_path / "results" / "study.csv", index=False)
+    (tmp_path / "params.yaml").write_text(
+        "optimizers:\n" + "".join(f"  {m}: {{}}\n" for m in (*METHODS, "untried")))
+    text = report.build(tmp_path, tmp_path / "report")
+    assert "- **Hardware**: cpu, 1 thread: 12 runs; cuda: 6 runs." in text
+    assert "Seconds compare only between runs on the same hardware." in text
+    assert "| 60.0 | cuda |" in text and "| 6.0 | cpu, 1 thread |" in text
+    assert "**Not in the study yet** (presets of params.yaml without a run here): untried." in text
+    assert "bad costs" not in text  # 60 s per epoch is the median of its own hardware, not 10x the others'

@@ -21,8 +21,10 @@ def _save(fig, path: Path) -> None:
     plt.close(fig)
 
 
-def learning_curves(curves: pd.DataFrame, methods: list[str], title: str, path: Path) -> None:
+def learning_curves(curves: pd.DataFrame, methods: list[str], title: str, path: Path,
+                    labels: dict[str, str] | None = None) -> None:
     """Test accuracy and loss (mean over seeds) against epochs, gradient evaluations and seconds."""
+    labels = labels or {}
     fig, axes = plt.subplots(2, 3, figsize=(11, 6.2), sharey="row")
     losses = []
     for method in methods:
@@ -30,8 +32,8 @@ def learning_curves(curves: pd.DataFrame, methods: list[str], title: str, path: 
         losses += list(mean["test_loss"].dropna())
         for column, (x, label) in enumerate(AXES.items()):
             xs = mean[x] / (1e6 if x == "grad_evals" else 1)
-            axes[0, column].plot(xs, 100 * mean["test_accuracy"], marker=".", label=method)
-            axes[1, column].plot(xs, mean["test_loss"], marker=".", label=method)
+            axes[0, column].plot(xs, 100 * mean["test_accuracy"], marker=".", label=labels.get(method, method))
+            axes[1, column].plot(xs, mean["test_loss"], marker=".", label=labels.get(method, method))
             axes[1, column].set_xlabel(label)
     for column in range(3):
         axes[0, column].axhline(TARGET_PERCENT, color="grey", linestyle=":")

@@ -17,6 +17,7 @@ import pandas as pd
 from . import figures
 from .files import write_text
 from .model import PARAMETER_COUNT
+from .params import load as load_params
 
 TARGET = 0.8938
 SCENARIO_TEXT = {"standard": "plain cross-entropy", "l2": "L2 through the optimizer's weight_decay",
@@ -44,11 +45,18 @@ def load(root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return study, curves
 
 
+def hardware(runs: pd.DataFrame) -> str:
+    """Where runs ran, e.g. 'cuda' or 'cpu, 1 thread': seconds compare only within one."""
+    return " + ".join(sorted({d if d != "cpu" else f"cpu, {int(t)} thread{'s' if t != 1 else ''}"
+                              for d, t in zip(runs["device"], runs["threads"])}))
+
+
 def summary(study: pd.DataFrame) -> pd.DataFrame:
     """One row per method and scenario: means and spreads over seeds, and how often it reached the target."""
     rows = []
     for (method, scenario), runs in study.groupby(["optimizer", "scenario"]):
         rows.append({"optimizer": method, "scenario": scenario, "family": runs["family"].iloc[0],
+                     "hardware": hardware(runs),
                      "seeds": len(runs), "accuracy": runs["test_accuracy"].mean(),
                      "reached": int(runs["target_epoch"].notna().sum()),
                      "diverged": int(runs["diverged"].astype(bool).sum()),
@@ -67,20 +75,18 @@ def choose(means: pd.DataFrame, scenarios: list[str]) -> tuple[str, list[str], b
     return chosen, list(ranked.index), bool(qualified)
 
 
-def results_table(study: pd.DataFrame, scenario: str) -> str:
+def results_table(study: pd.DataFrame, means: pd.DataFrame, scenario: str) -> str:
     runs = study[study["scenario"] == scenario]
     lines = ["| method | family | test accuracy (%) | test loss | reached 89.38% | epochs to it | "
-             "M grad evals to it | seconds to it | s/epoch |", "|---|---|---|---|---|---|---|---|---|"]
-    order = runs.groupby("optimizer")["test_accuracy"].mean().sort_values(ascending=False).index
-    for method in order:
-        r = runs[runs["optimizer"] == method]
-        diverged = int(r["diverged"].astype(bool).sum())
-        note = f" ({diverged} diverged)" if diverged else ""
+             "M grad evals to it | seconds to it | s/epoch | hardware |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for _, m in means[means["scenario"] == scenario].sort_values("accuracy", ascending=False).iterrows():
+        r = runs[runs["optimizer"] == m["optimizer"]]
+        note = f" ({m['diverged']} diverged)" if m["diverged"] else ""
         lines.append(
-            f"| {method} | {r['family'].iloc[0]} | {_pm(r['test_accuracy'], 100)}{note} | {_pm(r['test_loss'], 1, 4)} "
-            f"| {int(r['target_epoch'].notna().sum())}/{len(r)} | {_mean_or_dash(r['target_epoch'], '.1f')} "
+            f"| {m['optimizer']} | {m['family']} | {_pm(r['test_accuracy'], 100)}{note} | {_pm(r['test_loss'], 1, 4)} "
+            f"| {m['reached']}/{m['seeds']} | {_mean_or_dash(r['target_epoch'], '.1f')} "
             f"| {_mean_or_dash(r['target_grad_evals'] / 1e6, '.2f')} | {_mean_or_dash(r['target_seconds'], '.0f')} "
-            f"| {(r['seconds'] / r['epochs']).mean():.1f} |")
+            f"| {m['seconds_per_epoch']:.1f} | {m['hardware']} |")
     return "\n".join(lines)
 
 
@@ -146,6 +152,13 @@ def sparse_section(root: Path, study: pd.DataFrame, out: Path) -> str:
             f"results/experiments.csv).{anchor}\n\n![density](figures/density.png)\n\n" + "\n".join(lines))
 
 
+def presets_missing(root: Path, study: pd.DataFrame) -> list[str]:
+    """Presets of params.yaml with no run in the study yet."""
+    path = root / "params.yaml"
+    presets = list(load_params(path)["optimizers"]) if path.exists() else []
+    return [p for p in presets if p not in set(study["optimizer"])]
+
+
 def build(root: Path, out: Path) -> str:
     study, curves = load(root)
     study = study.sort_values(["optimizer", "scenario", "seed"]).reset_index(drop=True)
@@ -155,22 +168,29 @@ def build(root: Path, out: Path) -> str:
     chosen, ranked, qualified = choose(means, scenarios)
     seeds = sorted(study["seed"].unique())
     budget = sorted(study["epochs_budget"].unique())
-    hardware = sorted({f"{d}, {int(t)} torch thread(s)" for d, t in zip(study["device"], study["threads"])})
+    devices = study["device"].value_counts()
+    timed = study[study["device"] == devices.index[0]]  # seconds compare only on one kind of hardware
+    mixed = len(devices) > 1
 
     best_by_family = (means[means["scenario"] == scenarios[0]].sort_values("accuracy", ascending=False)
                       .drop_duplicates("family")["optimizer"].tolist())
     for scenario in scenarios:
         figures.learning_curves(curves[curves["scenario"] == scenario], best_by_family,
                                 f"{scenario}: the best method of each family (mean over seeds)",
-                                out / "figures" / f"curves_{scenario}.png")
+                                out / "figures" / f"curves_{scenario}.png",
+                                {m: f"{m} ({hardware(study[study['optimizer'] == m])})" for m in best_by_family}
+                                if mixed else None)
+    seconds_label = f"seconds, {devices.index[0]} runs only" if mixed else "seconds"
     figures.performance_profile({"gradient evaluations": profile_ratios(study, "grad_evals"),
-                                 "seconds": profile_ratios(study, "seconds")}, out / "figures" / "profile.png")
+                                 seconds_label: profile_ratios(timed, "seconds")}, out / "figures" / "profile.png")
 
     chosen_rows = study[study["optimizer"] == chosen]
     settings = json.loads(chosen_rows["preset_settings"].iloc[0]) if "preset_settings" in chosen_rows else {}
     runner_up = next((m for m in ranked if m != chosen), None)
     baseline = study[study["optimizer"] == "sgd"]
-    expensive = means[means["seconds_per_epoch"] > 3 * means["seconds_per_epoch"].median()]
+    means = means.assign(typical=means.groupby("hardware")["seconds_per_epoch"].transform("median"))
+    expensive = means[means["seconds_per_epoch"] > 3 * means["typical"]]
+    missing = presets_missing(root, study)
     missed = means[means["accuracy"] <= TARGET]
     diverged = study[study["diverged"].astype(bool)]
 
@@ -185,7 +205,10 @@ def build(root: Path, out: Path) -> str:
              "(the brief's reference).\n"
              f"- **Scenarios**: " + "; ".join(f"`{s_}`: {SCENARIO_TEXT.get(s_, s_)}" for s_ in scenarios) + ".\n"
              f"- **Seeds**: {', '.join(map(str, seeds))} ({len(seeds)} per method and scenario).\n"
-             f"- **Hardware**: {'; '.join(hardware)}; torch's default algorithms (results differ slightly with the thread count).\n"
+             f"- **Hardware**: " + "; ".join(f"{hardware(study[study['device'] == d])}: {n} runs"
+                                            for d, n in devices.items())
+             + ". Torch's default algorithms (results differ slightly with the hardware and thread count)."
+             + (" Seconds compare only between runs on the same hardware." if mixed else "") + "\n"
              "- **Cost**: gradient evaluations count one per sample per backward pass (a Hessian- or Gauss-Newton-"
              "vector product counts two; SVRG's full passes and L-BFGS's line-search evaluations count too); "
              "seconds are training wall time, test evaluation excluded.\n"
@@ -196,9 +219,11 @@ def build(root: Path, out: Path) -> str:
     s.append("## 2. Every method in every scenario\n")
     s.append("Mean ± standard deviation over seeds. *Reached* counts the seeds whose test accuracy reached "
              "89.38% within the budget; the cost columns average over those seeds.\n")
+    if missing:
+        s.append(f"**Not in the study yet** (presets of params.yaml without a run here): {', '.join(missing)}.\n")
     for scenario in scenarios:
         s.append(f"### {scenario} ({SCENARIO_TEXT.get(scenario, scenario)})\n")
-        s.append(results_table(study, scenario) + "\n")
+        s.append(results_table(study, means, scenario) + "\n")
     s.append("## 3. Learning curves\n")
     s.append(f"The best method of each family ({', '.join(best_by_family)}), by mean test accuracy in "
              f"`{scenarios[0]}`; test accuracy and loss against epochs, gradient evaluations and seconds.\n")
@@ -253,8 +278,8 @@ def build(root: Path, out: Path) -> str:
         for method, delta in hurt[hurt < -0.003].items():
             items.append(f"- The sparse constraint cost {method} {100 * -delta:.2f} percentage points.")
     for _, r in expensive.drop_duplicates("optimizer").iterrows():
-        items.append(f"- {r['optimizer']} costs {r['seconds_per_epoch']:.0f} s per epoch here, over 3x the median "
-                     f"method's {means['seconds_per_epoch'].median():.0f} s (and {r['grad_evals_per_epoch'] / 6e4:.1f} "
+        items.append(f"- {r['optimizer']} costs {r['seconds_per_epoch']:.0f} s per epoch ({r['hardware']}), over 3x "
+                     f"the median method's {r['typical']:.0f} s there (and {r['grad_evals_per_epoch'] / 6e4:.1f} "
                      "gradient evaluations per sample per epoch); its budget was not cut.")
     s.append("\n".join(items) if items else "Every method reached the target in every scenario.")
     s.append("")
