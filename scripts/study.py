@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from lenet_bench import params as params_module
-from lenet_bench.experiments import finished_experiments
+from lenet_bench.experiments import finished_experiments, start_queue
 from lenet_bench.params import ParamError
 from lenet_bench.study import overrides, plan, read_export, record, run_without_dvc
 
@@ -97,9 +97,7 @@ def main() -> None:
             *[a for o in overrides(run.preset, run.seed, THREADS_PER_JOB, args.epochs) for a in ("-S", o)],
             *[f"evaluate@{s}" for s in run.scenarios])
         queued[name] = run
-    # The workers inherit stdout: a captured pipe would stay open, and block, until they all exit.
-    subprocess.run(["dvc", "queue", "start", "-j", str(args.jobs)], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    start_queue(args.jobs)
 
     recorded, failed, last = set(), set(), None
     while len(recorded) + len(failed) < len(queued):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lenet_bench.experiments import finished_experiments
+from lenet_bench.experiments import finished_experiments, start_queue
 
 VALIDATION_SIZE = 10_000
 PREFIX = "tune"
@@ -35,9 +35,7 @@ def queue(preset: str, grid: dict[str, list[str]], epochs: int, scenario: str) -
 
 
 def wait_for_queue(jobs: int) -> None:
-    # The workers inherit stdout: a captured pipe would stay open, and block, until they all exit.
-    subprocess.run(["dvc", "queue", "start", "-j", str(jobs)], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    start_queue(jobs)
     while True:
         status = subprocess.run(["dvc", "queue", "status"], check=True, capture_output=True, text=True).stdout
         if not any(s in status for s in (" Queued", " Running")):

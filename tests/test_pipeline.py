@@ -117,3 +117,20 @@ def test_study_and_report_on_a_tiny_budget(repo):
     text = (repo / "report" / "REPORT.md").read_text()
     assert "from results/study.csv (2 runs)" in text and "| sgd | mini-batch SGD |" in text
     assert (repo / "report" / "figures" / "profile.png").exists()
+
+
+def test_study_without_dvc_records_runs_that_the_dvc_study_then_skips(repo):
+    if not (repo / "data" / "fashion_mnist.pt").exists():
+        run(repo, sys.executable, "stages/prepare_data.py")
+    subset = ["--presets", "momentum", "--scenarios", "standard,l2", "--seeds", "1", "--epochs", "1"]
+    out = run(repo, sys.executable, "scripts/study.py", "--without-dvc", "--jobs", "2", *subset).stdout
+    assert "study-momentum-seed1 standard:" in out and "all 2 runs recorded" in out
+    runs = pd.read_csv(repo / "results" / "study.csv").query("optimizer == 'momentum'")
+    assert sorted(runs["scenario"]) == ["l2", "standard"] and set(runs["seed"]) == {1}
+    assert set(runs["experiment"]) == {"study-momentum-seed1-standard", "study-momentum-seed1-l2"}
+    assert set(runs["l2_mode"]) == {"none", "coupled"}
+    curves = pd.read_csv(repo / "results" / "study_curves.csv").query("optimizer == 'momentum'")
+    assert len(curves) == 2
+    # The same runs through DVC's queue would have the same fingerprints: nothing is left to run.
+    dry = run(repo, sys.executable, "scripts/study.py", "--dry-run", *subset).stdout
+    assert "2 already in results/study.csv, 0 to run" in dry

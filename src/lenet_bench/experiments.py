@@ -75,3 +75,10 @@ def learning_curve(exp: Experiment, scenario: str) -> str:
         return (exp.workdir / "plots" / f"{scenario}.csv").read_text()
     return subprocess.run(["git", "show", f"{exp.rev}:{Path('plots') / f'{scenario}.csv'}"], check=True,
                           capture_output=True, text=True).stdout
+
+
+def start_queue(jobs: int) -> None:
+    """Start `jobs` DVC queue workers. They inherit stdout: a captured pipe would stay open, and
+    block the caller, until they all exit, so their output goes nowhere (`dvc queue logs` has it)."""
+    subprocess.run(["dvc", "queue", "start", "-j", str(jobs)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

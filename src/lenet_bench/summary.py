@@ -92,16 +92,19 @@ def presets_table(root: Path) -> str:
 
 
 def speed_table(root: Path) -> str:
-    """The committed output of benchmarks/epoch_speed.py."""
-    path = root / "benchmarks" / "epoch_speed.json"
-    if not path.exists():
+    """The committed outputs of benchmarks/epoch_speed.py: epoch_speed.json (CPU), epoch_speed_cuda.json."""
+    results = [json.loads(p.read_text()) for p in (root / "benchmarks" / "epoch_speed.json",
+                                                    root / "benchmarks" / "epoch_speed_cuda.json") if p.exists()]
+    if not results:
         return "_not measured yet: run `python benchmarks/epoch_speed.py --output benchmarks/epoch_speed.json`_"
-    b = json.loads(path.read_text())
-    return (f"| loop | seconds per epoch (median of {b['repeats']}) |\n|---|---|\n"
-            f"| the brief's DataLoader loop | {b['brief_seconds']:.2f} |\n"
-            f"| this project's loop | {b['project_seconds']:.2f} |\n\n"
-            f"**{b['speedup']:.2f}× faster**, measured on {b['machine']} with torch {b['torch']}, "
-            f"{b['threads']} threads.")
+    rows = ["| where | the brief's DataLoader loop (s/epoch) | this project's loop (s/epoch) | speed-up | median of |",
+            "|---|---|---|---|---|"]
+    for b in results:
+        where = (f"{b['gpu']} ({b['machine']})" if "gpu" in b
+                 else f"CPU only: {b['machine']}, {b['threads']} torch threads") + f", torch {b['torch']}"
+        rows.append(f"| {where} | {b['brief_seconds']:.2f} | {b['project_seconds']:.2f} "
+                    f"| **{b['speedup']:.2f}×** | {b['repeats']} |")
+    return "\n".join(rows)
 
 
 def tuning_table(root: Path) -> str:
@@ -133,6 +136,44 @@ def preset_runs_table(root: Path) -> str:
     return "\n".join(rows)
 
 
+def study_table(root: Path) -> str:
+    """Every preset of params.yaml with its family and library, and its study results (results/study.csv):
+    mean ± std over seeds per scenario, and the cost of the standard runs."""
+    path = root / "results" / "study.csv"
+    study = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["optimizer"])
+    settings = load_params(root / "params.yaml")
+    scenarios = list(settings["scenarios"])
+    rows = ["| preset | family | library | seeds | " + " | ".join(f"{s} test accuracy" for s in scenarios)
+            + " | standard test loss | standard: reached 89.38% | gradient evals | s/epoch | hardware |",
+            "|---|---|---|---|" + "---|" * len(scenarios) + "---|---|---|---|---|"]
+    for name, preset in settings["optimizers"].items():
+        library = f"`{ALGORITHMS[preset['algorithm']].library}`"
+        runs = study[study["optimizer"] == name]
+        if runs.empty:
+            rows.append(f"| {name} | {preset.get('family', '–')} | {library} | – | "
+                        + " | ".join("not in the study yet" if i == 0 else "" for i in range(len(scenarios)))
+                        + " | | | | | |")
+            continue
+        by = {s: runs[runs["scenario"] == s] for s in scenarios}
+        standard = by[scenarios[0]]
+        cells = [_mean_std(by[s]["test_accuracy"], 100, "%") for s in scenarios]
+        devices = sorted({d if d != "cpu" else f"cpu, {int(t)} thread" for d, t in zip(runs["device"], runs["threads"])})
+        reached = standard["target_epoch"].dropna()
+        rows.append(f"| {name} | {preset.get('family', '–')} | {library} | {runs['seed'].nunique()} | "
+                    + " | ".join(cells) + f" | {_mean_std(standard['test_loss'], 1, '', 4)} "
+                    f"| {len(reached)}/{len(standard)}" + (f", epoch {reached.mean():.1f}" if len(reached) else "")
+                    + f" | {standard['grad_evals'].mean() / 1e6:.2f} M | {(standard['seconds'] / standard['epochs']).mean():.1f} "
+                    f"| {' + '.join(devices)} |")
+    return "\n".join(rows)
+
+
+def _mean_std(values: pd.Series, scale: float, unit: str, digits: int = 2) -> str:
+    values = values.dropna() * scale
+    if values.empty:
+        return "–"
+    return f"{values.mean():.{digits}f}{unit}" + (f" ± {values.std():.{digits}f}" if len(values) > 1 else "")
+
+
 def baseline_seeds_table(root: Path) -> str:
     """The brief's baseline (preset sgd) after 3 epochs, over seeds (experiments named sgd-3ep-seed<n>)."""
     runs = _exported(root, lambda r: r["experiment"].str.startswith("sgd-3ep-") & (r["scenario"] == "standard"))
@@ -147,7 +188,7 @@ def baseline_seeds_table(root: Path) -> str:
 
 
 SECTIONS = {"presets": presets_table, "pipeline-results": pipeline_table, "preset-runs": preset_runs_table,
-            "tuning": tuning_table, "baseline-seeds": baseline_seeds_table, "sparse-runs": sparse_table,
+            "tuning": tuning_table, "study": study_table, "baseline-seeds": baseline_seeds_table, "sparse-runs": sparse_table,
             "speed": speed_table}
 
 
