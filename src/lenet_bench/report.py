@@ -23,6 +23,37 @@ TARGET = 0.8938
 SCENARIO_TEXT = {"standard": "plain cross-entropy", "l2": "L2 through the optimizer's weight_decay",
                  "sparse": "at most 60% nonzero weights in fc1 and fc2 together"}
 
+# What each algorithm does, for the chosen method's section.
+ALGORITHM_TEXT = {
+    "sgd": "stochastic gradient descent on mini-batches, with heavy-ball or Nesterov momentum where the preset sets it",
+    "svrg": "SVRG: a full gradient at a snapshot taken every epoch, and on each mini-batch the step "
+            "g_i(w) - g_i(snapshot) + full gradient, an unbiased gradient whose variance vanishes near the snapshot",
+    "saga": "SAGA: a table of the last gradient seen for each fixed mini-batch; each step uses "
+            "g_i(w) - table_i + mean(table) and then stores g_i(w) in the table",
+    "adam": "Adam: steps scaled per coordinate by running averages of the gradient and of its square",
+    "adamw": "AdamW: Adam with the weight decay applied to the weights directly (decoupled), not through the gradient",
+    "nadam": "NAdam: Adam with a Nesterov look-ahead in its first-moment estimate",
+    "radam": "RAdam: Adam whose adaptive step is switched on gradually, as the variance of its second-moment "
+             "estimate allows (a warm-up without a schedule)",
+    "rmsprop": "RMSprop: steps scaled per coordinate by a running average of the squared gradient",
+    "adagrad": "Adagrad: steps scaled per coordinate by the root of the sum of all past squared gradients",
+    "muon": "Muon on the 2-D weights of fc1 and fc2 (momentum, orthogonalised by Newton-Schulz iterations) and "
+            "AdamW on every other parameter",
+    "lion": "Lion: the sign of an interpolation of momentum and gradient, with decoupled weight decay",
+    "schedule_free_adamw": "schedule-free AdamW: no decaying schedule; the gradient is taken at an interpolation of "
+                           "the iterate and its running average, and the average is evaluated",
+    "lbfgs": "L-BFGS: a quasi-Newton direction from the last few gradient differences, with a strong-Wolfe line search",
+    "newton_cg": "Hessian-free Newton: truncated conjugate gradient on damped Gauss-Newton-vector products of a sub-batch",
+    "adahessian": "AdaHessian: Adam's update on a Hutchinson estimate of the Hessian diagonal (one Hessian-vector "
+                  "product a step)",
+    "sophia": "SophiaH: momentum preconditioned by a Hutchinson estimate of the Hessian diagonal refreshed every few "
+              "steps, with the step clipped per coordinate",
+    "shampoo": "Shampoo (the scalable variant): for each weight tensor, its small dimensions merged into a matrix "
+               "G, left and right preconditioners L and R from moving averages of G Gᵀ and Gᵀ G (Kronecker factors "
+               "of a full-matrix AdaGrad); the step direction is L^(-1/4) G R^(-1/4), given the per-layer size of "
+               "an SGD step (grafting), with the inverse roots recomputed every preconditioning_compute_steps steps",
+}
+
 
 def _pm(values: pd.Series, scale: float = 1.0, digits: int = 2) -> str:
     values = values.dropna() * scale
@@ -119,6 +150,17 @@ def paired(study: pd.DataFrame, first: str, second: str) -> str:
     return (f"On the {len(diff)} runs that share a scenario and seed, {first} minus {second} is "
             f"{diff.mean():+.2f} percentage points on average (std {spread:.2f}, {t}); "
             f"{first} is ahead in {wins} of {len(diff)} (two-sided sign test p = {p:.3f}).")
+
+
+def cost_comparison(means: pd.DataFrame, chosen: str, other: str) -> str:
+    """What the chosen method costs per epoch against another, where both ran on the same hardware."""
+    a, b = (means[means["optimizer"] == m].iloc[0] for m in (chosen, other))
+    text = (f"Per epoch, {chosen} spends {a['grad_evals_per_epoch'] / 6e4:.1f} and {other} "
+            f"{b['grad_evals_per_epoch'] / 6e4:.1f} gradient evaluations per training sample")
+    if a["hardware"] == b["hardware"]:
+        text += (f", and {chosen} takes {a['seconds_per_epoch'] / b['seconds_per_epoch']:.1f}x the wall time of "
+                 f"{other} ({a['hardware']})")
+    return text + "."
 
 
 def tuning_section(root: Path) -> str:
@@ -251,8 +293,12 @@ def build(root: Path, out: Path) -> str:
              f"algorithm `{chosen_rows['algorithm'].iloc[0]}`; its preset: "
              + ", ".join(f"`{k}: {json.dumps(v)}`" for k, v in settings.items() if k != "family") + ".\n")
     s.append("\n".join(lines) + "\n")
+    algorithm = chosen_rows["algorithm"].iloc[0]
+    if algorithm in ALGORITHM_TEXT:
+        s.append(f"**How it works**: {ALGORITHM_TEXT[algorithm]}.\n")
     if runner_up:
         s.append(f"Against the runner-up, {runner_up}: {paired(study, chosen, runner_up)}\n")
+        s.append(cost_comparison(means, chosen, runner_up) + "\n")
     s.append("## 7. The brief's baseline beside ours\n")
     if baseline.empty:
         s.append("_The baseline preset `sgd` is not in this study._\n")
