@@ -22,7 +22,7 @@ from pathlib import Path
 from lenet_bench import params as params_module
 from lenet_bench.experiments import finished_experiments, start_queue
 from lenet_bench.params import ParamError
-from lenet_bench.study import overrides, plan, read_export, record, run_without_dvc
+from lenet_bench.study import adopt, overrides, plan, read_export, record, run_without_dvc
 
 # One torch thread per job, whatever the number of jobs: on a 2-core machine, two such jobs are
 # expected to beat one job of two threads (small convolutions scale poorly over threads);
@@ -87,10 +87,20 @@ def main() -> None:
     if args.without_dvc:
         run_directly(runs, args.jobs)
         return
-
-    taken = set(dvc("exp", "list", "--name-only").split()) | set(queue_states())
-    queued = {}
+    # What an earlier, stopped study command left: finished experiments to record, queued ones to wait for.
+    runs, adopted = adopt(runs, finished_experiments())
+    if adopted:
+        print(f"recorded {adopted} result(s) that finished experiments of this study already held")
+    if not runs:
+        return
+    states = queue_states()
+    queued = {run.name: run for run in runs if states.get(run.name) in ("Queued", "Running")}
+    if queued:
+        print(f"waiting for {len(queued)} experiment(s) an earlier study command queued")
+    taken = set(dvc("exp", "list", "--name-only").split()) | set(states)
     for run in runs:
+        if run.name in queued:
+            continue
         name = free_name(run.name, taken)
         taken.add(name)
         dvc("exp", "run", "--queue", "-q", "-n", name,

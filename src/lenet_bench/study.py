@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -82,6 +83,29 @@ def plan(params: dict, presets, scenarios, seeds, threads: int, epochs: int | No
             if missing:
                 runs.append(Run(preset, seed, missing, run))
     return runs, already
+
+
+def adopt(runs: list[Run], experiments, root: Path = Path(".")) -> tuple[list[Run], int]:
+    """Record the scenarios that finished experiments of this study already ran with the same settings
+    (a study command stopped before it recorded them); return the runs still to do and how many
+    results were adopted."""
+    left, adopted = [], 0
+    for run in runs:
+        missing = list(run.scenarios)
+        same_run = re.compile(rf"{re.escape(run.name)}(-\d+)?")
+        for exp in experiments:
+            if not same_run.fullmatch(exp.name):
+                continue
+            ran = [s for s in missing if exp.metrics.get(f"metrics/{s}.json")
+                   and exp.metrics[f"metrics/{s}.json"] != exp.commit_metrics.get(f"metrics/{s}.json")
+                   and fingerprint(exp.params, s) == fingerprint(run.params, s)]
+            if ran:
+                record(exp, ran, root)
+                adopted += len(ran)
+                missing = [s for s in missing if s not in ran]
+        if missing:
+            left.append(Run(run.preset, run.seed, tuple(missing), run.params))
+    return left, adopted
 
 
 def read_export(root: Path = Path(".")) -> pd.DataFrame:

@@ -1,0 +1,40 @@
+"""The study's bookkeeping without DVC: planning against the export, and adopting finished experiments."""
+import pandas as pd
+
+from lenet_bench import params as params_module
+from lenet_bench.experiments import Experiment
+from lenet_bench.study import adopt, fingerprint, plan, read_export, study_params
+
+from conftest import ROOT
+
+
+def metrics(accuracy):
+    return {"test": {"accuracy": accuracy, "loss": 0.3}, "train": {"loss": 0.2},
+            "cost": {"epochs": 1, "grad_evals": 60000, "steps": 938, "seconds": 5.0},
+            "target": {"accuracy": 0.8938}, "nonzero": {},
+            "run": {"weight_decay": 0.0, "l2_mode": "none", "diverged": False, "device": "cpu", "threads": 1}}
+
+
+def experiment(name, run_params, ran, commit_metrics):
+    return Experiment(name=name, rev="", commit="abc", params=run_params,
+                      metrics={**commit_metrics, **{f"metrics/{s}.json": metrics(0.9) for s in ran}},
+                      commit_metrics=commit_metrics)
+
+
+def test_adopt_records_only_scenarios_an_experiment_reran_with_the_same_settings(tmp_path, monkeypatch):
+    monkeypatch.setattr("lenet_bench.study.learning_curve", lambda exp, scenario: "epoch,test_accuracy\n1,0.9\n")
+    params = params_module.load(ROOT / "params.yaml")
+    runs, already = plan(params, ["momentum"], ["standard", "l2", "sparse"], [0], 1, 1, read_export(tmp_path))
+    assert already == 0 and runs[0].scenarios == ("standard", "l2", "sparse")
+    stale = {"metrics/sparse.json": metrics(0.5)}  # the commit's metrics: sparse was not re-run
+    other = study_params(params, "momentum", 0, 1, 2)  # other settings (2 epochs): not the same run
+    experiments = [experiment("study-momentum-seed0", runs[0].params, ["standard"], stale),
+                   experiment("study-momentum-seed0-2", other, ["l2"], stale),
+                   experiment("study-momentum-seed01", runs[0].params, ["l2"], stale)]  # another seed's name
+    left, adopted = adopt(runs, experiments, tmp_path)
+    assert adopted == 1 and left[0].scenarios == ("l2", "sparse")
+    export = pd.read_csv(tmp_path / "results" / "study.csv")
+    assert list(export["scenario"]) == ["standard"] and list(export["experiment"]) == ["study-momentum-seed0"]
+    assert export["fingerprint"].iloc[0] == fingerprint(runs[0].params, "standard")
+    # Planned again, the adopted result counts as done.
+    assert plan(params, ["momentum"], ["standard", "l2", "sparse"], [0], 1, 1, read_export(tmp_path))[1] == 1
