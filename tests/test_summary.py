@@ -12,3 +12,20 @@ def test_pipeline_table_has_a_row_per_scenario_with_metrics():
     table = summary.pipeline_table(ROOT).splitlines()
     assert table[0].startswith("| scenario | optimizer | test accuracy")
     assert [row.split("|")[1].strip() for row in table[2:]] == ["standard", "l2", "sparse"]
+
+
+def test_swept_settings_name_what_varied_and_flag_a_best_value_at_the_edge():
+    import pandas as pd
+
+    sweep = pd.DataFrame({"experiment": ["a", "b", "c"], "lr": [1.0, 1.0, 1.0], "damping": [0.1, 0.3, 1.0],
+                          "schedule": ["cosine"] * 3, "validation_accuracy": [0.9, 0.8, 0.7]})
+    assert summary._swept(sweep) == "damping=0.1 (grid edge)"
+    sweep["damping"] = [0.3, 0.1, 1.0]
+    assert summary._swept(sweep) == "damping=0.3"
+
+
+def test_study_table_lists_every_preset_and_says_which_are_not_in_the_study(tmp_path):
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    rows = summary.study_table(tmp_path).splitlines()[2:]
+    assert len(rows) == len(summary.load_params(ROOT / "params.yaml")["optimizers"])
+    assert all("not in the study yet" in row for row in rows)

@@ -109,17 +109,34 @@ def speed_table(root: Path) -> str:
 
 def tuning_table(root: Path) -> str:
     """The best setting of each preset's sweep (tuning/<preset>.csv), judged on validation accuracy."""
-    rows = ["| preset | tuned in | settings tried | best lr | best batch | schedule | validation accuracy "
-            "| validation loss |", "|---|---|---|---|---|---|---|---|"]
+    rows = ["| preset | tuned in | settings tried | swept: best value | lr | batch | schedule | validation accuracy "
+            "| validation loss |", "|---|---|---|---|---|---|---|---|---|"]
     for path in sorted((root / "tuning").glob("*.csv")):
         sweep = pd.read_csv(path)
         best = sweep.iloc[0]
         scenario = best["scenario"] if "scenario" in sweep else "standard"
-        rates = sweep["lr"].unique()
-        edge = " (grid edge)" if len(rates) > 1 and best["lr"] in (rates.min(), rates.max()) else ""
-        rows.append(f"| {path.stem} | {scenario} | {len(sweep)} | {best['lr']:g}{edge} | {int(best['batch_size']):,} | {best['schedule']} "
+        rows.append(f"| {path.stem} | {scenario} | {len(sweep)} | {_swept(sweep)} | {best['lr']:g} "
+                    f"| {int(best['batch_size']):,} | {best['schedule']} "
                     f"| {_percent(best['validation_accuracy'])} | {best['validation_loss']:.4f} |")
     return "\n".join(rows)
+
+
+OUTCOMES = {"experiment", "scenario", "epochs", "diverged", "validation_accuracy", "validation_loss", "seconds"}
+
+
+def _swept(sweep: pd.DataFrame) -> str:
+    """The settings the sweep varied, each with its best value; '(grid edge)' where that is the end of a
+    numeric range (the optimum may lie beyond)."""
+    items = []
+    for column in sweep.columns:
+        values = sweep[column].dropna().unique()
+        if column in OUTCOMES or len(values) < 2:
+            continue
+        best = sweep[column].iloc[0]
+        edge = (" (grid edge)" if pd.api.types.is_numeric_dtype(sweep[column])
+                and best in (values.min(), values.max()) else "")
+        items.append(f"{column}={best:g}{edge}" if isinstance(best, float) else f"{column}={best}{edge}")
+    return ", ".join(items) or "–"
 
 
 def preset_runs_table(root: Path) -> str:
