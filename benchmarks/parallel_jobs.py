@@ -1,11 +1,11 @@
 """Is a study faster as two parallel jobs of one torch thread, or one job of two threads at a time?
 
-Trains the same short run (the default preset, one epoch on the first `--samples` training images)
+Trains the same short run (a preset, one epoch on the first `--samples` training images)
 twice each way, in this one script: (a) two runs one after the other, each with 2 threads;
 (b) two runs at once, in two processes of 1 thread each. Prints the throughput ratio b/a.
 It needs the CPU to itself: anything else running skews both sides.
 
-    python benchmarks/parallel_jobs.py [--samples 20000] [--output benchmarks/parallel_jobs.json]
+    python benchmarks/parallel_jobs.py [--preset momentum] [--samples 20000] [--output benchmarks/parallel_jobs.json]
 """
 import argparse
 import json
@@ -23,9 +23,10 @@ from lenet_bench import data, files, params, training
 DATA = Path("data/fashion_mnist.pt")
 
 
-def one_run(threads: int, samples: int) -> None:
+def one_run(threads: int, samples: int, preset: str) -> None:
     torch.set_num_threads(threads)
     project = params.load()
+    project["optimizer"]["name"] = preset
     config = params.run_config(project, "standard")
     config.update(epochs=1, threads=threads)
     dataset = data.load(DATA, torch.device("cpu"))
@@ -47,20 +48,24 @@ def timed(commands: list[list[str]], parallel: bool) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="momentum", help="the optimizer preset each run trains (default: momentum, "
+                        "a typical first-order preset at batch 64)")
     parser.add_argument("--samples", type=int, default=20_000)
     parser.add_argument("--output", type=Path)
     parser.add_argument("--run", type=int, help=argparse.SUPPRESS)  # internal: one run with this many threads
     args = parser.parse_args()
     if args.run:
-        one_run(args.run, args.samples)
+        one_run(args.run, args.samples, args.preset)
         return
     if not DATA.exists():
         sys.exit(f"error: {DATA} is missing; run `dvc repro prepare_data` first")
-    run = [sys.executable, __file__, "--samples", str(args.samples), "--run"]
+    if args.preset not in params.load()["optimizers"]:
+        sys.exit(f"error: unknown preset '{args.preset}'; presets: {', '.join(params.load()['optimizers'])}")
+    run = [sys.executable, __file__, "--preset", args.preset, "--samples", str(args.samples), "--run"]
     env_note = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
     sequential = timed([run + ["2"], run + ["2"]], parallel=False)
     parallel = timed([run + ["1"], run + ["1"]], parallel=True)
-    result = {"runs": 2, "samples": args.samples, "one_job_two_threads_seconds": round(sequential, 1),
+    result = {"preset": args.preset, "runs": 2, "samples": args.samples, "one_job_two_threads_seconds": round(sequential, 1),
               "two_jobs_one_thread_seconds": round(parallel, 1), "speedup": round(sequential / parallel, 2),
               "cpus": os.cpu_count(), "machine": platform.processor() or platform.machine(),
               "torch": torch.__version__, **env_note}

@@ -12,6 +12,7 @@ can stop and go on later, on this machine or another. Exits non-zero if any expe
 """
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -24,9 +25,9 @@ from lenet_bench.experiments import finished_experiments, start_queue
 from lenet_bench.params import ParamError
 from lenet_bench.study import adopt, overrides, plan, read_export, record, run_without_dvc
 
-# One torch thread per job, whatever the number of jobs: on a 2-core machine, two such jobs are
-# expected to beat one job of two threads (small convolutions scale poorly over threads);
-# benchmarks/parallel_jobs.py measures it.
+# One torch thread per job, whatever the number of jobs: on a 2-core machine two such jobs gave 1.70x
+# the throughput of one job of two threads (small convolutions scale poorly over threads;
+# benchmarks/parallel_jobs.json).
 THREADS_PER_JOB = 1
 
 
@@ -45,6 +46,12 @@ def queue_states() -> dict[str, str]:
         if len(fields) >= 3 and fields[-1] in ("Queued", "Running", "Success", "Failed"):
             states[fields[1]] = fields[-1]
     return states
+
+
+def active_workers() -> int:
+    """Queue workers already running (an earlier study command's, say), from `dvc queue status`."""
+    found = re.search(r"Worker status: (\d+) active, (\d+) idle", dvc("queue", "status"))
+    return int(found.group(1)) + int(found.group(2)) if found else 0
 
 
 def free_name(name: str, taken: set[str]) -> str:
@@ -107,7 +114,9 @@ def main() -> None:
             *[a for o in overrides(run.preset, run.seed, THREADS_PER_JOB, args.epochs) for a in ("-S", o)],
             *[f"evaluate@{s}" for s in run.scenarios])
         queued[name] = run
-    start_queue(args.jobs)
+    workers = active_workers()
+    if workers < args.jobs:
+        start_queue(args.jobs - workers)
 
     recorded, failed, last = set(), set(), None
     while len(recorded) + len(failed) < len(queued):

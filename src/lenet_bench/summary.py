@@ -107,6 +107,17 @@ def speed_table(root: Path) -> str:
     return "\n".join(rows)
 
 
+def parallel_jobs_line(root: Path) -> str:
+    """The committed output of benchmarks/parallel_jobs.py."""
+    path = root / "benchmarks" / "parallel_jobs.json"
+    if not path.exists():
+        return "_not measured yet: run `python benchmarks/parallel_jobs.py --output benchmarks/parallel_jobs.json`_"
+    b = json.loads(path.read_text())
+    return (f"Two runs of `{b['preset']}` (one epoch on {b['samples']:,} images) took {b['one_job_two_threads_seconds']:.1f} s "
+            f"one after the other with 2 threads each, and {b['two_jobs_one_thread_seconds']:.1f} s at once with 1 thread "
+            f"each: **{b['speedup']:.2f}x** the throughput ({b['cpus']} CPUs, torch {b['torch']}).")
+
+
 def tuning_table(root: Path) -> str:
     """The best setting of each preset's sweep (tuning/<preset>.csv), judged on validation accuracy."""
     rows = ["| preset | tuned in | settings tried | swept: best value | lr | batch | schedule | validation accuracy "
@@ -206,7 +217,7 @@ def baseline_seeds_table(root: Path) -> str:
 
 SECTIONS = {"presets": presets_table, "pipeline-results": pipeline_table, "preset-runs": preset_runs_table,
             "tuning": tuning_table, "study": study_table, "baseline-seeds": baseline_seeds_table, "sparse-runs": sparse_table,
-            "speed": speed_table}
+            "speed": speed_table, "parallel-jobs": parallel_jobs_line}
 
 
 def render(readme: str, root: Path) -> str:
