@@ -38,19 +38,23 @@ NOTHING_YET = "_nothing exported yet: see scripts/export_results.py_"
 
 
 def sparse_table(root: Path) -> str:
-    """Every exported run of the sparse scenario, against the committed dense standard run."""
-    runs = _exported(root, lambda r: r["scenario"] == "sparse")
-    dense_path = root / "metrics" / "standard.json"
-    if runs.empty or not dense_path.exists():
+    """Every exported run of the sparse scenario, against the exported dense (standard) run of the same
+    optimizer, seed and thread count."""
+    runs = _exported(root, lambda r: r["scenario"].isin(["sparse", "standard"]))
+    sparse, dense = runs[runs["scenario"] == "sparse"], runs[runs["scenario"] == "standard"]
+    if sparse.empty:
         return NOTHING_YET
-    dense = json.loads(dense_path.read_text())["test"]["accuracy"]
     rows = ["| experiment | method | bound | nonzero fc1+fc2 | units fc1/fc2 | test accuracy | vs dense | test loss |",
             "|---|---|---|---|---|---|---|---|"]
-    for _, r in runs.sort_values(["density_bound", "test_accuracy"], ascending=[False, False]).iterrows():
+    for _, r in sparse.sort_values(["density_bound", "test_accuracy"], ascending=[False, False]).iterrows():
+        same = dense[(dense["optimizer"] == r["optimizer"]) & (dense["seed"] == r["seed"])
+                     & (dense["threads"] == r["threads"]) & (dense["epochs_budget"] == r["epochs_budget"])]
+        versus = (f"{100 * (r['test_accuracy'] - same['test_accuracy'].iloc[0]):+.2f} pp vs {same['experiment'].iloc[0]}"
+                  if not same.empty else "–")
         rows.append(f"| {r['experiment']} | {r['sparsity_method']} | {r['density_bound']:g} "
                     f"| {int(r['nonzero_fc1_fc2']):,} ({100 * r['density']:.1f}%) "
                     f"| {int(r['fc1_units'])}/{int(r['fc2_units'])} | {_percent(r['test_accuracy'])} "
-                    f"| {100 * (r['test_accuracy'] - dense):+.2f} pp | {r['test_loss']:.4f} |")
+                    f"| {versus} | {r['test_loss']:.4f} |")
     return "\n".join(rows)
 
 
