@@ -13,6 +13,7 @@ can stop and go on later, on this machine or another. Exits non-zero if any expe
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -165,11 +166,13 @@ def run_directly(runs, jobs: int) -> None:
                 print(f"error: {err}", file=sys.stderr)
             else:
                 record(exp, [scenario])
+                shutil.rmtree(exp.workdir)  # recorded: only a failed run's folder is kept, for its log
                 m = exp.metrics[f"metrics/{scenario}.json"]
                 print(f"[{done}/{len(tasks)}] {run.name} {scenario}: {100 * m['test']['accuracy']:.2f}% "
                       f"in {m['cost']['seconds']:.0f} s", flush=True)
     if failed:
         sys.exit(f"error: {len(failed)} run(s) failed ({', '.join(failed)}); logs are in {scratch}")
+    scratch.rmdir()
     print(f"study: all {len(tasks)} runs recorded in results/study.csv")
 
 
