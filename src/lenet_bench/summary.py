@@ -15,6 +15,7 @@ import pandas as pd
 
 from .optimizers import ALGORITHMS
 from .params import load as load_params
+from .report import hardware
 
 
 def _percent(value) -> str:
@@ -189,13 +190,12 @@ def study_table(root: Path) -> str:
         by = {s: runs[runs["scenario"] == s] for s in scenarios}
         standard = by[scenarios[0]]
         cells = [_mean_std(by[s]["test_accuracy"], 100, "%") for s in scenarios]
-        devices = sorted({d if d != "cpu" else f"cpu, {int(t)} thread" for d, t in zip(runs["device"], runs["threads"])})
         reached = standard["target_epoch"].dropna()
         rows.append(f"| {name} | {preset.get('family', '–')} | {library} | {runs['seed'].nunique()} | "
                     + " | ".join(cells) + f" | {_mean_std(standard['test_loss'], 1, '', 4)} "
                     f"| {len(reached)}/{len(standard)}" + (f", epoch {reached.mean():.1f}" if len(reached) else "")
                     + f" | {standard['grad_evals'].mean() / 1e6:.2f} M | {(standard['seconds'] / standard['epochs']).mean():.1f} "
-                    f"| {' + '.join(devices)} |")
+                    f"| {hardware(runs)} |")
     return "\n".join(rows)
 
 
