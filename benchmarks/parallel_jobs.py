@@ -59,8 +59,9 @@ def main() -> None:
         return
     if not DATA.exists():
         sys.exit(f"error: {DATA} is missing; run `dvc repro prepare_data` first")
-    if args.preset not in params.load()["optimizers"]:
-        sys.exit(f"error: unknown preset '{args.preset}'; presets: {', '.join(params.load()['optimizers'])}")
+    presets = params.load()["optimizers"]
+    if args.preset not in presets:
+        sys.exit(f"error: unknown preset '{args.preset}'; presets: {', '.join(presets)}")
     run = [sys.executable, __file__, "--preset", args.preset, "--samples", str(args.samples), "--run"]
     env_note = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
     sequential = timed([run + ["2"], run + ["2"]], parallel=False)

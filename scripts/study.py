@@ -24,7 +24,7 @@ from pathlib import Path
 from lenet_bench import params as params_module
 from lenet_bench.experiments import finished_experiments, start_queue
 from lenet_bench.params import ParamError
-from lenet_bench.study import adopt, overrides, plan, read_export, record, run_without_dvc
+from lenet_bench.study import adopt, overrides, plan, prepared_dataset, read_export, record, run_without_dvc
 
 # One torch thread per job, whatever the number of jobs: on a 2-core machine two such jobs gave 1.70x
 # the throughput of one job of two threads (small convolutions scale poorly over threads;
@@ -152,10 +152,14 @@ def run_directly(runs, jobs: int) -> None:
     """One job per run and scenario, the fewest samples per step first (the longest jobs start first)."""
     tasks = sorted(((run, s) for run in runs for s in run.scenarios),
                    key=lambda task: task[0].params["optimizers"][task[0].preset]["batch_size"])
+    try:
+        dataset = prepared_dataset()
+    except FileNotFoundError as err:
+        sys.exit(f"error: {err}")
     commit, scratch = current_commit(), Path(tempfile.mkdtemp(prefix="study-"))
     failed = []
     with ThreadPoolExecutor(jobs) as pool:
-        futures = {pool.submit(run_without_dvc, run, s, scratch / f"{run.name}-{s}", commit): (run, s)
+        futures = {pool.submit(run_without_dvc, run, s, scratch / f"{run.name}-{s}", commit, dataset): (run, s)
                    for run, s in tasks}
         for done, future in enumerate(as_completed(futures), 1):
             run, scenario = futures[future]

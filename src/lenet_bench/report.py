@@ -55,12 +55,13 @@ ALGORITHM_TEXT = {
 }
 
 
-def _pm(values: pd.Series, scale: float = 1.0, digits: int = 2) -> str:
+def mean_std(values: pd.Series, scale: float = 1.0, digits: int = 2, unit: str = "") -> str:
+    """'mean<unit> ± std' over the values (no spread for one value; '–' for none)."""
     values = values.dropna() * scale
     if values.empty:
         return "–"
     spread = f" ± {values.std():.{digits}f}" if len(values) > 1 else ""
-    return f"{values.mean():.{digits}f}{spread}"
+    return f"{values.mean():.{digits}f}{unit}{spread}"
 
 
 def _mean_or_dash(values: pd.Series, fmt: str) -> str:
@@ -114,7 +115,7 @@ def results_table(study: pd.DataFrame, means: pd.DataFrame, scenario: str) -> st
         r = runs[runs["optimizer"] == m["optimizer"]]
         note = f" ({m['diverged']} diverged)" if m["diverged"] else ""
         lines.append(
-            f"| {m['optimizer']} | {m['family']} | {_pm(r['test_accuracy'], 100)}{note} | {_pm(r['test_loss'], 1, 4)} "
+            f"| {m['optimizer']} | {m['family']} | {mean_std(r['test_accuracy'], 100)}{note} | {mean_std(r['test_loss'], 1, 4)} "
             f"| {m['reached']}/{m['seeds']} | {_mean_or_dash(r['target_epoch'], '.1f')} "
             f"| {_mean_or_dash(r['target_grad_evals'] / 1e6, '.2f')} | {_mean_or_dash(r['target_seconds'], '.0f')} "
             f"| {m['seconds_per_epoch']:.1f} | {m['hardware']} |")
@@ -198,7 +199,8 @@ def presets_missing(root: Path, study: pd.DataFrame) -> list[str]:
     """Presets of params.yaml with no run in the study yet."""
     path = root / "params.yaml"
     presets = list(load_params(path)["optimizers"]) if path.exists() else []
-    return [p for p in presets if p not in set(study["optimizer"])]
+    studied = set(study["optimizer"])
+    return [p for p in presets if p not in studied]
 
 
 def build(root: Path, out: Path) -> str:
@@ -286,7 +288,7 @@ def build(root: Path, out: Path) -> str:
     lines = [f"| scenario | test accuracy (%) | test loss | reached 89.38% |", "|---|---|---|---|"]
     for scenario in scenarios:
         r = chosen_rows[chosen_rows["scenario"] == scenario]
-        lines.append(f"| {scenario} | {_pm(r['test_accuracy'], 100)} | {_pm(r['test_loss'], 1, 4)} "
+        lines.append(f"| {scenario} | {mean_std(r['test_accuracy'], 100)} | {mean_std(r['test_loss'], 1, 4)} "
                      f"| {int(r['target_epoch'].notna().sum())}/{len(r)} |")
     s.append(f"{chosen} ranks first by test accuracy averaged over the scenarios, among the methods that beat "
              f"the target in every scenario on average over seeds. Family: {chosen_rows['family'].iloc[0]}; "
@@ -306,7 +308,7 @@ def build(root: Path, out: Path) -> str:
         lines = ["| scenario | sgd (the brief's: lr 0.001, batch 64) | " + chosen + " | reference |", "|---|---|---|---|"]
         for scenario in scenarios:
             b, c = baseline[baseline["scenario"] == scenario], chosen_rows[chosen_rows["scenario"] == scenario]
-            lines.append(f"| {scenario} | {_pm(b['test_accuracy'], 100)}% | {_pm(c['test_accuracy'], 100)}% "
+            lines.append(f"| {scenario} | {mean_std(b['test_accuracy'], 100)}% | {mean_std(c['test_accuracy'], 100)}% "
                          f"| {100 * TARGET:.2f}% |")
         s.append("\n".join(lines) + "\n")
     s.append("## 8. What did not work\n")

@@ -157,14 +157,21 @@ def stage_commands(scenario: str, root: Path = Path(".")) -> list[list[str]]:
     return [command.replace("${key}", scenario).split() for command in commands]
 
 
-def run_without_dvc(run: Run, scenario: str, workdir: Path, commit: str, root: Path = Path(".")) -> Experiment:
-    """Train and evaluate one scenario of a study run as `dvc exp run` would, in `workdir`.
-
-    For machines without DVC's queue (a lent GPU box, say): many such runs can share one
-    accelerator. Raises RuntimeError with the log's tail if a stage fails."""
+def prepared_dataset(root: Path = Path(".")) -> Path:
+    """The data stage's output, which runs made without DVC share."""
     dataset = (root / "data" / "fashion_mnist.pt").resolve()
     if not dataset.exists():
         raise FileNotFoundError(f"{dataset} is missing: run `python stages/prepare_data.py` first")
+    return dataset
+
+
+def run_without_dvc(run: Run, scenario: str, workdir: Path, commit: str, dataset: Path,
+                    root: Path = Path(".")) -> Experiment:
+    """Train and evaluate one scenario of a study run as `dvc exp run` would, in `workdir`, on the
+    prepared `dataset`.
+
+    For machines without DVC's queue (a lent GPU box, say): many such runs can share one
+    accelerator. Raises RuntimeError with the log's tail if a stage fails."""
     for folder in ("stages", "src"):
         shutil.copytree(root / folder, workdir / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(root / "dvc.yaml", workdir)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .optimizers import ALGORITHMS
 from .params import load as load_params
-from .report import hardware
+from .report import hardware, mean_std
 
 
 def _percent(value) -> str:
@@ -189,21 +189,14 @@ def study_table(root: Path) -> str:
             continue
         by = {s: runs[runs["scenario"] == s] for s in scenarios}
         standard = by[scenarios[0]]
-        cells = [_mean_std(by[s]["test_accuracy"], 100, "%") for s in scenarios]
+        cells = [mean_std(by[s]["test_accuracy"], 100, unit="%") for s in scenarios]
         reached = standard["target_epoch"].dropna()
         rows.append(f"| {name} | {preset.get('family', '–')} | {library} | {runs['seed'].nunique()} | "
-                    + " | ".join(cells) + f" | {_mean_std(standard['test_loss'], 1, '', 4)} "
+                    + " | ".join(cells) + f" | {mean_std(standard['test_loss'], digits=4)} "
                     f"| {len(reached)}/{len(standard)}" + (f", epoch {reached.mean():.1f}" if len(reached) else "")
                     + f" | {standard['grad_evals'].mean() / 1e6:.2f} M | {(standard['seconds'] / standard['epochs']).mean():.1f} "
                     f"| {hardware(runs)} |")
     return "\n".join(rows)
-
-
-def _mean_std(values: pd.Series, scale: float, unit: str, digits: int = 2) -> str:
-    values = values.dropna() * scale
-    if values.empty:
-        return "–"
-    return f"{values.mean():.{digits}f}{unit}" + (f" ± {values.std():.{digits}f}" if len(values) > 1 else "")
 
 
 def baseline_seeds_table(root: Path) -> str:
