@@ -12,7 +12,6 @@ can stop and go on later, on this machine or another. Exits non-zero if any expe
 """
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from lenet_bench import params as params_module
-from lenet_bench.experiments import finished_experiments, start_queue
+from lenet_bench.experiments import finished_experiments, queue_status, start_queue
 from lenet_bench.params import ParamError
 from lenet_bench.study import adopt, overrides, plan, prepared_dataset, read_export, record, run_without_dvc
 
@@ -37,22 +36,6 @@ def dvc(*args: str, capture: bool = True) -> str:
     if result.returncode != 0:
         sys.exit(f"error: dvc {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
     return result.stdout if capture else ""
-
-
-def queue_states() -> dict[str, str]:
-    """Experiment name -> Queued | Running | Success | Failed, from `dvc queue status`."""
-    states = {}
-    for line in dvc("queue", "status").splitlines()[1:]:
-        fields = line.split()
-        if len(fields) >= 3 and fields[-1] in ("Queued", "Running", "Success", "Failed"):
-            states[fields[1]] = fields[-1]
-    return states
-
-
-def active_workers() -> int:
-    """Queue workers already running (an earlier study command's, say), from `dvc queue status`."""
-    found = re.search(r"Worker status: (\d+) active, (\d+) idle", dvc("queue", "status"))
-    return int(found.group(1)) + int(found.group(2)) if found else 0
 
 
 def free_name(name: str, taken: set[str]) -> str:
@@ -101,7 +84,8 @@ def main() -> None:
         print(f"recorded {adopted} result(s) that finished experiments of this study already held")
     if not runs:
         return
-    states = queue_states()
+    status = queue_status()
+    states = status.states
     queued = {run.name: run for run in runs if states.get(run.name) in ("Queued", "Running")}
     if queued:
         print(f"waiting for {len(queued)} experiment(s) an earlier study command queued")
@@ -115,13 +99,12 @@ def main() -> None:
             *[a for o in overrides(run.preset, run.seed, THREADS_PER_JOB, args.epochs) for a in ("-S", o)],
             *[f"evaluate@{s}" for s in run.scenarios])
         queued[name] = run
-    workers = active_workers()
-    if workers < args.jobs:
-        start_queue(args.jobs - workers)
+    if status.workers < args.jobs:
+        start_queue(args.jobs - status.workers)
 
     recorded, failed, last = set(), set(), None
     while len(recorded) + len(failed) < len(queued):
-        states = queue_states()
+        states = queue_status().states
         finished = [n for n in queued if states.get(n) == "Success" and n not in recorded]
         if finished:
             experiments = {e.name: e for e in finished_experiments()}

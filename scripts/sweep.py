@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lenet_bench.experiments import finished_experiments, start_queue
+from lenet_bench.experiments import finished_experiments, queue_status, start_queue
 
 VALIDATION_SIZE = 10_000
 PREFIX = "tune"
@@ -37,10 +37,10 @@ def queue(preset: str, grid: dict[str, list[str]], epochs: int, scenario: str) -
 def wait_for_queue(jobs: int) -> None:
     start_queue(jobs)
     while True:
-        status = subprocess.run(["dvc", "queue", "status"], check=True, capture_output=True, text=True).stdout
-        if not any(s in status for s in (" Queued", " Running")):
+        states = list(queue_status().states.values())
+        if "Queued" not in states and "Running" not in states:
             return
-        print(f"waiting: {status.count(' Running')} running, {status.count(' Queued')} queued", flush=True)
+        print(f"waiting: {states.count('Running')} running, {states.count('Queued')} queued", flush=True)
         time.sleep(30)
 
 

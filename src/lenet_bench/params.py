@@ -40,8 +40,12 @@ _Loader.add_implicit_resolver(
 
 
 def load(path: str | Path = "params.yaml") -> dict:
-    with open(path) as f:
-        return yaml.load(f, Loader=_Loader) or {}
+    return parse(Path(path).read_text())
+
+
+def parse(text: str) -> dict:
+    """params.yaml's text, read as DVC reads it."""
+    return yaml.load(text, Loader=_Loader) or {}
 
 
 def _did_you_mean(given, allowed) -> str:
