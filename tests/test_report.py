@@ -1,10 +1,13 @@
 """The report from a small hand-made export: every section, the chosen method, determinism."""
 import json
+import shutil
 
 import pandas as pd
 import pytest
 
-from lenet_bench import report
+from lenet_bench import printed, report
+
+from conftest import ROOT
 
 METHODS = {"good": ("momentum", 0.905), "fast": ("adaptive", 0.900), "bad": ("second-order", 0.85)}
 
@@ -90,3 +93,11 @@ def test_mixed_hardware_is_labelled_and_missing_presets_are_named(tmp_path):
     assert "| 60.0 | cuda |" in text and "| 6.0 | cpu, 1 thread |" in text
     assert "**Not in the study yet** (presets of params.yaml without a run here): untried." in text
     assert "bad costs" not in text  # 60 s per epoch is the median of its own hardware, not 10x the others'
+
+
+@pytest.mark.skipif(bool(printed.missing_tools()), reason="needs pandoc and weasyprint (scripts/setup.sh installs them)")
+def test_committed_report_prints_on_at_most_ten_a4_pages(tmp_path):
+    shutil.copytree(ROOT / "report", tmp_path / "report", ignore=shutil.ignore_patterns("*.pdf"))
+    count = printed.to_pdf(tmp_path / "report" / "REPORT.md", tmp_path / "REPORT.pdf")
+    assert 1 <= count <= report.MAX_PAGES
+    assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["REPORT.md", "figures"]  # no scratch left

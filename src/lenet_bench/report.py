@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import figures
+from . import figures, printed
 from .files import write_text
 from .model import PARAMETER_COUNT
 from .params import load as load_params
 
 TARGET = 0.8938
+MAX_PAGES = 10  # the brief's limit, printed on A4
 SCENARIO_TEXT = {"standard": "plain cross-entropy", "l2": "L2 through the optimizer's weight_decay",
                  "sparse": "at most 60% nonzero weights in fc1 and fc2 together"}
 
@@ -340,9 +341,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("."))
     parser.add_argument("--out", type=Path, default=Path("report"))
+    parser.add_argument("--pdf", action="store_true", help="also print it to REPORT.pdf (needs pandoc, weasyprint)")
     args = parser.parse_args()
+    if args.pdf:
+        printed.require_tools()  # before anything is written
     build(args.root, args.out)
     print(f"wrote {args.out / 'REPORT.md'}")
+    if args.pdf:
+        count = printed.to_pdf(args.out / "REPORT.md", args.out / "REPORT.pdf")
+        print(f"wrote {args.out / 'REPORT.pdf'}: {count} A4 pages")
+        if count > MAX_PAGES:
+            raise SystemExit(f"error: the report takes {count} pages, over the brief's {MAX_PAGES}")
 
 
 if __name__ == "__main__":
