@@ -100,6 +100,12 @@ def _newton_cg(params, **settings):
     return NewtonCG(params, **settings)
 
 
+def _kfac(params, **settings):
+    from .kfac import KFAC
+
+    return KFAC(params, **settings)
+
+
 def _schedule_free_adamw(params, **settings):
     from schedulefree import AdamWScheduleFree
 
@@ -127,6 +133,9 @@ ALGORITHMS: dict[str, Algorithm] = {
                       fixed_batches=True),
     "newton_cg": Algorithm(_newton_cg, "lenet_bench.second_order.NewtonCG (own)",
                            ("damping", "cg_iterations", "cg_tolerance", "curvature_batch"), "coupled"),
+    "kfac": Algorithm(_kfac, "lenet_bench.kfac.KFAC (own)",
+                      ("momentum", "damping", "update_period", "curvature_batch", "factor_decay", "kl_clip"),
+                      "coupled"),
     "adahessian": Algorithm(_pytorch_optimizer("AdaHessian", hessian=True), "pytorch_optimizer.AdaHessian",
                             ("betas", "eps", "update_period", "hessian_power"), "decoupled", create_graph=True),
     "sophia": Algorithm(_pytorch_optimizer("SophiaH", hessian=True), "pytorch_optimizer.SophiaH",

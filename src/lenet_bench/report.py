@@ -44,6 +44,10 @@ ALGORITHM_TEXT = {
     "schedule_free_adamw": "schedule-free AdamW: no decaying schedule; the gradient is taken at an interpolation of "
                            "the iterate and its running average, and the average is evaluated",
     "lbfgs": "L-BFGS: a quasi-Newton direction from the last few gradient differences, with a strong-Wolfe line search",
+    "kfac": "K-FAC: natural-gradient steps, each layer's Fisher block approximated by a Kronecker product G (x) A "
+            "of the second moments of its output gradients (labels drawn from the model) and of its inputs, "
+            "refreshed every few steps on a sub-batch, inverted with damping through eigendecompositions; "
+            "KL-clipped, with heavy-ball momentum",
     "newton_cg": "Hessian-free Newton: truncated conjugate gradient on damped Gauss-Newton-vector products of a sub-batch",
     "adahessian": "AdaHessian: Adam's update on a Hutchinson estimate of the Hessian diagonal (one Hessian-vector "
                   "product a step)",

@@ -60,6 +60,10 @@ class Objective:
             self.first_loss = cross_entropy.detach()
         return loss
 
+    def count_backward(self, samples: int) -> None:
+        """Count one more backward pass, on `samples` samples (K-FAC's curvature pass)."""
+        self.cost.grad_evals += samples
+
     def count_products(self, products: int, samples: int | None = None) -> None:
         """Count Hessian- or Gauss-Newton-vector products on `samples` of the batch (default all)."""
         self.cost.grad_evals += 2 * products * (len(self.y) if samples is None else samples)
