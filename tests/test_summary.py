@@ -22,6 +22,11 @@ def test_swept_settings_name_what_varied_and_flag_a_best_value_at_the_edge():
     assert summary._swept(sweep) == "damping=0.1 (grid edge)"
     sweep["damping"] = [0.3, 0.1, 1.0]
     assert summary._swept(sweep) == "damping=0.3"
+    # An option only some settings had: the best one went without it.
+    sweep["averaging"], sweep["averaging.decay"] = [None, "ema", "ema"], [None, 0.99, 0.998]
+    assert summary._swept(sweep) == "damping=0.3, averaging=none"
+    sweep = sweep.iloc[[1, 0, 2]]
+    assert summary._swept(sweep) == "damping=0.1 (grid edge), averaging=ema, averaging.decay=0.99 (grid edge)"
 
 
 def test_study_table_lists_every_preset_and_says_which_are_not_in_the_study(tmp_path):

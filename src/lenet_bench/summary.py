@@ -142,14 +142,20 @@ OUTCOMES = {"experiment", "scenario", "epochs", "diverged", "validation_accuracy
 
 def _swept(sweep: pd.DataFrame) -> str:
     """The settings the sweep varied, each with its best value; '(grid edge)' where that is the end of a
-    numeric range (the optimum may lie beyond)."""
+    numeric range (the optimum may lie beyond); 'none' where the best setting leaves an option out."""
     items = []
     for column in sweep.columns:
         values = sweep[column].dropna().unique()
-        if column in OUTCOMES or len(values) < 2:
+        left_out = sweep[column].isna().any()  # some settings lacked this option (e.g. averaging)
+        if column in OUTCOMES or len(values) + left_out < 2:
             continue
         best = sweep[column].iloc[0]
-        edge = (" (grid edge)" if pd.api.types.is_numeric_dtype(sweep[column])
+        if pd.isna(best):
+            parent = column.rsplit(".", 1)[0]
+            if parent == column or parent not in sweep.columns:
+                items.append(f"{column}=none")
+            continue  # averaging.decay of a best setting without averaging: said by averaging=none
+        edge = (" (grid edge)" if pd.api.types.is_numeric_dtype(sweep[column]) and len(values) > 1
                 and best in (values.min(), values.max()) else "")
         items.append(f"{column}={best:g}{edge}" if isinstance(best, float) else f"{column}={best}{edge}")
     return ", ".join(items) or "–"
