@@ -1,9 +1,12 @@
 """The study's bookkeeping without DVC: planning against the export, and adopting finished experiments."""
+import fcntl
+import os
+
 import pandas as pd
 
 from lenet_bench import params as params_module
 from lenet_bench.experiments import Experiment
-from lenet_bench.study import adopt, fingerprint, plan, read_export, study_params
+from lenet_bench.study import adopt, export_lock, fingerprint, plan, read_export, study_params
 
 from conftest import ROOT
 
@@ -38,3 +41,21 @@ def test_adopt_records_only_scenarios_an_experiment_reran_with_the_same_settings
     assert export["fingerprint"].iloc[0] == fingerprint(runs[0].params, "standard")
     # Planned again, the adopted result counts as done.
     assert plan(params, ["momentum"], ["standard", "l2", "sparse"], [0], 1, 1, read_export(tmp_path))[1] == 1
+
+
+def test_export_lock_shuts_out_another_writer_until_released(tmp_path):
+    """What the study holds while it queues experiments (DVC stashes the workspace meanwhile) and
+    while it writes the export: another study command's writer must wait."""
+    def try_lock():
+        fd = os.open(tmp_path / "results", os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+
+    with export_lock(tmp_path):
+        assert not try_lock()
+    assert try_lock()

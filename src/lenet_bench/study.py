@@ -122,13 +122,16 @@ def record(exp: Experiment, scenarios, root: Path = Path(".")) -> None:
                      "preset_settings": json.dumps(preset, sort_keys=True)})
         curve = pd.read_csv(io.StringIO(learning_curve(exp, scenario)))
         curves.append(curve.assign(optimizer=rows[-1]["optimizer"], scenario=scenario, seed=rows[-1]["seed"]))
-    with _locked(root / EXPORT.parent):  # two study commands may share one export
+    with export_lock(root):  # two study commands may share one export
         _merge(root / EXPORT, pd.DataFrame(rows), KEY)
         _merge(root / CURVES, pd.concat(curves), [*KEY, "epoch"], replace=KEY)
 
 
 @contextmanager
-def _locked(folder: Path):
+def export_lock(root: Path = Path(".")):
+    """Held while the export is written, and while experiments are queued: `dvc exp run --queue`
+    stashes the workspace and puts it back, so a result written meanwhile would be lost."""
+    folder = root / EXPORT.parent
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder, os.O_RDONLY)
     try:
