@@ -23,7 +23,8 @@ from pathlib import Path
 from lenet_bench import params as params_module
 from lenet_bench.experiments import finished_experiments, queue_status, start_queue
 from lenet_bench.params import ParamError
-from lenet_bench.study import adopt, export_lock, overrides, plan, prepared_dataset, read_export, record, run_without_dvc
+from lenet_bench.study import (adopt, overrides, plan, prepared_dataset, queue_experiment, read_export, record,
+                               run_without_dvc)
 
 # One torch thread per job, whatever the number of jobs: on a 2-core machine two such jobs gave 1.70x
 # the throughput of one job of two threads (small convolutions scale poorly over threads;
@@ -31,11 +32,11 @@ from lenet_bench.study import adopt, export_lock, overrides, plan, prepared_data
 THREADS_PER_JOB = 1
 
 
-def dvc(*args: str, capture: bool = True) -> str:
-    result = subprocess.run(["dvc", *args], capture_output=capture, text=True)
+def dvc(*args: str) -> str:
+    result = subprocess.run(["dvc", *args], capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"error: dvc {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-    return result.stdout if capture else ""
+    return result.stdout
 
 
 def free_name(name: str, taken: set[str]) -> str:
@@ -90,16 +91,14 @@ def main() -> None:
     if queued:
         print(f"waiting for {len(queued)} experiment(s) an earlier study command queued")
     taken = set(dvc("exp", "list", "--name-only").split()) | set(states)
-    with export_lock():  # another study command must not record while DVC has the workspace stashed
-        for run in runs:
-            if run.name in queued:
-                continue
-            name = free_name(run.name, taken)
-            taken.add(name)
-            dvc("exp", "run", "--queue", "-q", "-n", name,
-                *[a for o in overrides(run.preset, run.seed, THREADS_PER_JOB, args.epochs) for a in ("-S", o)],
-                *[f"evaluate@{s}" for s in run.scenarios])
-            queued[name] = run
+    for run in runs:
+        if run.name in queued:
+            continue
+        name = free_name(run.name, taken)
+        taken.add(name)
+        queue_experiment(name, overrides(run.preset, run.seed, THREADS_PER_JOB, args.epochs),
+                         [f"evaluate@{s}" for s in run.scenarios])
+        queued[name] = run
     if status.workers < args.jobs:
         start_queue(args.jobs - status.workers)
 

@@ -11,30 +11,26 @@ table, one row per setting with every setting of the preset, best first, goes to
 """
 import argparse
 import itertools
-import subprocess
 import time
 from pathlib import Path
 
 import pandas as pd
 
 from lenet_bench.experiments import finished_experiments, queue_status, start_queue
-from lenet_bench.study import export_lock
+from lenet_bench.study import queue_experiment
 
 VALIDATION_SIZE = 10_000
 PREFIX = "tune"
 
 
 def queue(preset: str, grid: dict[str, list[str]], epochs: int, scenario: str) -> None:
-    with export_lock():  # a study command must not record while DVC has the workspace stashed
-        for values in itertools.product(*grid.values()):
-            setting = dict(zip(grid, values))
-            name = "-".join([PREFIX, preset, *([scenario] if scenario != "standard" else []),
-                             *(f"{k.split('.')[-1]}{v}" for k, v in setting.items())])
-            overrides = [f"data.validation_size={VALIDATION_SIZE}", "train.threads=1", f"train.epochs={epochs}",
-                         f"optimizer.name={preset}", *(f"optimizers.{preset}.{k}={v}" for k, v in setting.items())]
-            subprocess.run(["dvc", "exp", "run", "--queue", "-q", "-n", name,
-                            *itertools.chain.from_iterable(("-S", o) for o in overrides), f"evaluate@{scenario}"],
-                           check=True)
+    for values in itertools.product(*grid.values()):
+        setting = dict(zip(grid, values))
+        name = "-".join([PREFIX, preset, *([scenario] if scenario != "standard" else []),
+                         *(f"{k.split('.')[-1]}{v}" for k, v in setting.items())])
+        overrides = [f"data.validation_size={VALIDATION_SIZE}", "train.threads=1", f"train.epochs={epochs}",
+                     f"optimizer.name={preset}", *(f"optimizers.{preset}.{k}={v}" for k, v in setting.items())]
+        queue_experiment(name, overrides, [f"evaluate@{scenario}"])
 
 
 def wait_for_queue(jobs: int) -> None:

@@ -1,12 +1,14 @@
 """The study's bookkeeping without DVC: planning against the export, and adopting finished experiments."""
 import fcntl
 import os
+import sys
 
 import pandas as pd
+import pytest
 
 from lenet_bench import params as params_module
 from lenet_bench.experiments import Experiment
-from lenet_bench.study import adopt, export_lock, fingerprint, plan, read_export, study_params
+from lenet_bench.study import adopt, export_lock, fingerprint, plan, queue_experiment, read_export, study_params
 
 from conftest import ROOT
 
@@ -59,3 +61,24 @@ def test_export_lock_shuts_out_another_writer_until_released(tmp_path):
     with export_lock(tmp_path):
         assert not try_lock()
     assert try_lock()
+
+
+def test_queue_experiment_holds_the_export_lock_while_dvc_runs(tmp_path, monkeypatch):
+    """A stand-in `dvc` succeeds only if it cannot take the export's lock itself, i.e. the study holds it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "dvc").write_text(
+        f"#!{sys.executable}\n"
+        "import fcntl, os, sys\n"
+        "fd = os.open('results', os.O_RDONLY)\n"
+        "try:\n"
+        "    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "except BlockingIOError:\n"
+        "    sys.exit(0)\n"
+        "print('the export was not locked'); sys.exit(1)\n")
+    (bin_dir / "dvc").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    queue_experiment("study-sgd-seed0", ["optimizer.name=sgd"], ["evaluate@standard"], tmp_path)
+    (bin_dir / "dvc").write_text(f"#!{sys.executable}\nimport sys\nprint('no such stage'); sys.exit(2)\n")
+    with pytest.raises(SystemExit, match="no such stage"):
+        queue_experiment("study-sgd-seed0", [], ["evaluate@nowhere"], tmp_path)

@@ -129,8 +129,7 @@ def record(exp: Experiment, scenarios, root: Path = Path(".")) -> None:
 
 @contextmanager
 def export_lock(root: Path = Path(".")):
-    """Held while the export is written, and while experiments are queued: `dvc exp run --queue`
-    stashes the workspace and puts it back, so a result written meanwhile would be lost."""
+    """Held while the export is written, and while an experiment is queued (queue_experiment)."""
     folder = root / EXPORT.parent
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder, os.O_RDONLY)
@@ -158,6 +157,16 @@ def stage_commands(scenario: str, root: Path = Path(".")) -> list[list[str]]:
     stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
     commands = [stages["configure"]["cmd"], stages["train"]["do"]["cmd"], stages["evaluate"]["do"]["cmd"]]
     return [command.replace("${key}", scenario).split() for command in commands]
+
+
+def queue_experiment(name: str, overrides: list[str], targets: list[str], root: Path = Path(".")) -> None:
+    """`dvc exp run --queue` one experiment. DVC stashes the workspace and puts it back meanwhile, so
+    the export's lock is held: a result another study command recorded then would be lost."""
+    command = ["dvc", "exp", "run", "--queue", "-q", "-n", name, *[a for o in overrides for a in ("-S", o)], *targets]
+    with export_lock(root):
+        result = subprocess.run(command, cwd=root, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"error: {' '.join(command)} failed:\n{result.stdout}{result.stderr}")
 
 
 def prepared_dataset(root: Path = Path(".")) -> Path:
