@@ -91,9 +91,10 @@ class KFAC(torch.optim.Optimizer):
     Kronecker factors from the first `curvature_batch` samples of the batch (one more backward pass,
     counted), folded into running averages (`factor_decay`), and their eigendecompositions; then
     each layer's direction d = (G (x) A + damping I)^-1 g, scaled down so that lr^2 d.g <= kl_clip
-    (Ba et al., 2017), and a heavy-ball step with it. The closure must expose its model and inputs
-    (`closure.model`, `closure.x`), as the training loop's does; the optimizer must hold all of the
-    model's parameters. Parameters outside Linear and Conv2d layers take the plain gradient."""
+    (Ba et al., 2017), and a heavy-ball step with it. The closure must expose its model (the same at
+    every step) and inputs (`closure.model`, `closure.x`), as the training loop's does; the optimizer
+    must hold all of the model's parameters. Parameters outside Linear and Conv2d layers take the
+    plain gradient."""
 
     def __init__(self, params, lr: float = 0.01, momentum: float = 0.9, damping: float = 3e-3,
                  weight_decay: float = 0.0, update_period: int = 10, curvature_batch: int = 256,
@@ -106,6 +107,7 @@ class KFAC(torch.optim.Optimizer):
         self.factor_decay, self.kl_clip = factor_decay, kl_clip
         self.factors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.eigen: dict[str, tuple[tuple, tuple]] = {}
+        self.layers: dict[str, nn.Module] | None = None  # the closure's model's, found at the first step
         self.steps = 0
 
     def _refresh(self, model: nn.Module, x: torch.Tensor) -> None:
@@ -125,8 +127,10 @@ class KFAC(torch.optim.Optimizer):
             loss = closure()
         group = self.param_groups[0]
         model = closure.model
-        if {id(p) for p in model.parameters()} != {id(p) for p in group["params"]}:
-            raise ValueError("KFAC must optimise all of the model's parameters")
+        if self.layers is None:
+            if {id(p) for p in model.parameters()} != {id(p) for p in group["params"]}:
+                raise ValueError("KFAC must optimise all of the model's parameters")
+            self.layers = kfac_layers(model)
         if self.steps % self.update_period == 0:
             x = closure.x[: self.curvature_batch]
             self._refresh(model, x)
@@ -136,7 +140,7 @@ class KFAC(torch.optim.Optimizer):
         wd = group["weight_decay"]
         gradients = {p: p.grad + wd * p if wd else p.grad for p in group["params"] if p.grad is not None}
         directions = dict(gradients)
-        for name, m in kfac_layers(model).items():
+        for name, m in self.layers.items():
             if m.weight not in gradients:
                 continue
             matrix = gradients[m.weight].reshape(len(m.weight), -1)
