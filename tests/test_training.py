@@ -221,3 +221,28 @@ def test_muon_takes_the_hidden_matrices_and_adamw_the_rest():
     assert all(group["weight_decay"] == 0.1 for group in optimizer.param_groups)
     optimizer.param_groups[0]["lr"] = 0.5  # what a scheduler does reaches the inner optimizers
     assert optimizer.muon.param_groups[0]["lr"] == 0.5
+
+
+@pytest.mark.parametrize("l2_in_loss", [0.0, 0.01])
+def test_a_batch_evaluated_in_chunks_has_the_same_objective_gradient_and_hessian(l2_in_loss):
+    torch.manual_seed(0)
+    model = LeNet5().double()
+    x, y = torch.randn(70, 1, 28, 28, dtype=torch.float64), torch.randint(0, 10, (70,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    probe = [torch.randn_like(p) for p in model.parameters()]
+
+    def evaluated(chunk):
+        cost = training.Cost()
+        loss = training.Objective(model, optimizer, x, y, cost, l2_in_loss, create_graph=True, chunk=chunk)()
+        gradient = [p.grad for p in model.parameters()]
+        hessian_probe = torch.autograd.grad(gradient, list(model.parameters()), probe)
+        return loss, [g.detach() for g in gradient], hessian_probe, cost.grad_evals
+
+    whole, chunked = evaluated(70), evaluated(16)  # 16, 16, 16, 16, 6
+    assert chunked[3] == whole[3] == 70
+    assert torch.allclose(chunked[0], whole[0], rtol=1e-12)
+    for a, b in [*zip(chunked[1], whole[1]), *zip(chunked[2], whole[2])]:
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-14)
+    if l2_in_loss == 0.0:
+        reference = torch.nn.functional.cross_entropy(model(x), y)
+        assert torch.allclose(whole[0], reference, rtol=1e-14)

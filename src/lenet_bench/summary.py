@@ -123,6 +123,18 @@ def parallel_jobs_line(root: Path) -> str:
             f"each: **{b['speedup']:.2f}x** the throughput ({b['cpus']} CPUs, torch {b['torch']}).")
 
 
+def full_gradient_line(root: Path) -> str:
+    """The committed output of benchmarks/full_gradient.py."""
+    path = root / "benchmarks" / "full_gradient.json"
+    if not path.exists():
+        return "_not measured yet: run `python benchmarks/full_gradient.py --output benchmarks/full_gradient.json`_"
+    b = json.loads(path.read_text())
+    return (f"The gradient of {b['batch']:,} images took {b['one_pass_seconds']:.1f} s in one pass and "
+            f"{b['chunked_seconds']:.1f} s in chunks of {b['chunk']:,}: **{b['speedup']:.2f}x** ({b['device']}, "
+            f"{b['threads']} torch thread{'s' if b['threads'] > 1 else ''}, {b['machine']}, load average {b['load_average_before']:g} "
+            f"before it started; median of {b['repeats']}).")
+
+
 def tuning_table(root: Path) -> str:
     """The best setting of each preset's sweep (tuning/<preset>.csv), judged on validation accuracy."""
     rows = ["| preset | tuned in | settings tried | swept: best value | lr | batch | schedule | validation accuracy "
@@ -220,7 +232,8 @@ def baseline_seeds_table(root: Path) -> str:
 
 SECTIONS = {"presets": presets_table, "pipeline-results": pipeline_table, "preset-runs": preset_runs_table,
             "tuning": tuning_table, "study": study_table, "baseline-seeds": baseline_seeds_table, "sparse-runs": sparse_table,
-            "speed": speed_table, "parallel-jobs": parallel_jobs_line}
+            "speed": speed_table, "parallel-jobs": parallel_jobs_line,
+            "full-gradient": full_gradient_line}
 
 
 def render(readme: str, root: Path) -> str:

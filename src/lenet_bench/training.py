@@ -27,6 +27,12 @@ class Cost:
     seconds: float = 0.0  # wall time spent training, per-epoch test evaluation excluded
 
 
+def gradient_chunk(device: torch.device) -> int:
+    """Samples per forward/backward when a batch is evaluated in parts: on the CPU, chunks of
+    1024 take half the time of one 60,000-sample pass (benchmarks/full_gradient.py)."""
+    return 1024 if device.type == "cpu" else 16384
+
+
 def l2_penalty(model, coefficient: float) -> torch.Tensor:
     """coefficient * ||w||^2 over all parameters, for optimizers without a weight_decay."""
     return coefficient * sum(p.square().sum() for p in model.parameters())
@@ -37,27 +43,37 @@ class Objective:
     cross-entropy (+ wd/2 ||w||^2 when the optimizer has no weight_decay), its gradient left in
     p.grad. It describes its batch for the optimizers that need more than a gradient: the model
     and inputs (Gauss-Newton products), the batch's place in a fixed partition (SAGA), and it
-    counts the extra cost they report. The first call's cross-entropy is kept for the train loss."""
+    counts the extra cost they report. The first call's cross-entropy is kept for the train loss.
+    A batch larger than `chunk` is evaluated chunk by chunk, the gradients summed: the same
+    objective and gradient, without activations that outgrow the CPU's caches."""
 
     def __init__(self, model, optimizer, x, y, cost: Cost, l2_in_loss: float = 0.0, create_graph: bool = False,
-                 batch_index: int = 0, batch_count: int = 1):
+                 batch_index: int = 0, batch_count: int = 1, chunk: int | None = None):
         self.model, self.optimizer, self.x, self.y, self.cost = model, optimizer, x, y, cost
         self.l2_in_loss, self.create_graph = l2_in_loss, create_graph
         self.batch_index, self.batch_count = batch_index, batch_count
+        self.chunk = chunk or gradient_chunk(x.device)
         self.first_loss: torch.Tensor | None = None
 
     def __call__(self) -> torch.Tensor:
         self.optimizer.zero_grad(set_to_none=True)
-        cross_entropy = F.cross_entropy(self.model(self.x), self.y)
-        loss = cross_entropy + l2_penalty(self.model, self.l2_in_loss) if self.l2_in_loss else cross_entropy
+        cross_entropy = 0.0
         with warnings.catch_warnings():
             # create_graph: the optimizer differentiates p.grad. torch warns of the reference cycle
             # this makes between a parameter and its gradient; zero_grad(set_to_none=True) above breaks it.
             warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph=True")
-            loss.backward(create_graph=self.create_graph)
+            for xs, ys in zip(self.x.split(self.chunk), self.y.split(self.chunk)):
+                part = F.cross_entropy(self.model(xs), ys) * (len(ys) / len(self.y))  # x 1.0 for one chunk: exact
+                part.backward(create_graph=self.create_graph)
+                cross_entropy = cross_entropy + part.detach()
+            loss = cross_entropy
+            if self.l2_in_loss:
+                penalty = l2_penalty(self.model, self.l2_in_loss)
+                penalty.backward(create_graph=self.create_graph)
+                loss = cross_entropy + penalty.detach()
         self.cost.grad_evals += len(self.y)
         if self.first_loss is None:
-            self.first_loss = cross_entropy.detach()
+            self.first_loss = cross_entropy
         return loss
 
     def count_backward(self, samples: int) -> None:
@@ -67,19 +83,6 @@ class Objective:
     def count_products(self, products: int, samples: int | None = None) -> None:
         """Count Hessian- or Gauss-Newton-vector products on `samples` of the batch (default all)."""
         self.cost.grad_evals += 2 * products * (len(self.y) if samples is None else samples)
-
-
-def make_full_gradient(model, optimizer, x, y, cost: Cost, l2_in_loss: float, chunk: int = 10_000):
-    """Leave the gradient of the whole training objective in p.grad, for the noise-reduction
-    methods (SVRG) that correct their steps with it; each sample counts as one gradient evaluation."""
-    def full_gradient():
-        optimizer.zero_grad(set_to_none=True)
-        for xs, ys in zip(x.split(chunk), y.split(chunk)):
-            F.cross_entropy(model(xs), ys, reduction="sum").div(len(y)).backward()
-        if l2_in_loss:
-            l2_penalty(model, l2_in_loss).backward()
-        cost.grad_evals += len(y)
-    return full_gradient
 
 
 def build_averaging(model, settings: dict | None, steps_at):
@@ -116,7 +119,8 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
     cost, history, diverged_at = Cost(), [], None
     l2_in_loss = weight_decay / 2 if mode == "loss" else 0.0
     if hasattr(optimizer, "use_full_gradient"):
-        optimizer.use_full_gradient(make_full_gradient(model, optimizer, x, y, cost, l2_in_loss), steps_at(1))
+        # SVRG corrects its steps with the gradient of the whole training objective, each sample counted.
+        optimizer.use_full_gradient(Objective(model, optimizer, x, y, cost, l2_in_loss), steps_at(1))
 
     for epoch in range(1, epochs + 1):
         model.train()
