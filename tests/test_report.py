@@ -44,7 +44,7 @@ def test_report_has_every_section_and_picks_the_best_method_that_beats_the_targe
                     "## 8. What did not work"):
         assert heading in text
     assert "| good | momentum | 90.55 ± 0.07 |" in text
-    assert "bad stayed below 89.38% in `standard`" in text
+    assert "bad stayed below 89.38% on average in `standard`" in text
     assert "good minus fast is +0.50 percentage points" in text
     assert "bad costs 60 s per epoch" in text
     for figure in ("curves_standard.png", "curves_l2.png", "curves_sparse.png", "profile.png"):
