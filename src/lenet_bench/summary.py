@@ -101,7 +101,7 @@ def speed_table(root: Path) -> str:
     results = [json.loads(p.read_text()) for p in (root / "benchmarks" / "epoch_speed.json",
                                                     root / "benchmarks" / "epoch_speed_cuda.json") if p.exists()]
     if not results:
-        return "_not measured yet: run `python benchmarks/epoch_speed.py --output benchmarks/epoch_speed.json`_"
+        return _not_measured("epoch_speed")
     rows = ["| where | the brief's DataLoader loop (s/epoch) | this project's loop (s/epoch) | speed-up | median of |",
             "|---|---|---|---|---|"]
     for b in results:
@@ -112,12 +112,20 @@ def speed_table(root: Path) -> str:
     return "\n".join(rows)
 
 
+def _benchmark(root: Path, name: str) -> dict | None:
+    """The committed output of benchmarks/<name>.py, if it was measured."""
+    path = root / "benchmarks" / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _not_measured(name: str) -> str:
+    return f"_not measured yet: run `python benchmarks/{name}.py --output benchmarks/{name}.json`_"
+
+
 def parallel_jobs_line(root: Path) -> str:
     """The committed output of benchmarks/parallel_jobs.py."""
-    path = root / "benchmarks" / "parallel_jobs.json"
-    if not path.exists():
-        return "_not measured yet: run `python benchmarks/parallel_jobs.py --output benchmarks/parallel_jobs.json`_"
-    b = json.loads(path.read_text())
+    if (b := _benchmark(root, "parallel_jobs")) is None:
+        return _not_measured("parallel_jobs")
     return (f"Two runs of `{b['preset']}` (one epoch on {b['samples']:,} images) took {b['one_job_two_threads_seconds']:.1f} s "
             f"one after the other with 2 threads each, and {b['two_jobs_one_thread_seconds']:.1f} s at once with 1 thread "
             f"each: **{b['speedup']:.2f}x** the throughput ({b['cpus']} CPUs, torch {b['torch']}).")
@@ -125,10 +133,8 @@ def parallel_jobs_line(root: Path) -> str:
 
 def full_gradient_line(root: Path) -> str:
     """The committed output of benchmarks/full_gradient.py."""
-    path = root / "benchmarks" / "full_gradient.json"
-    if not path.exists():
-        return "_not measured yet: run `python benchmarks/full_gradient.py --output benchmarks/full_gradient.json`_"
-    b = json.loads(path.read_text())
+    if (b := _benchmark(root, "full_gradient")) is None:
+        return _not_measured("full_gradient")
     return (f"The gradient of {b['batch']:,} images took {b['one_pass_seconds']:.1f} s in one pass and "
             f"{b['chunked_seconds']:.1f} s in chunks of {b['chunk']:,}: **{b['speedup']:.2f}x** ({b['device']}, "
             f"{b['threads']} torch thread{'s' if b['threads'] > 1 else ''}, {b['machine']}, load average {b['load_average_before']:g} "
