@@ -99,8 +99,7 @@ def main() -> None:
         queue_experiment(name, overrides(run.preset, run.seed, THREADS_PER_JOB, args.epochs),
                          [f"evaluate@{s}" for s in run.scenarios])
         queued[name] = run
-    if status.workers < args.jobs:
-        start_queue(args.jobs - status.workers)
+    start_queue(args.jobs, running=status.workers)
 
     recorded, failed, last = set(), set(), None
     while len(recorded) + len(failed) < len(queued):

@@ -130,8 +130,12 @@ def queue_status() -> QueueStatus:
     return QueueStatus(states, int(workers[1]) + int(workers[2]) if workers else 0)
 
 
-def start_queue(jobs: int) -> None:
-    """Start `jobs` DVC queue workers. They inherit stdout: a captured pipe would stay open, and
-    block the caller, until they all exit, so their output goes nowhere (`dvc queue logs` has it)."""
-    subprocess.run(["dvc", "queue", "start", "-j", str(jobs)], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_queue(jobs: int, running: int | None = None) -> None:
+    """Have `jobs` DVC queue workers: start those missing beside the `running` ones (read from
+    `dvc queue status` if not given), so that two commands sharing the queue do not overload the
+    CPU. Workers inherit stdout: a captured pipe would stay open, and block the caller, until they
+    all exit, so their output goes nowhere (`dvc queue logs` has it)."""
+    missing = jobs - (queue_status().workers if running is None else running)
+    if missing > 0:
+        subprocess.run(["dvc", "queue", "start", "-j", str(missing)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
