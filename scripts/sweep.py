@@ -23,7 +23,9 @@ VALIDATION_SIZE = 10_000
 PREFIX = "tune"
 
 
-def queue(preset: str, grid: dict[str, list[str]], epochs: int, scenario: str) -> None:
+def queue(preset: str, grid: dict[str, list[str]], epochs: int, scenario: str) -> list[str]:
+    """Queue one experiment per setting of the grid; return their names."""
+    names = []
     for values in itertools.product(*grid.values()):
         setting = dict(zip(grid, values))
         name = "-".join([PREFIX, preset, *([scenario] if scenario != "standard" else []),
@@ -31,15 +33,20 @@ def queue(preset: str, grid: dict[str, list[str]], epochs: int, scenario: str) -
         overrides = [f"data.validation_size={VALIDATION_SIZE}", "train.threads=1", f"train.epochs={epochs}",
                      f"optimizer.name={preset}", *(f"optimizers.{preset}.{k}={v}" for k, v in setting.items())]
         queue_experiment(name, overrides, [f"evaluate@{scenario}"])
+        names.append(name)
+    return names
 
 
-def wait_for_queue(jobs: int) -> None:
+def wait_for(names: list[str], jobs: int) -> list[str]:
+    """Run the queue until these experiments are done (not whatever else shares the queue);
+    return those that failed."""
     start_queue(jobs)
     while True:
-        states = list(queue_status().states.values())
-        if "Queued" not in states and "Running" not in states:
-            return
-        print(f"waiting: {states.count('Running')} running, {states.count('Queued')} queued", flush=True)
+        states = queue_status().states
+        mine = [states.get(name) for name in names]
+        if "Queued" not in mine and "Running" not in mine:
+            return [name for name in names if states.get(name) == "Failed"]
+        print(f"waiting: {mine.count('Running')} of {len(names)} running, {mine.count('Queued')} queued", flush=True)
         time.sleep(30)
 
 
@@ -82,13 +89,17 @@ def main() -> None:
     parser.add_argument("--scenario", default="standard", help="the scenario each setting trains")
     parser.add_argument("--table-only", action="store_true")
     args = parser.parse_args()
+    failed = []
     if not args.table_only:
         grid = dict(item.split("=", 1) for item in args.grid)
-        queue(args.preset, {k: v.split(",") for k, v in grid.items()}, args.epochs, args.scenario)
-        wait_for_queue(args.jobs)
-    experiments = finished_experiments()  # slow: list them once for every table
+        names = queue(args.preset, {k: v.split(",") for k, v in grid.items()}, args.epochs, args.scenario)
+        failed = wait_for(names, args.jobs)
+    experiments = finished_experiments()  # list them once for every table
     for preset in args.preset.split(",") if args.table_only else [args.preset]:
         write_table(preset, args.scenario, experiments)
+    if failed:
+        raise SystemExit(f"error: {len(failed)} setting(s) failed, left out of the table: {', '.join(failed)}"
+                         " (their output: dvc queue logs <name>)")
 
 
 def write_table(preset: str, scenario: str, experiments) -> None:
