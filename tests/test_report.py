@@ -5,14 +5,28 @@ import shutil
 import pandas as pd
 import pytest
 
+import yaml
+
+from lenet_bench import params as params_module
 from lenet_bench import printed, report
+from lenet_bench.study import fingerprint, study_params
 
 from conftest import ROOT
 
 METHODS = {"good": ("momentum", 0.905), "fast": ("adaptive", 0.900), "bad": ("second-order", 0.85)}
 
 
-def fake_export(root, seeds=(0, 1)):
+def fake_params(root, extra=()):
+    """params.yaml with the fake methods (and `extra` presets) as copies of the momentum preset."""
+    params = params_module.load(ROOT / "params.yaml")
+    momentum = params["optimizers"]["momentum"]
+    params["optimizers"] = {m: {**momentum, "family": METHODS.get(m, ("momentum",))[0]} for m in (*METHODS, *extra)}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return params
+
+
+def fake_export(root, seeds=(0, 1), params=None):
+    """An export of the fake methods; with `params`, each row carries the fingerprint of its settings there."""
     rows, curves = [], []
     for method, (family, accuracy) in METHODS.items():
         for scenario in ("standard", "l2", "sparse"):
@@ -26,7 +40,9 @@ def fake_export(root, seeds=(0, 1)):
                              "target_grad_evals": 480_000 if reached else None,
                              "target_seconds": 48 if reached else None, "diverged": False,
                              "diverged_at_step": None, "device": "cpu", "threads": 1,
-                             "preset_settings": json.dumps({"algorithm": "sgd", "lr": 0.05})})
+                             "preset_settings": json.dumps({"algorithm": "sgd", "lr": 0.05}),
+                             "fingerprint": fingerprint(study_params(params, method, seed, 1, 10), scenario)
+                             if params else "made by hand"})
                 for epoch in range(1, 11):
                     curves.append({"epoch": epoch, "test_accuracy": acc * epoch / 10, "test_loss": 2 - epoch / 10,
                                    "grad_evals": 60_000 * epoch, "seconds": 6 * epoch, "optimizer": method,
@@ -76,23 +92,32 @@ def test_no_runs_is_a_clear_error(tmp_path):
     (tmp_path / "results").mkdir()
     pd.DataFrame(columns=["optimizer"]).to_csv(tmp_path / "results" / "study.csv", index=False)
     pd.DataFrame(columns=["optimizer"]).to_csv(tmp_path / "results" / "study_curves.csv", index=False)
-    with pytest.raises(SystemExit, match="no runs: run scripts/study.py first"):
+    with pytest.raises(SystemExit, match="has no runs.*: run scripts/study.py first"):
         report.build(tmp_path, tmp_path / "report")
 
 
 def test_mixed_hardware_is_labelled_and_missing_presets_are_named(tmp_path):
-    fake_export(tmp_path)
+    fake_export(tmp_path, params=fake_params(tmp_path, extra=["untried"]))
     study = pd.read_csv(tmp_path / "results" / "study.csv")
     study.loc[study["optimizer"] == "bad", "device"] = "cuda"
     study.to_csv(tmp_path / "results" / "study.csv", index=False)
-    (tmp_path / "params.yaml").write_text(
-        "optimizers:\n" + "".join(f"  {m}: {{}}\n" for m in (*METHODS, "untried")))
     text = report.build(tmp_path, tmp_path / "report")
     assert "- **Hardware**: cpu, 1 thread: 12 runs; cuda: 6 runs." in text
     assert "Seconds compare only between runs on the same hardware." in text
     assert "| 60.0 | cuda |" in text and "| 6.0 | cpu, 1 thread |" in text
     assert "**Not in the study yet** (presets of params.yaml without a run here): untried." in text
     assert "bad costs" not in text  # 60 s per epoch is the median of its own hardware, not 10x the others'
+
+
+def test_runs_made_with_settings_params_yaml_no_longer_has_are_left_out_and_named(tmp_path):
+    params = fake_params(tmp_path)
+    fake_export(tmp_path, params=params)
+    params["optimizers"]["fast"]["lr"] = 0.5  # tuned after its runs
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    text = report.build(tmp_path, tmp_path / "report")
+    assert "from results/study.csv (12 runs)" in text
+    assert "**Left out**: runs made with settings that params.yaml no longer has (fast: 6)" in text
+    assert "| fast |" not in text and "| good |" in text
 
 
 @pytest.mark.skipif(bool(printed.missing_tools()), reason="needs pandoc and weasyprint (scripts/setup.sh installs them)")

@@ -8,7 +8,8 @@ import pytest
 
 from lenet_bench import params as params_module
 from lenet_bench.experiments import Experiment
-from lenet_bench.study import adopt, export_lock, fingerprint, plan, queue_experiment, read_export, study_params
+from lenet_bench.study import (adopt, export_lock, fingerprint, plan, queue_experiment, read_export,
+                               split_by_settings, study_params)
 
 from conftest import ROOT
 
@@ -82,3 +83,17 @@ def test_queue_experiment_holds_the_export_lock_while_dvc_runs(tmp_path, monkeyp
     (bin_dir / "dvc").write_text(f"#!{sys.executable}\nimport sys\nprint('no such stage'); sys.exit(2)\n")
     with pytest.raises(SystemExit, match="no such stage"):
         queue_experiment("study-sgd-seed0", [], ["evaluate@nowhere"], tmp_path)
+
+
+def test_split_by_settings_sets_apart_runs_made_with_settings_params_yaml_no_longer_has():
+    params = params_module.load(ROOT / "params.yaml")
+    current = fingerprint(study_params(params, "momentum", 0, 1, 10), "standard")
+    export = pd.DataFrame([
+        {"optimizer": "momentum", "scenario": "standard", "seed": 0, "epochs_budget": 10, "fingerprint": current},
+        {"optimizer": "momentum", "scenario": "l2", "seed": 0, "epochs_budget": 10, "fingerprint": current},
+        {"optimizer": "retired", "scenario": "standard", "seed": 0, "epochs_budget": 10, "fingerprint": current}])
+    kept, stale = split_by_settings(export, params)
+    assert kept.index.tolist() == [0] and stale.index.tolist() == [1, 2]
+    params["optimizers"]["momentum"]["lr"] = 0.5  # tuned since
+    kept, stale = split_by_settings(export, params)
+    assert kept.empty and len(stale) == 3

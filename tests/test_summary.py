@@ -1,3 +1,8 @@
+import shutil
+
+import pandas as pd
+import yaml
+
 from lenet_bench import summary
 
 from conftest import ROOT
@@ -34,3 +39,14 @@ def test_study_table_lists_every_preset_and_says_which_are_not_in_the_study(tmp_
     rows = summary.study_table(tmp_path).splitlines()[2:]
     assert len(rows) == len(summary.load_params(ROOT / "params.yaml")["optimizers"])
     assert all("not in the study yet" in row for row in rows)
+
+
+def test_study_table_says_which_presets_changed_since_their_study_runs(tmp_path):
+    (tmp_path / "results").mkdir()
+    shutil.copy(ROOT / "results" / "study.csv", tmp_path / "results" / "study.csv")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    tuned = pd.read_csv(ROOT / "results" / "study.csv")["optimizer"].iloc[0]
+    params["optimizers"][tuned]["lr"] *= 2
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    row = next(r for r in summary.study_table(tmp_path).splitlines() if r.startswith(f"| {tuned} |"))
+    assert "settings changed since its study runs" in row

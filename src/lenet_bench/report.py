@@ -18,6 +18,7 @@ from . import figures, printed
 from .files import write_text
 from .model import PARAMETER_COUNT
 from .params import load as load_params
+from .study import KEY, split_by_settings
 
 TARGET = 0.8938
 MAX_PAGES = 10  # the brief's limit, printed on A4
@@ -74,12 +75,19 @@ def _mean_or_dash(values: pd.Series, fmt: str) -> str:
     return "–" if values.empty else format(values.mean(), fmt)
 
 
-def load(root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load(root: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The study's runs and learning curves, and apart the runs made with settings that root's
+    params.yaml no longer has (none are set apart when the export comes without a params.yaml)."""
     study = pd.read_csv(root / "results" / "study.csv")
     curves = pd.read_csv(root / "results" / "study_curves.csv")
+    stale = study.iloc[:0]
+    if (root / "params.yaml").exists():
+        study, stale = split_by_settings(study, load_params(root / "params.yaml"))
+        kept = curves.set_index(KEY).index.isin(study.set_index(KEY).index)
+        curves = curves[kept]
     if study.empty:
-        raise SystemExit("results/study.csv has no runs: run scripts/study.py first")
-    return study, curves
+        raise SystemExit("results/study.csv has no runs with the settings of params.yaml: run scripts/study.py first")
+    return study, curves, stale
 
 
 def hardware(runs: pd.DataFrame) -> str:
@@ -209,7 +217,7 @@ def presets_missing(root: Path, study: pd.DataFrame) -> list[str]:
 
 
 def build(root: Path, out: Path) -> str:
-    study, curves = load(root)
+    study, curves, stale = load(root)
     study = study.sort_values(["optimizer", "scenario", "seed"]).reset_index(drop=True)
     scenarios = [s for s in ("standard", "l2", "sparse") if s in set(study["scenario"])]
     scenarios += sorted(set(study["scenario"]) - set(scenarios))
@@ -270,6 +278,11 @@ def build(root: Path, out: Path) -> str:
              "89.38% within the budget; the cost columns average over those seeds.\n")
     if missing:
         s.append(f"**Not in the study yet** (presets of params.yaml without a run here): {', '.join(missing)}.\n")
+    if not stale.empty:
+        counts = stale["optimizer"].value_counts().sort_index()
+        s.append("**Left out**: runs made with settings that params.yaml no longer has ("
+                 + ", ".join(f"{method}: {count}" for method, count in counts.items())
+                 + "); `python scripts/study.py` runs these presets again with the current settings.\n")
     for scenario in scenarios:
         s.append(f"### {scenario} ({SCENARIO_TEXT.get(scenario, scenario)})\n")
         s.append(results_table(study, means, scenario) + "\n")

@@ -108,6 +108,21 @@ def adopt(runs: list[Run], experiments, root: Path = Path(".")) -> tuple[list[Ru
     return left, adopted
 
 
+def split_by_settings(export: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The export's runs made with params.yaml's current settings, and those made with settings it
+    no longer has (a preset tuned since, say): the study would re-run these, and a report must not
+    present them as the current preset's."""
+    def current(row) -> bool:
+        if row["optimizer"] not in params["optimizers"] or row["scenario"] not in params["scenarios"]:
+            return False
+        run = study_params(params, row["optimizer"], int(row["seed"]), 1, int(row["epochs_budget"]))
+        return fingerprint(run, row["scenario"]) == row["fingerprint"]
+    if export.empty:
+        return export, export
+    mask = export.apply(current, axis=1).astype(bool)
+    return export[mask], export[~mask]
+
+
 def read_export(root: Path = Path(".")) -> pd.DataFrame:
     path = root / EXPORT
     return pd.read_csv(path) if path.exists() else pd.DataFrame(columns=[*KEY, "fingerprint"])

@@ -16,6 +16,7 @@ import pandas as pd
 from .optimizers import ALGORITHMS
 from .params import load as load_params
 from .report import hardware, mean_std
+from .study import split_by_settings
 
 
 def _percent(value) -> str:
@@ -197,8 +198,9 @@ def study_table(root: Path) -> str:
     """Every preset of params.yaml with its family and library, and its study results (results/study.csv):
     mean ± std over seeds per scenario, and the cost of the standard runs."""
     path = root / "results" / "study.csv"
-    study = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["optimizer"])
     settings = load_params(root / "params.yaml")
+    empty = pd.DataFrame(columns=["optimizer"])
+    study, stale = split_by_settings(pd.read_csv(path), settings) if path.exists() else (empty, empty)
     scenarios = list(settings["scenarios"])
     rows = ["| preset | family | library | seeds | " + " | ".join(f"{s} test accuracy" for s in scenarios)
             + " | standard test loss | standard: reached 89.38% | gradient evals | s/epoch | hardware |",
@@ -207,8 +209,9 @@ def study_table(root: Path) -> str:
         library = f"`{ALGORITHMS[preset['algorithm']].library}`"
         runs = study[study["optimizer"] == name]
         if runs.empty:
+            why = "settings changed since its study runs" if name in set(stale["optimizer"]) else "not in the study yet"
             rows.append(f"| {name} | {preset.get('family', '–')} | {library} | – | "
-                        + " | ".join("not in the study yet" if i == 0 else "" for i in range(len(scenarios)))
+                        + " | ".join(why if i == 0 else "" for i in range(len(scenarios)))
                         + " | | | | | |")
             continue
         by = {s: runs[runs["scenario"] == s] for s in scenarios}
