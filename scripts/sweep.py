@@ -42,12 +42,12 @@ def wait_for(names: list[str], jobs: int) -> list[str]:
     return those that failed."""
     start_queue(jobs)
     while True:
-        states = queue_status().states
+        states = queue_status()
         mine = [states.get(name) for name in names]
         if "Queued" not in mine and "Running" not in mine:
             return [name for name in names if states.get(name) == "Failed"]
         print(f"waiting: {mine.count('Running')} of {len(names)} running, {mine.count('Queued')} queued", flush=True)
-        time.sleep(30)
+        time.sleep(60)  # each `dvc queue status` costs seconds of CPU
 
 
 def flat_settings(preset: dict) -> dict:

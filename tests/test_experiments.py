@@ -1,12 +1,10 @@
 """Reading finished DVC experiments from their git refs, on a small git repository made here."""
 import json
-import os
 import subprocess
-import sys
 
 import yaml
 
-from lenet_bench.experiments import finished_experiments, start_queue
+from lenet_bench.experiments import finished_experiments
 
 
 def git(repo, *args) -> str:
@@ -48,23 +46,3 @@ def test_finished_experiments_is_empty_without_experiments(tmp_path):
     commit(tmp_path, {"params.yaml": "scenarios: {}\n"}, "baseline")
     assert finished_experiments(tmp_path) == []
 
-
-def test_start_queue_starts_only_the_missing_workers(tmp_path, monkeypatch):
-    """A stand-in `dvc` reports one worker running and logs every `queue start`."""
-    log = tmp_path / "started.log"
-    (tmp_path / "dvc").write_text(
-        f"#!{sys.executable}\n"
-        "import sys\n"
-        "if sys.argv[1:3] == ['queue', 'status']:\n"
-        "    print('Task  Name  Created  Status'); print('Worker status: 1 active, 0 idle')\n"
-        "elif sys.argv[1:3] == ['queue', 'start']:\n"
-        f"    open({str(log)!r}, 'a').write(' '.join(sys.argv[3:]) + '\\n')\n"
-        "else:\n"
-        "    sys.exit(2)\n")
-    (tmp_path / "dvc").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
-    start_queue(1)
-    assert not log.exists()
-    start_queue(2)
-    start_queue(3, running=0)
-    assert log.read_text().splitlines() == ["-j 1", "-j 3"]

@@ -110,14 +110,8 @@ def learning_curve(exp: Experiment, scenario: str) -> str:
                           capture_output=True, text=True).stdout
 
 
-@dataclass(frozen=True)
-class QueueStatus:
-    states: dict[str, str]  # experiment name -> Queued | Running | Success | Failed
-    workers: int            # queue workers running, busy or idle
-
-
-def queue_status() -> QueueStatus:
-    """`dvc queue status`, parsed."""
+def queue_status() -> dict[str, str]:
+    """`dvc queue status`, parsed: experiment name -> Queued | Running | Success | Failed."""
     result = subprocess.run(["dvc", "queue", "status"], capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"error: dvc queue status failed:\n{result.stdout}{result.stderr}")
@@ -126,16 +120,13 @@ def queue_status() -> QueueStatus:
         fields = line.split()
         if len(fields) >= 3 and fields[-1] in ("Queued", "Running", "Success", "Failed"):
             states[fields[1]] = fields[-1]
-    workers = re.search(r"Worker status: (\d+) active, (\d+) idle", result.stdout)
-    return QueueStatus(states, int(workers[1]) + int(workers[2]) if workers else 0)
+    return states
 
 
-def start_queue(jobs: int, running: int | None = None) -> None:
-    """Have `jobs` DVC queue workers: start those missing beside the `running` ones (read from
-    `dvc queue status` if not given), so that two commands sharing the queue do not overload the
-    CPU. Workers inherit stdout: a captured pipe would stay open, and block the caller, until they
-    all exit, so their output goes nowhere (`dvc queue logs` has it)."""
-    missing = jobs - (queue_status().workers if running is None else running)
-    if missing > 0:
-        subprocess.run(["dvc", "queue", "start", "-j", str(missing)], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_queue(jobs: int) -> None:
+    """Have `jobs` DVC queue workers. `dvc queue start -j N` starts those of workers 1..N that are
+    not running, so a second command sharing the queue adds none. Workers inherit stdout: a captured
+    pipe would stay open, and block the caller, until they all exit, so their output goes nowhere
+    (`dvc queue logs` has it)."""
+    subprocess.run(["dvc", "queue", "start", "-j", str(jobs)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
