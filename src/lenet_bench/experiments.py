@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,11 +111,17 @@ def learning_curve(exp: Experiment, scenario: str) -> str:
                           capture_output=True, text=True).stdout
 
 
-def queue_status() -> dict[str, str]:
-    """`dvc queue status`, parsed: experiment name -> Queued | Running | Success | Failed."""
-    result = subprocess.run(["dvc", "queue", "status"], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"error: dvc queue status failed:\n{result.stdout}{result.stderr}")
+def queue_status(attempts: int = 3, pause: float = 10.0) -> dict[str, str]:
+    """`dvc queue status`, parsed: experiment name -> Queued | Running | Success | Failed. It can fail
+    for a moment while a worker moves a task ("Invalid experiment ..."), so it is tried again."""
+    for attempt in range(attempts):
+        result = subprocess.run(["dvc", "queue", "status"], capture_output=True, text=True)
+        if result.returncode == 0:
+            break
+        if attempt + 1 < attempts:
+            time.sleep(pause)
+    else:
+        raise SystemExit(f"error: dvc queue status failed ({attempts} attempt(s)):\n{result.stdout}{result.stderr}")
     states = {}
     for line in result.stdout.splitlines()[1:]:
         fields = line.split()
