@@ -86,3 +86,27 @@ def test_newton_cg_cost_counts_each_product_twice_on_the_curvature_batch():
     # 2 steps of 128: each one gradient (128) and 3 products on 32 samples (2 * 3 * 32).
     assert record["cost"]["steps"] == 2
     assert record["cost"]["grad_evals"] == 2 * (128 + 2 * 3 * 32)
+
+
+def test_newton_cg_with_masks_solves_the_system_of_the_free_weights_only():
+    model = tiny_network()
+    x = torch.randn(9, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    y = torch.randint(0, 5, (9,), generator=torch.Generator().manual_seed(3))
+    mask = torch.rand(4, 3, generator=torch.Generator().manual_seed(4)) < 0.5
+    with torch.no_grad():
+        model[0].weight.mul_(mask)  # pruned, as the sparsifier leaves it
+    matrix, names = explicit_gauss_newton(model, x)
+    F.cross_entropy(model(x), y).backward()
+    gradient = torch.cat([p.grad.flatten() for p in model.parameters()])
+    free = torch.cat([mask.flatten() if n == "0.weight" else torch.ones(p.numel(), dtype=torch.bool)
+                      for n, p in model.named_parameters()])
+    before = torch.cat([p.detach().flatten() for p in model.parameters()])
+    optimizer = NewtonCG(model.parameters(), lr=0.5, damping=0.3, cg_iterations=100, cg_tolerance=1e-12,
+                         curvature_batch=9)
+    optimizer.step(training.Objective(model, optimizer, x, y, training.Cost(), masks={"0.weight": mask}))
+    system = (matrix + 0.3 * torch.eye(len(before), dtype=torch.float64))[free][:, free]
+    expected = before.clone()
+    expected[free] -= 0.5 * torch.linalg.solve(system, gradient[free])
+    after = torch.cat([p.detach().flatten() for p in model.parameters()])
+    torch.testing.assert_close(after, expected)
+    assert (model[0].weight[~mask] == 0).all()

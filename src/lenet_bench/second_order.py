@@ -58,7 +58,9 @@ class NewtonCG(torch.optim.Optimizer):
     `curvature_batch` samples of that batch; w <- w + lr d. Coupled weight decay adds wd w to g and
     wd I to G. Each Gauss-Newton-vector product counts as two gradient evaluations per sample.
     The closure must expose its model and inputs (`closure.model`, `closure.x`), as the training
-    loop's does; the optimizer must hold all of the model's parameters."""
+    loop's does; the optimizer must hold all of the model's parameters. Where the closure carries
+    masks (`closure.masks`, the sparse scenario), conjugate gradient runs in the subspace of the
+    weights they leave free: a pruned weight stays zero and does not bend the others' step."""
 
     def __init__(self, params, lr: float = 1.0, damping: float = 1.0, cg_iterations: int = 10,
                  cg_tolerance: float = 1e-3, curvature_batch: int = 512, weight_decay: float = 0.0):
@@ -76,13 +78,18 @@ class NewtonCG(torch.optim.Optimizer):
         if {id(p) for p in named.values()} != {id(p) for p in group["params"]}:
             raise ValueError("NewtonCG must optimise all of the model's parameters")
         wd, damping = group["weight_decay"], group["damping"]
-        gradient = {k: p.grad + wd * p if wd else p.grad for k, p in named.items()}
+        masks = getattr(closure, "masks", None) or {}
+
+        def free(v: dict) -> dict:
+            return {k: v[k] * masks[k] if k in masks else v[k] for k in v}
+
+        gradient = free({k: p.grad + wd * p if wd else p.grad for k, p in named.items()})
         x = closure.x[: self.curvature_batch]
         gauss_newton = gauss_newton_product(closure.model, x, {k: p.detach() for k, p in named.items()})
 
         def damped(v):
             gv = gauss_newton(v)
-            return {k: gv[k] + (damping + wd) * v[k] for k in v}
+            return free({k: gv[k] + (damping + wd) * v[k] for k in v})
 
         direction, products = conjugate_gradient(damped, {k: -g for k, g in gradient.items()},
                                                  self.cg_iterations, self.cg_tolerance)

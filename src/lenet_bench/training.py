@@ -42,16 +42,18 @@ class Objective:
     """The closure every optimizer step calls: the mini-batch objective at the current weights,
     cross-entropy (+ wd/2 ||w||^2 when the optimizer has no weight_decay), its gradient left in
     p.grad. It describes its batch for the optimizers that need more than a gradient: the model
-    and inputs (Gauss-Newton products), the batch's place in a fixed partition (SAGA), and it
+    and inputs (Gauss-Newton products), the batch's place in a fixed partition (SAGA), the sparse
+    scenario's masks (parameter name -> mask of the weights allowed to be nonzero), and it
     counts the extra cost they report. The first call's cross-entropy is kept for the train loss.
     A batch larger than `chunk` is evaluated chunk by chunk, the gradients summed: the same
     objective and gradient, without activations that outgrow the CPU's caches."""
 
     def __init__(self, model, optimizer, x, y, cost: Cost, l2_in_loss: float = 0.0, create_graph: bool = False,
-                 batch_index: int = 0, batch_count: int = 1, chunk: int | None = None):
+                 batch_index: int = 0, batch_count: int = 1, chunk: int | None = None,
+                 masks: dict[str, torch.Tensor] | None = None):
         self.model, self.optimizer, self.x, self.y, self.cost = model, optimizer, x, y, cost
         self.l2_in_loss, self.create_graph = l2_in_loss, create_graph
-        self.batch_index, self.batch_count = batch_index, batch_count
+        self.batch_index, self.batch_count, self.masks = batch_index, batch_count, masks or {}
         self.chunk = chunk or gradient_chunk(x.device)
         self.first_loss: torch.Tensor | None = None
 
@@ -136,7 +138,7 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
                           disable=None, mininterval=0.5):
             batch = batches[index]
             closure = Objective(model, optimizer, x[batch], y[batch], cost, l2_in_loss, algorithm.create_graph,
-                                index, len(batches))
+                                index, len(batches), masks=sparsifier.masks if sparsifier else None)
             optimizer.step(closure)
             scheduler.step()
             cost.steps += 1
