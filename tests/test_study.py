@@ -1,7 +1,6 @@
 """The study's bookkeeping without DVC: planning against the export, and adopting finished experiments."""
 import fcntl
 import os
-import sys
 
 import pandas as pd
 import pytest
@@ -64,23 +63,17 @@ def test_export_lock_shuts_out_another_writer_until_released(tmp_path):
     assert try_lock()
 
 
-def test_queue_experiment_holds_the_export_lock_while_dvc_runs(tmp_path, monkeypatch):
+def test_queue_experiment_holds_the_export_lock_while_dvc_runs(tmp_path, stand_in_dvc):
     """A stand-in `dvc` succeeds only if it cannot take the export's lock itself, i.e. the study holds it."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "dvc").write_text(
-        f"#!{sys.executable}\n"
-        "import fcntl, os, sys\n"
-        "fd = os.open('results', os.O_RDONLY)\n"
-        "try:\n"
-        "    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
-        "except BlockingIOError:\n"
-        "    sys.exit(0)\n"
-        "print('the export was not locked'); sys.exit(1)\n")
-    (bin_dir / "dvc").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    stand_in_dvc("import fcntl, os, sys\n"
+                 "fd = os.open('results', os.O_RDONLY)\n"
+                 "try:\n"
+                 "    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+                 "except BlockingIOError:\n"
+                 "    sys.exit(0)\n"
+                 "print('the export was not locked'); sys.exit(1)\n")
     queue_experiment("study-sgd-seed0", ["optimizer.name=sgd"], ["evaluate@standard"], tmp_path)
-    (bin_dir / "dvc").write_text(f"#!{sys.executable}\nimport sys\nprint('no such stage'); sys.exit(2)\n")
+    stand_in_dvc("import sys\nprint('no such stage'); sys.exit(2)\n")
     with pytest.raises(SystemExit, match="no such stage"):
         queue_experiment("study-sgd-seed0", [], ["evaluate@nowhere"], tmp_path)
 
