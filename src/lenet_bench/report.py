@@ -336,10 +336,9 @@ def build(root: Path, out: Path) -> str:
                   f"{int(r['diverged_at_step']) if not pd.isna(r['diverged_at_step']) else '?'}."
                   for _, r in diverged.iterrows()]
     order = missed.groupby("optimizer")["accuracy"].mean().sort_values().index
-    for method in order:  # the worst first, one line per method
-        rows = missed[missed["optimizer"] == method].set_index("scenario").reindex(
-            [c for c in scenarios if c in set(missed.loc[missed["optimizer"] == method, "scenario"])])
-        where = ", ".join(f"`{scenario}` ({100 * r['accuracy']:.2f}%)" for scenario, r in rows.iterrows())
+    for method in order:  # the worst first, one line per method, its scenarios in the report's order
+        rows = missed[missed["optimizer"] == method].sort_values("scenario", key=lambda c: c.map(scenarios.index))
+        where = ", ".join(f"`{r['scenario']}` ({100 * r['accuracy']:.2f}%)" for _, r in rows.iterrows())
         items.append(f"- {method} stayed below 89.38% on average in {where}; "
                      f"{rows['reached'].sum()} of those {rows['seeds'].sum()} runs reached it.")
     if "sparse" in scenarios and "standard" in scenarios:
