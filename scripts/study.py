@@ -23,8 +23,8 @@ from pathlib import Path
 from lenet_bench import params as params_module
 from lenet_bench.experiments import finished_experiments, queue_status, start_queue
 from lenet_bench.params import ParamError
-from lenet_bench.study import (adopt, overrides, plan, prepared_dataset, queue_experiment, read_export, record,
-                               run_without_dvc)
+from lenet_bench.study import (adopt, forget, overrides, plan, prepared_dataset, queue_experiment, read_export,
+                               record, run_without_dvc, selected)
 
 # One torch thread per job, whatever the number of jobs: on a 2-core machine two such jobs gave 1.70x
 # the throughput of one job of two threads (small convolutions scale poorly over threads;
@@ -58,6 +58,9 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=60,
                         help="seconds between progress checks (each `dvc queue status` costs seconds of CPU)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    parser.add_argument("--redo", action="store_true",
+                        help="run the selected results again even if the export has them (after a fix to a "
+                             "method's code); their rows leave the export when the new runs are queued")
     parser.add_argument("--without-dvc", action="store_true",
                         help="run dvc.yaml's stage commands directly, one scenario per job, in scratch folders")
     args = parser.parse_args()
@@ -67,7 +70,10 @@ def main() -> None:
     scenarios = args.scenarios.split(",") if args.scenarios else list(params["scenarios"])
     try:
         seeds = [int(s) for s in args.seeds.split(",")]
-        runs, already = plan(params, presets, scenarios, seeds, THREADS_PER_JOB, args.epochs, read_export())
+        export = read_export()
+        if args.redo:
+            export = export[~selected(export, presets, scenarios, seeds)]
+        runs, already = plan(params, presets, scenarios, seeds, THREADS_PER_JOB, args.epochs, export)
     except (ValueError, ParamError) as err:
         sys.exit(f"error: {err}")
     total = len(presets) * len(scenarios) * len(seeds)
@@ -77,17 +83,21 @@ def main() -> None:
         for run in runs:
             print(f"  {run.name}: {', '.join(run.scenarios)}")
         return
+    if args.redo:
+        print(f"--redo: {forget(presets, scenarios, seeds)} result(s) taken out of results/study.csv to run again")
     if args.without_dvc:
         run_directly(runs, args.jobs)
         return
-    # What an earlier, stopped study command left: finished experiments to record, queued ones to wait for.
-    runs, adopted = adopt(runs, finished_experiments())
-    if adopted:
-        print(f"recorded {adopted} result(s) that finished experiments of this study already held")
-    if not runs:
-        return
+    # What an earlier, stopped study command left: finished experiments to record, queued ones to wait
+    # for (not with --redo: those ran the code that is being redone).
+    if not args.redo:
+        runs, adopted = adopt(runs, finished_experiments())
+        if adopted:
+            print(f"recorded {adopted} result(s) that finished experiments of this study already held")
+        if not runs:
+            return
     states = queue_status()
-    queued = {run.name: run for run in runs if states.get(run.name) in ("Queued", "Running")}
+    queued = {run.name: run for run in runs if states.get(run.name) in ("Queued", "Running") and not args.redo}
     if queued:
         print(f"waiting for {len(queued)} experiment(s) an earlier study command queued")
     taken = set(dvc("exp", "list", "--name-only").split()) | set(states)

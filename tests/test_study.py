@@ -7,7 +7,7 @@ import pytest
 
 from lenet_bench import params as params_module
 from lenet_bench.experiments import Experiment
-from lenet_bench.study import (adopt, export_lock, fingerprint, plan, queue_experiment, read_export,
+from lenet_bench.study import (adopt, export_lock, fingerprint, forget, plan, queue_experiment, read_export,
                                split_by_settings, study_params)
 
 from conftest import ROOT
@@ -90,3 +90,18 @@ def test_split_by_settings_sets_apart_runs_made_with_settings_params_yaml_no_lon
     params["optimizers"]["momentum"]["lr"] = 0.5  # tuned since
     kept, stale = split_by_settings(export, params)
     assert kept.empty and len(stale) == 3
+
+
+def test_forget_takes_the_selected_results_and_their_curves_out_of_the_export(tmp_path):
+    (tmp_path / "results").mkdir()
+    rows = [{"optimizer": o, "scenario": s, "seed": seed, "test_accuracy": 0.9}
+            for o in ("newton_cg", "sgd") for s in ("standard", "sparse") for seed in (0, 1)]
+    pd.DataFrame(rows).to_csv(tmp_path / "results" / "study.csv", index=False)
+    pd.DataFrame([{**r, "epoch": e} for r in rows for e in (1, 2)]).to_csv(tmp_path / "results" / "study_curves.csv",
+                                                                           index=False)
+    assert forget(["newton_cg"], ["sparse"], [0, 1], tmp_path) == 2
+    left = read_export(tmp_path)
+    assert len(left) == 6 and not ((left["optimizer"] == "newton_cg") & (left["scenario"] == "sparse")).any()
+    curves = pd.read_csv(tmp_path / "results" / "study_curves.csv")
+    assert len(curves) == 12 and not ((curves["optimizer"] == "newton_cg") & (curves["scenario"] == "sparse")).any()
+    assert forget(["newton_cg"], ["sparse"], [0, 1], tmp_path) == 0

@@ -142,6 +142,25 @@ def record(exp: Experiment, scenarios, root: Path = Path(".")) -> None:
         _merge(root / CURVES, pd.concat(curves), [*KEY, "epoch"], replace=KEY)
 
 
+def selected(export: pd.DataFrame, presets, scenarios, seeds) -> pd.Series:
+    """Which of the export's rows are results of these presets, scenarios and seeds."""
+    return (export["optimizer"].isin(presets) & export["scenario"].isin(scenarios)
+            & export["seed"].isin(seeds))
+
+
+def forget(presets, scenarios, seeds, root: Path = Path(".")) -> int:
+    """Take these results (and their learning curves) out of the export, so that the study runs
+    them again, e.g. after a fix to a method's code; return how many results were taken out."""
+    with export_lock(root):
+        export = read_export(root)
+        drop = selected(export, presets, scenarios, seeds)
+        if drop.any():
+            files.write_text(root / EXPORT, export[~drop].to_csv(index=False))
+            curves = pd.read_csv(root / CURVES)
+            files.write_text(root / CURVES, curves[~selected(curves, presets, scenarios, seeds)].to_csv(index=False))
+    return int(drop.sum())
+
+
 @contextmanager
 def export_lock(root: Path = Path(".")):
     """Held while the export is written, and while an experiment is queued (queue_experiment)."""
