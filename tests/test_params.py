@@ -24,7 +24,7 @@ def test_run_config_merges_preset_scenario_and_train(project_params):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda p: p["optimizer"].update(name="adamm"),
-     r"^optimizer.name: unknown value 'adamm' \(did you mean 'adam'\?\); allowed: sgd, sgd_basic, gd, momentum, nesterov, svrg, saga, "),
+     r"^optimizer.name: unknown value 'adamm' \(did you mean 'adam'\?\); allowed: sgd, sgd_basic, gd, momentum, nesterov, sam, svrg, saga, "),
     (lambda p: p["optimizers"]["sgd"].update(algorithm="sgdd"),
      r"^optimizers.sgd.algorithm: unknown value 'sgdd' \(did you mean 'sgd'\?\); allowed: adagrad, adahessian, adam, .*, sgd, shampoo, sophia, svrg$"),
     (lambda p: p["optimizers"]["sgd"].update(lr=0),

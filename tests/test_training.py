@@ -246,3 +246,36 @@ def test_a_batch_evaluated_in_chunks_has_the_same_objective_gradient_and_hessian
     if l2_in_loss == 0.0:
         reference = torch.nn.functional.cross_entropy(model(x), y)
         assert torch.allclose(whole[0], reference, rtol=1e-14)
+
+
+def test_sam_steps_from_w_along_the_gradient_at_the_ascent_point():
+    """One SAM step: g = grad L(w); w_adv = w + rho g/|g|; w' = w - lr (grad L(w_adv) + wd w)."""
+    from lenet_bench.optimizers import build_optimizer
+    torch.manual_seed(0)
+    model = torch.nn.Linear(5, 3).double()
+    x, y = torch.randn(16, 5, dtype=torch.float64), torch.randint(0, 3, (16,))
+    lr, rho, wd = 0.1, 0.05, 0.01
+    w = [p.detach().clone() for p in model.parameters()]
+
+    def gradient_at(weights):
+        probe = torch.nn.Linear(5, 3).double()
+        with torch.no_grad():
+            for p, value in zip(probe.parameters(), weights):
+                p.copy_(value)
+        loss = torch.nn.functional.cross_entropy(probe(x), y)
+        return torch.autograd.grad(loss, list(probe.parameters())), loss.detach()
+
+    g, loss_at_w = gradient_at(w)
+    norm = torch.sqrt(sum(gi.square().sum() for gi in g))
+    g_adv, _ = gradient_at([wi + rho * gi / norm for wi, gi in zip(w, g)])
+    expected = [wi - lr * (gi + wd * wi) for wi, gi in zip(w, g_adv)]
+
+    optimizer = build_optimizer(model, {"algorithm": "sam", "lr": lr, "rho": rho, "momentum": 0.9}, wd)
+    cost = training.Cost()
+    closure = training.Objective(model, optimizer, x, y, cost)
+    loss = optimizer.step(closure)
+    for p, value in zip(model.parameters(), expected):
+        torch.testing.assert_close(p.detach(), value)
+    torch.testing.assert_close(loss, loss_at_w)  # the train loss is the one at w
+    torch.testing.assert_close(closure.first_loss, loss_at_w)
+    assert cost.grad_evals == 2 * 16  # two gradients of the batch a step

@@ -106,6 +106,22 @@ def _kfac(params, **settings):
     return KFAC(params, **settings)
 
 
+def _sharpness_aware_sgd(params, **settings):
+    """pytorch_optimizer.SAM over torch.optim.SGD. SAM expects the gradient at the current weights
+    to be there before its step; this step takes it through the closure first, so that the loop
+    calls SAM like every other optimizer (and counts both gradients of a step)."""
+    from pytorch_optimizer import SAM
+
+    class ClosureSAM(SAM):
+        def step(self, closure):
+            with torch.enable_grad():
+                loss = closure()  # at w: the direction of the ascent step, and the train loss
+            super().step(closure)  # the gradient at w + rho g/|g| steps from w
+            return loss
+
+    return ClosureSAM(params, base_optimizer=torch.optim.SGD, **settings)
+
+
 def _schedule_free_adamw(params, **settings):
     from schedulefree import AdamWScheduleFree
 
@@ -127,6 +143,8 @@ ALGORITHMS: dict[str, Algorithm] = {
                       named=True),
     "schedule_free_adamw": Algorithm(_schedule_free_adamw, "schedulefree.AdamWScheduleFree",
                                      ("betas", "eps", "warmup_steps"), "decoupled"),
+    "sam": Algorithm(_sharpness_aware_sgd, "pytorch_optimizer.SAM over torch.optim.SGD",
+                     ("rho", "adaptive", "momentum", "nesterov"), "coupled"),
     "svrg": Algorithm(_svrg, "lenet_bench.variance_reduction.SVRG (own)", ("snapshot_epochs", "momentum"),
                       "coupled"),
     "saga": Algorithm(_saga, "lenet_bench.variance_reduction.SAGA (own)", ("momentum",), "coupled",

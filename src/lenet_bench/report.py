@@ -28,6 +28,9 @@ SCENARIO_TEXT = {"standard": "plain cross-entropy", "l2": "L2 through the optimi
 # What each algorithm does, for the chosen method's section.
 ALGORITHM_TEXT = {
     "sgd": "stochastic gradient descent on mini-batches, with heavy-ball or Nesterov momentum where the preset sets it",
+    "sam": "sharpness-aware minimisation (SAM) over SGD with momentum: each step takes the mini-batch gradient "
+           "g at w, then the gradient at w + rho g/|g| (the worst nearby point, to first order), and steps from w "
+           "along the latter: two gradients a step, for flatter minima",
     "svrg": "SVRG: a full gradient at a snapshot taken every epoch, and on each mini-batch the step "
             "g_i(w) - g_i(snapshot) + full gradient, an unbiased gradient whose variance vanishes near the snapshot",
     "saga": "SAGA: a table of the last gradient seen for each fixed mini-batch; each step uses "
