@@ -142,6 +142,16 @@ def full_gradient_line(root: Path) -> str:
             f"before it started; median of {b['repeats']}).")
 
 
+def single_sample_line(root: Path) -> str:
+    """The committed output of benchmarks/single_sample_step.py."""
+    if (b := _benchmark(root, "single_sample_step")) is None:
+        return _not_measured("single_sample_step")
+    return (f"A one-sample step through the training loop took {b['loop_ms_per_step']:.2f} ms and a bare torch step "
+            f"(zero_grad, loss, backward, step) {b['bare_ms_per_step']:.2f} ms: **{b['overhead']:.2f}x** "
+            f"({b['threads']} torch thread{'s' if b['threads'] > 1 else ''}, {b['machine']}, load average "
+            f"{b['load_average_before']:g} before it started; median of {b['repeats']} blocks of {b['steps']} steps).")
+
+
 def tuning_table(root: Path) -> str:
     """The best setting of each preset's sweep (tuning/<preset>.csv), judged on validation accuracy."""
     rows = ["| preset | tuned in | settings tried | swept: best value | lr | batch | schedule | validation accuracy "
@@ -242,7 +252,7 @@ def baseline_seeds_table(root: Path) -> str:
 SECTIONS = {"presets": presets_table, "pipeline-results": pipeline_table, "preset-runs": preset_runs_table,
             "tuning": tuning_table, "study": study_table, "baseline-seeds": baseline_seeds_table, "sparse-runs": sparse_table,
             "speed": speed_table, "parallel-jobs": parallel_jobs_line,
-            "full-gradient": full_gradient_line}
+            "full-gradient": full_gradient_line, "single-sample": single_sample_line}
 
 
 def render(readme: str, root: Path) -> str:

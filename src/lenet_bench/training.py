@@ -59,24 +59,33 @@ class Objective:
 
     def __call__(self) -> torch.Tensor:
         self.optimizer.zero_grad(set_to_none=True)
-        cross_entropy = 0.0
-        with warnings.catch_warnings():
-            # create_graph: the optimizer differentiates p.grad. torch warns of the reference cycle
-            # this makes between a parameter and its gradient; zero_grad(set_to_none=True) above breaks it.
-            warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph=True")
+        if len(self.y) <= self.chunk:
+            cross_entropy = self._backward(F.cross_entropy(self.model(self.x), self.y))
+        else:
+            cross_entropy = 0.0
             for xs, ys in zip(self.x.split(self.chunk), self.y.split(self.chunk)):
-                part = F.cross_entropy(self.model(xs), ys) * (len(ys) / len(self.y))  # x 1.0 for one chunk: exact
-                part.backward(create_graph=self.create_graph)
-                cross_entropy = cross_entropy + part.detach()
-            loss = cross_entropy
-            if self.l2_in_loss:
-                penalty = l2_penalty(self.model, self.l2_in_loss)
-                penalty.backward(create_graph=self.create_graph)
-                loss = cross_entropy + penalty.detach()
+                cross_entropy = cross_entropy + self._backward(
+                    F.cross_entropy(self.model(xs), ys) * (len(ys) / len(self.y)))
+        loss = cross_entropy
+        if self.l2_in_loss:
+            loss = cross_entropy + self._backward(l2_penalty(self.model, self.l2_in_loss))
         self.cost.grad_evals += len(self.y)
         if self.first_loss is None:
             self.first_loss = cross_entropy
         return loss
+
+    def _backward(self, value: torch.Tensor) -> torch.Tensor:
+        """Accumulate value's gradient in p.grad (keeping the graph if the optimizer differentiates
+        p.grad); return value, detached."""
+        if not self.create_graph:
+            value.backward()  # the plain path: at one sample a step, every microsecond shows
+            return value.detach()
+        with warnings.catch_warnings():
+            # torch warns of the reference cycle create_graph makes between a parameter and its
+            # gradient; zero_grad(set_to_none=True) at the next call breaks it.
+            warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph=True")
+            value.backward(create_graph=True)
+        return value.detach()
 
     def count_backward(self, samples: int) -> None:
         """Count one more backward pass, on `samples` samples (K-FAC's curvature pass)."""
