@@ -123,6 +123,12 @@ def _not_measured(name: str) -> str:
     return f"_not measured yet: run `python benchmarks/{name}.py --output benchmarks/{name}.json`_"
 
 
+def _measured_on(b: dict) -> str:
+    """Where a single-process CPU benchmark ran: threads, machine, and the load it shared the machine with."""
+    return (f"{b['threads']} torch thread{'s' if b['threads'] > 1 else ''}, {b['machine']}, "
+            f"load average {b['load_average_before']:g} before it started")
+
+
 def parallel_jobs_line(root: Path) -> str:
     """The committed output of benchmarks/parallel_jobs.py."""
     if (b := _benchmark(root, "parallel_jobs")) is None:
@@ -138,8 +144,7 @@ def full_gradient_line(root: Path) -> str:
         return _not_measured("full_gradient")
     return (f"The gradient of {b['batch']:,} images took {b['one_pass_seconds']:.1f} s in one pass and "
             f"{b['chunked_seconds']:.1f} s in chunks of {b['chunk']:,}: **{b['speedup']:.2f}x** ({b['device']}, "
-            f"{b['threads']} torch thread{'s' if b['threads'] > 1 else ''}, {b['machine']}, load average {b['load_average_before']:g} "
-            f"before it started; median of {b['repeats']}).")
+            f"{_measured_on(b)}; median of {b['repeats']}).")
 
 
 def single_sample_line(root: Path) -> str:
@@ -148,8 +153,7 @@ def single_sample_line(root: Path) -> str:
         return _not_measured("single_sample_step")
     return (f"A one-sample step through the training loop took {b['loop_ms_per_step']:.2f} ms and a bare torch step "
             f"(zero_grad, loss, backward, step) {b['bare_ms_per_step']:.2f} ms: **{b['overhead']:.2f}x** "
-            f"({b['threads']} torch thread{'s' if b['threads'] > 1 else ''}, {b['machine']}, load average "
-            f"{b['load_average_before']:g} before it started; median of {b['repeats']} blocks of {b['steps']} steps).")
+            f"({_measured_on(b)}; median of {b['repeats']} blocks of {b['steps']} steps).")
 
 
 def tuning_table(root: Path) -> str:
