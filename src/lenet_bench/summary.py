@@ -199,11 +199,11 @@ def preset_runs_table(root: Path) -> str:
     runs = _exported(root, lambda r: r["experiment"].str.startswith("preset-"))
     if runs.empty:
         return NOTHING_YET
-    rows = ["| preset | scenario | test accuracy | test loss | reached 89.38% at | gradient evals | steps "
-            "| train seconds | threads |", "|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| preset | lr | scenario | test accuracy | test loss | reached 89.38% at | gradient evals | steps "
+            "| train seconds | threads |", "|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in runs.sort_values(["scenario", "test_accuracy"], ascending=[False, False]).iterrows():
         reached = _reached(r["target_epoch"], r["target_grad_evals"], r["target_seconds"])
-        rows.append(f"| {r['optimizer']} | {r['scenario']} | {_percent(r['test_accuracy'])} | {r['test_loss']:.4f} "
+        rows.append(f"| {r['optimizer']} | {r['lr']:g} | {r['scenario']} | {_percent(r['test_accuracy'])} | {r['test_loss']:.4f} "
                     f"| {reached} | {int(r['grad_evals']):,} | {int(r['steps']):,} | {r['seconds']:.0f} | {int(r['threads'])} |")
     return "\n".join(rows)
 
