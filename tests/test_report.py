@@ -102,7 +102,7 @@ def test_mixed_hardware_is_labelled_and_missing_presets_are_named(tmp_path):
     study.loc[study["optimizer"] == "bad", "device"] = "cuda"
     study.to_csv(tmp_path / "results" / "study.csv", index=False)
     text = report.build(tmp_path, tmp_path / "report")
-    assert "- **Hardware**: cpu, 1 thread: 12 runs; cuda: 6 runs." in text
+    assert "- **Hardware**: cpu, 1 thread: 12 runs, 0.2 hours of training summed over runs; cuda: 6 runs, 1.0 hours of training summed over runs." in text
     assert "Seconds compare only between runs on the same hardware." in text
     assert "| 60.0 | cuda |" in text and "| 6.0 | cpu, 1 thread |" in text
     assert "**Not in the study yet** (presets of params.yaml without a run here): untried." in text

@@ -265,7 +265,8 @@ def build(root: Path, out: Path) -> str:
              "(the brief's reference).\n"
              f"- **Scenarios**: " + "; ".join(f"`{s_}`: {SCENARIO_TEXT.get(s_, s_)}" for s_ in scenarios) + ".\n"
              f"- **Seeds**: {', '.join(map(str, seeds))} ({len(seeds)} per method and scenario).\n"
-             f"- **Hardware**: " + "; ".join(f"{hardware(study[study['device'] == d])}: {n} runs"
+             f"- **Hardware**: " + "; ".join(f"{hardware(study[study['device'] == d])}: {n} runs, "
+                                            f"{study.loc[study['device'] == d, 'seconds'].sum() / 3600:.1f} hours of training summed over runs"
                                             for d, n in devices.items())
              + ". Torch's default algorithms (results differ slightly with the hardware and thread count)."
              + (" Seconds compare only between runs on the same hardware." if mixed else "") + "\n"
