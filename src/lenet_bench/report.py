@@ -99,6 +99,16 @@ def hardware(runs: pd.DataFrame) -> str:
                               for d, t in zip(runs["device"], runs["threads"])}))
 
 
+def hardware_totals(study: pd.DataFrame, devices) -> str:
+    """Each kind of hardware, in the order given, with its number of runs and their summed training hours."""
+    parts = []
+    for device in devices:
+        runs = study[study["device"] == device]
+        parts.append(f"{hardware(runs)}: {len(runs)} runs, {runs['seconds'].sum() / 3600:.1f} hours of training "
+                     "summed over runs")
+    return "; ".join(parts)
+
+
 def summary(study: pd.DataFrame) -> pd.DataFrame:
     """One row per method and scenario: means and spreads over seeds, and how often it reached the target."""
     rows = []
@@ -265,9 +275,7 @@ def build(root: Path, out: Path) -> str:
              "(the brief's reference).\n"
              f"- **Scenarios**: " + "; ".join(f"`{s_}`: {SCENARIO_TEXT.get(s_, s_)}" for s_ in scenarios) + ".\n"
              f"- **Seeds**: {', '.join(map(str, seeds))} ({len(seeds)} per method and scenario).\n"
-             f"- **Hardware**: " + "; ".join(f"{hardware(study[study['device'] == d])}: {n} runs, "
-                                            f"{study.loc[study['device'] == d, 'seconds'].sum() / 3600:.1f} hours of training summed over runs"
-                                            for d, n in devices.items())
+             f"- **Hardware**: {hardware_totals(study, devices.index)}"
              + ". Torch's default algorithms (results differ slightly with the hardware and thread count)."
              + (" Seconds compare only between runs on the same hardware." if mixed else "") + "\n"
              "- **Cost**: gradient evaluations count one per sample per backward pass (a Hessian- or Gauss-Newton-"
