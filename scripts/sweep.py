@@ -18,6 +18,7 @@ import pandas as pd
 
 from lenet_bench.experiments import finished_experiments, queue_status, start_queue
 from lenet_bench.study import queue_experiment
+from lenet_bench.tuning import PRECISION, rank_settings
 
 VALIDATION_SIZE = 10_000
 PREFIX = "tune"
@@ -106,10 +107,9 @@ def write_table(preset: str, scenario: str, experiments) -> None:
     out = Path("tuning") / f"{preset}.csv"
     out.parent.mkdir(exist_ok=True)
     # Rows already in the table may come from experiments this machine no longer has.
-    earlier = [pd.read_csv(out)] if out.exists() else []
-    result = (pd.concat([*earlier, table(preset, scenario, experiments)]).drop_duplicates("experiment", keep="last")
-              .sort_values("validation_accuracy", ascending=False))
-    result.to_csv(out, index=False, float_format="%.4f")
+    earlier = pd.read_csv(out) if out.exists() else None
+    result = rank_settings(earlier, table(preset, scenario, experiments))
+    result.to_csv(out, index=False, float_format=f"%.{PRECISION}f")
     print(result.to_string(index=False))
     print(f"wrote {out}")
 

@@ -50,3 +50,19 @@ def test_study_table_says_which_presets_changed_since_their_study_runs(tmp_path)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     row = next(r for r in summary.study_table(tmp_path).splitlines() if r.startswith(f"| {tuned} |"))
     assert "settings changed since its study runs" in row
+
+
+def test_sweep_table_ranks_by_accuracy_then_loss_and_keeps_ties_in_the_order_tried():
+    import pandas as pd
+    from lenet_bench.tuning import rank_settings, tied_with_best
+
+    earlier = pd.DataFrame({"experiment": ["a", "b", "c"], "validation_accuracy": [0.9019, 0.9018, 0.8],
+                            "validation_loss": [0.2785, 0.2785, 0.5]})
+    new = pd.DataFrame({"experiment": ["d", "c", "e"], "validation_accuracy": [0.90191, 0.95, 0.9019],
+                        "validation_loss": [0.27849, 0.2, 0.2700]})
+    ranked = rank_settings(earlier, new)
+    # c was run again and now leads; e ties with a on accuracy but has the lower loss; d ties with a
+    # to four decimals and was tried after it.
+    assert ranked["experiment"].tolist() == ["c", "e", "a", "d", "b"]
+    assert ranked.set_index("experiment").loc["c", "validation_accuracy"] == 0.95
+    assert tied_with_best(ranked) == 1 and tied_with_best(ranked.iloc[2:]) == 2

@@ -17,6 +17,7 @@ from .optimizers import ALGORITHMS
 from .params import load as load_params
 from .report import hardware, mean_std
 from .study import split_by_settings
+from .tuning import tied_with_best
 
 
 def _percent(value) -> str:
@@ -164,7 +165,9 @@ def tuning_table(root: Path) -> str:
         sweep = pd.read_csv(path)
         best = sweep.iloc[0]
         scenario = best["scenario"] if "scenario" in sweep else "standard"
-        rows.append(f"| {path.stem} | {scenario} | {len(sweep)} | {_swept(sweep)} | {best['lr']:g} "
+        tied = tied_with_best(sweep)
+        tried = f"{len(sweep)} ({tied} tie for best)" if tied > 1 else f"{len(sweep)}"
+        rows.append(f"| {path.stem} | {scenario} | {tried} | {_swept(sweep)} | {best['lr']:g} "
                     f"| {int(best['batch_size']):,} | {best['schedule']} "
                     f"| {_percent(best['validation_accuracy'])} | {best['validation_loss']:.4f} |")
     return "\n".join(rows)

@@ -1,0 +1,25 @@
+"""A sweep's table (tuning/<preset>.csv): its settings ranked by what the validation hold-out says."""
+from __future__ import annotations
+
+import pandas as pd
+
+PRECISION = 4  # decimals a table keeps: settings equal to these are tied
+
+
+def rank_settings(earlier: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
+    """One row per experiment, best first: higher validation accuracy, then lower validation loss, both
+    to the table's precision. A setting run again takes its new result but keeps its place, and tied
+    settings stay in the order they were first tried, so adding settings never reorders a tie."""
+    rows = pd.concat([t for t in (earlier, new) if t is not None and not t.empty], ignore_index=True)
+    first_tried = rows.drop_duplicates("experiment", keep="first")["experiment"]
+    latest = rows.drop_duplicates("experiment", keep="last").set_index("experiment").loc[first_tried].reset_index()
+    outcome = latest[["validation_accuracy", "validation_loss"]].round(PRECISION)
+    order = outcome.assign(accuracy=-outcome["validation_accuracy"]).sort_values(
+        ["accuracy", "validation_loss"], kind="stable").index
+    return latest.loc[order].reset_index(drop=True)
+
+
+def tied_with_best(sweep: pd.DataFrame) -> int:
+    """How many settings of a ranked table tie with its first one."""
+    outcome = sweep[["validation_accuracy", "validation_loss"]].round(PRECISION)
+    return int((outcome == outcome.iloc[0]).all(axis=1).sum())
