@@ -2,6 +2,7 @@
 
     python scripts/sweep.py nesterov lr=0.02,0.05,0.1 batch_size=64,128 [--jobs 2] [--epochs 10]
     python scripts/sweep.py adamw lr=0.001,0.003 --scenario l2   # where the preset differs from adam
+    python scripts/sweep.py shampoo epochs=20,30      # the best setting with a longer training budget
     python scripts/sweep.py nesterov --table-only     # rebuild tuning/nesterov.csv from experiments
     python scripts/sweep.py adam,nadam --table-only   # several tables from one listing of experiments
 
@@ -31,7 +32,8 @@ def queue(preset: str, grid: dict[str, list[str]], epochs: int, scenario: str) -
         setting = dict(zip(grid, values))
         name = "-".join([PREFIX, preset, *([scenario] if scenario != "standard" else []),
                          *(f"{k.split('.')[-1]}{v}" for k, v in setting.items())])
-        overrides = [f"data.validation_size={VALIDATION_SIZE}", "train.threads=1", f"train.epochs={epochs}",
+        budget = setting.pop("epochs", epochs)  # the training budget, not a setting of the preset
+        overrides = [f"data.validation_size={VALIDATION_SIZE}", "train.threads=1", f"train.epochs={budget}",
                      f"optimizer.name={preset}", *(f"optimizers.{preset}.{k}={v}" for k, v in setting.items())]
         queue_experiment(name, overrides, [f"evaluate@{scenario}"])
         names.append(name)
@@ -74,7 +76,7 @@ def table(preset: str, scenario: str, experiments) -> pd.DataFrame:
                      **flat_settings(exp.params["optimizers"][preset]),
                      "epochs": metrics["cost"]["epochs"], "diverged": metrics["run"]["diverged"],
                      "validation_accuracy": metrics["validation"]["accuracy"],
-                     "validation_loss": metrics["validation"]["loss"],
+                     "validation_loss": metrics["validation"]["loss"], "train_loss": metrics["train"]["loss"],
                      "seconds": round(metrics["cost"]["seconds"], 1)})
     if not rows:
         raise SystemExit(f"no finished '{PREFIX}-{preset}-*' experiments with validation metrics")

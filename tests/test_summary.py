@@ -66,3 +66,17 @@ def test_sweep_table_ranks_by_accuracy_then_loss_and_keeps_ties_in_the_order_tri
     assert ranked["experiment"].tolist() == ["c", "e", "a", "d", "b"]
     assert ranked.set_index("experiment").loc["c", "validation_accuracy"] == 0.95
     assert tied_with_best(ranked) == 1 and tied_with_best(ranked.iloc[2:]) == 2
+
+
+def test_longer_budget_table_lists_the_best_setting_at_each_budget_and_nothing_else(tmp_path):
+    import pandas as pd
+
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    (tmp_path / "tuning").mkdir()
+    assert summary.longer_budget_table(tmp_path).startswith("_No sweep has varied the training budget")
+    pd.DataFrame({"experiment": ["best", "other-lr", "best-epochs20", "other-lr-epochs20"],
+                  "lr": [0.02, 0.05, 0.02, 0.05], "averaging": [None] * 4, "epochs": [10, 10, 20, 20],
+                  "validation_accuracy": [0.9, 0.8, 0.85, 0.7], "validation_loss": [0.3, 0.4, 0.35, 0.5],
+                  "train_loss": [0.2, 0.3, 0.05, 0.1], "seconds": [1.0] * 4}).to_csv(tmp_path / "tuning" / "x.csv", index=False)
+    rows = summary.longer_budget_table(tmp_path).splitlines()[2:]
+    assert rows == ["| x | 10 | 90.00% | 0.3000 | 0.2000 |", "| x | 20 | 85.00% | 0.3500 | 0.0500 |"]

@@ -173,7 +173,27 @@ def tuning_table(root: Path) -> str:
     return "\n".join(rows)
 
 
-OUTCOMES = {"experiment", "scenario", "epochs", "diverged", "validation_accuracy", "validation_loss", "seconds"}
+OUTCOMES = {"experiment", "scenario", "epochs", "diverged", "validation_accuracy", "validation_loss", "train_loss",
+            "seconds"}
+
+
+def longer_budget_table(root: Path) -> str:
+    """A sweep's best setting trained again with other budgets (`scripts/sweep.py <preset> epochs=...`)."""
+    budget = load_params(root / "params.yaml")["train"]["epochs"]
+    rows = ["| preset | epochs | validation accuracy | validation loss | training loss |", "|---|---|---|---|---|"]
+    for path in sorted((root / "tuning").glob("*.csv")):
+        sweep = pd.read_csv(path)
+        if sweep["epochs"].nunique() < 2 or "train_loss" not in sweep or not (sweep["epochs"] == budget).any():
+            continue
+        settings = [c for c in sweep.columns if c not in OUTCOMES]
+        best = sweep[sweep["epochs"] == budget].iloc[0]
+        same = sweep[(sweep[settings].eq(best[settings]) | (sweep[settings].isna() & best[settings].isna())).all(axis=1)]
+        for _, r in same.sort_values("epochs").iterrows():
+            rows.append(f"| {path.stem} | {int(r['epochs'])} | {_percent(r['validation_accuracy'])} "
+                        f"| {r['validation_loss']:.4f} | {r['train_loss']:.4f} |")
+    if len(rows) == 2:
+        return "_No sweep has varied the training budget yet: `python scripts/sweep.py <preset> epochs=20,30`._"
+    return "\n".join(rows)
 
 
 def _swept(sweep: pd.DataFrame) -> str:
@@ -257,7 +277,7 @@ def baseline_seeds_table(root: Path) -> str:
 
 
 SECTIONS = {"presets": presets_table, "pipeline-results": pipeline_table, "preset-runs": preset_runs_table,
-            "tuning": tuning_table, "study": study_table, "baseline-seeds": baseline_seeds_table, "sparse-runs": sparse_table,
+            "tuning": tuning_table, "longer-budget": longer_budget_table, "study": study_table, "baseline-seeds": baseline_seeds_table, "sparse-runs": sparse_table,
             "speed": speed_table, "parallel-jobs": parallel_jobs_line,
             "full-gradient": full_gradient_line, "single-sample": single_sample_line}
 
