@@ -126,3 +126,17 @@ def test_committed_report_prints_on_at_most_ten_a4_pages(tmp_path):
     count = printed.to_pdf(tmp_path / "report" / "REPORT.md", tmp_path / "REPORT.pdf")
     assert 1 <= count <= report.MAX_PAGES
     assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["REPORT.md", "figures"]  # no scratch left
+
+
+def test_a_longer_budget_that_overfits_is_said_to_and_one_that_helps_is_not(tmp_path):
+    (tmp_path / "tuning").mkdir()
+    sweep = pd.DataFrame({"experiment": ["best", "best-epochs20"], "lr": [0.02, 0.02], "epochs": [10, 20],
+                          "validation_accuracy": [0.9, 0.89], "validation_loss": [0.3, 0.4], "train_loss": [0.2, 0.05]})
+    sweep.to_csv(tmp_path / "tuning" / "x.csv", index=False)
+    [item] = report.longer_budget_items(tmp_path, 10)
+    assert "10 epochs: 90.00% (training loss 0.200), 20 epochs: 89.00% (training loss 0.050)" in item
+    assert "overfits" in item
+    sweep.assign(validation_accuracy=[0.9, 0.91]).to_csv(tmp_path / "tuning" / "x.csv", index=False)
+    [item] = report.longer_budget_items(tmp_path, 10)
+    assert "20 epochs: 91.00%" in item and "overfits" not in item
+    assert report.longer_budget_items(tmp_path, 30) == []  # no run with that budget to compare with

@@ -19,6 +19,7 @@ from .files import write_text
 from .model import PARAMETER_COUNT
 from .params import load as load_params
 from .study import KEY, split_by_settings
+from .tuning import budgets
 
 TARGET = 0.8938
 MAX_PAGES = 10  # the brief's limit, printed on A4
@@ -190,6 +191,25 @@ def cost_comparison(means: pd.DataFrame, chosen: str, other: str) -> str:
     return text + "."
 
 
+def longer_budget_items(root: Path, epochs: int) -> list[str]:
+    """A line for each sweep that also trained its best setting for other budgets."""
+    items = []
+    for path in sorted((root / "tuning").glob("*.csv")):
+        runs = budgets(pd.read_csv(path), epochs)
+        if runs.empty:
+            continue
+        base = runs[runs["epochs"] == epochs].iloc[0]
+        longer = runs[runs["epochs"] > epochs]
+        where = ", ".join(f"{int(r['epochs'])} epochs: {100 * r['validation_accuracy']:.2f}% (training loss "
+                          f"{r['train_loss']:.3f})" for _, r in runs.iterrows())
+        overfits = (not longer.empty and (longer["validation_accuracy"] < base["validation_accuracy"]).all()
+                    and (longer["train_loss"] < base["train_loss"]).all())
+        items.append(f"- A longer budget for {path.stem}'s best setting, on the validation hold-out: {where}"
+                     + ("; the training loss falls and validation accuracy with it: without regularisation the "
+                        "network overfits, and more epochs buy no accuracy." if overfits else "."))
+    return items
+
+
 def tuning_section(root: Path) -> str:
     lines = ["| preset | scenario tuned | settings tried | best setting's validation accuracy |", "|---|---|---|---|"]
     for path in sorted((root / "tuning").glob("*.csv")):
@@ -358,6 +378,7 @@ def build(root: Path, out: Path) -> str:
         hurt = (table["sparse"] - table["standard"]).dropna().sort_values()
         for method, delta in hurt[hurt < -0.003].items():
             items.append(f"- The sparse constraint cost {method} {100 * -delta:.2f} percentage points.")
+    items += longer_budget_items(root, int(budget[0]))
     for _, r in expensive.drop_duplicates("optimizer").iterrows():
         items.append(f"- {r['optimizer']} costs {r['seconds_per_epoch']:.0f} s per epoch ({r['hardware']}), over 3x "
                      f"the median method's {r['typical']:.0f} s there (and {r['grad_evals_per_epoch'] / 6e4:.1f} "

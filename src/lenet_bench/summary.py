@@ -17,7 +17,7 @@ from .optimizers import ALGORITHMS
 from .params import load as load_params
 from .report import hardware, mean_std
 from .study import split_by_settings
-from .tuning import tied_with_best
+from .tuning import OUTCOMES, budgets, tied_with_best
 
 
 def _percent(value) -> str:
@@ -173,8 +173,6 @@ def tuning_table(root: Path) -> str:
     return "\n".join(rows)
 
 
-OUTCOMES = {"experiment", "scenario", "epochs", "diverged", "validation_accuracy", "validation_loss", "train_loss",
-            "seconds"}
 
 
 def longer_budget_table(root: Path) -> str:
@@ -182,13 +180,7 @@ def longer_budget_table(root: Path) -> str:
     budget = load_params(root / "params.yaml")["train"]["epochs"]
     rows = ["| preset | epochs | validation accuracy | validation loss | training loss |", "|---|---|---|---|---|"]
     for path in sorted((root / "tuning").glob("*.csv")):
-        sweep = pd.read_csv(path)
-        if sweep["epochs"].nunique() < 2 or "train_loss" not in sweep or not (sweep["epochs"] == budget).any():
-            continue
-        settings = [c for c in sweep.columns if c not in OUTCOMES]
-        best = sweep[sweep["epochs"] == budget].iloc[0]
-        same = sweep[(sweep[settings].eq(best[settings]) | (sweep[settings].isna() & best[settings].isna())).all(axis=1)]
-        for _, r in same.sort_values("epochs").iterrows():
+        for _, r in budgets(pd.read_csv(path), budget).iterrows():
             rows.append(f"| {path.stem} | {int(r['epochs'])} | {_percent(r['validation_accuracy'])} "
                         f"| {r['validation_loss']:.4f} | {r['train_loss']:.4f} |")
     if len(rows) == 2:

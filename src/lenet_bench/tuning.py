@@ -23,3 +23,19 @@ def tied_with_best(sweep: pd.DataFrame) -> int:
     """How many settings of a ranked table tie with its first one."""
     outcome = sweep[["validation_accuracy", "validation_loss"]].round(PRECISION)
     return int((outcome == outcome.iloc[0]).all(axis=1).sum())
+
+
+# A table's columns that record what a setting did, not what it was.
+OUTCOMES = {"experiment", "scenario", "epochs", "diverged", "validation_accuracy", "validation_loss", "train_loss",
+            "seconds"}
+
+
+def budgets(sweep: pd.DataFrame, epochs: int) -> pd.DataFrame:
+    """The best setting trained with `epochs` and, the same setting otherwise, with other budgets
+    (`scripts/sweep.py <preset> epochs=...`), fewest epochs first; empty where no other budget was tried."""
+    if "train_loss" not in sweep or sweep["epochs"].nunique() < 2 or not (sweep["epochs"] == epochs).any():
+        return sweep.iloc[:0]
+    settings = [c for c in sweep.columns if c not in OUTCOMES]
+    best = sweep[sweep["epochs"] == epochs].iloc[0]
+    same = (sweep[settings].eq(best[settings]) | (sweep[settings].isna() & best[settings].isna())).all(axis=1)
+    return sweep[same].sort_values("epochs", kind="stable")
