@@ -80,3 +80,16 @@ def test_longer_budget_table_lists_the_best_setting_at_each_budget_and_nothing_e
                   "train_loss": [0.2, 0.3, 0.05, 0.1], "seconds": [1.0] * 4}).to_csv(tmp_path / "tuning" / "x.csv", index=False)
     rows = summary.longer_budget_table(tmp_path).splitlines()[2:]
     assert rows == ["| x | 10 | 90.00% | 0.3000 | 0.2000 |", "| x | 20 | 85.00% | 0.3500 | 0.0500 |"]
+
+
+def test_tuning_table_picks_the_best_setting_among_those_run_with_the_study_budget(tmp_path):
+    import pandas as pd
+
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    (tmp_path / "tuning").mkdir()
+    pd.DataFrame({"experiment": ["lr0.02-epochs20", "lr0.02", "lr0.05"], "lr": [0.02, 0.02, 0.05],
+                  "batch_size": [64] * 3, "schedule": ["cosine"] * 3, "epochs": [20, 10, 10],
+                  "validation_accuracy": [0.95, 0.9, 0.8], "validation_loss": [0.2, 0.3, 0.4],
+                  "train_loss": [0.01, 0.1, 0.2]}).to_csv(tmp_path / "tuning" / "x.csv", index=False)
+    [row] = summary.tuning_table(tmp_path).splitlines()[2:]
+    assert row == "| x | standard | 2 | lr=0.02 (grid edge) | 0.02 | 64 | cosine | 90.00% | 0.3000 |"

@@ -17,7 +17,7 @@ from .optimizers import ALGORITHMS
 from .params import load as load_params
 from .report import hardware, mean_std
 from .study import split_by_settings
-from .tuning import OUTCOMES, budgets, tied_with_best
+from .tuning import OUTCOMES, at_budget, budgets, tied_with_best
 
 
 def _percent(value) -> str:
@@ -158,11 +158,13 @@ def single_sample_line(root: Path) -> str:
 
 
 def tuning_table(root: Path) -> str:
-    """The best setting of each preset's sweep (tuning/<preset>.csv), judged on validation accuracy."""
+    """The best setting of each preset's sweep (tuning/<preset>.csv) at the study's budget, judged on
+    validation accuracy."""
+    budget = load_params(root / "params.yaml")["train"]["epochs"]
     rows = ["| preset | tuned in | settings tried | swept: best value | lr | batch | schedule | validation accuracy "
             "| validation loss |", "|---|---|---|---|---|---|---|---|---|"]
     for path in sorted((root / "tuning").glob("*.csv")):
-        sweep = pd.read_csv(path)
+        sweep = at_budget(pd.read_csv(path), budget)
         best = sweep.iloc[0]
         scenario = best["scenario"] if "scenario" in sweep else "standard"
         tied = tied_with_best(sweep)

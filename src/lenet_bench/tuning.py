@@ -30,12 +30,18 @@ OUTCOMES = {"experiment", "scenario", "epochs", "diverged", "validation_accuracy
             "seconds"}
 
 
+def at_budget(sweep: pd.DataFrame, epochs: int) -> pd.DataFrame:
+    """The settings tried with the study's budget, best first: those a preset is chosen from (a table
+    made before sweeps recorded other budgets has them all)."""
+    return sweep[sweep["epochs"] == epochs] if "epochs" in sweep else sweep
+
+
 def budgets(sweep: pd.DataFrame, epochs: int) -> pd.DataFrame:
     """The best setting trained with `epochs` and, the same setting otherwise, with other budgets
     (`scripts/sweep.py <preset> epochs=...`), fewest epochs first; empty where no other budget was tried."""
     if "train_loss" not in sweep or sweep["epochs"].nunique() < 2 or not (sweep["epochs"] == epochs).any():
         return sweep.iloc[:0]
     settings = [c for c in sweep.columns if c not in OUTCOMES]
-    best = sweep[sweep["epochs"] == epochs].iloc[0]
+    best = at_budget(sweep, epochs).iloc[0]
     same = (sweep[settings].eq(best[settings]) | (sweep[settings].isna() & best[settings].isna())).all(axis=1)
     return sweep[same].sort_values("epochs", kind="stable")
