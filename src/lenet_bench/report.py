@@ -215,6 +215,8 @@ def tuning_section(root: Path, epochs: int) -> str:
     lines = ["| preset | scenario tuned | settings tried | best setting's validation accuracy |", "|---|---|---|---|"]
     for path in sorted((root / "tuning").glob("*.csv")):
         sweep = at_budget(pd.read_csv(path), epochs)
+        if sweep.empty:
+            continue  # only other budgets tried
         scenario = sweep["scenario"].iloc[0] if "scenario" in sweep else "standard"
         lines.append(f"| {path.stem} | {scenario} | {len(sweep)} | {100 * sweep['validation_accuracy'].max():.2f}% |")
     return "\n".join(lines) if len(lines) > 2 else "_No sweep tables under tuning/._"

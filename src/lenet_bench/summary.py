@@ -165,6 +165,8 @@ def tuning_table(root: Path) -> str:
             "| validation loss |", "|---|---|---|---|---|---|---|---|---|"]
     for path in sorted((root / "tuning").glob("*.csv")):
         sweep = at_budget(pd.read_csv(path), budget)
+        if sweep.empty:
+            continue  # only other budgets tried: nothing to choose a preset from
         best = sweep.iloc[0]
         scenario = best["scenario"] if "scenario" in sweep else "standard"
         tied = tied_with_best(sweep)
@@ -173,8 +175,6 @@ def tuning_table(root: Path) -> str:
                     f"| {int(best['batch_size']):,} | {best['schedule']} "
                     f"| {_percent(best['validation_accuracy'])} | {best['validation_loss']:.4f} |")
     return "\n".join(rows)
-
-
 
 
 def longer_budget_table(root: Path) -> str:
@@ -271,7 +271,8 @@ def baseline_seeds_table(root: Path) -> str:
 
 
 SECTIONS = {"presets": presets_table, "pipeline-results": pipeline_table, "preset-runs": preset_runs_table,
-            "tuning": tuning_table, "longer-budget": longer_budget_table, "study": study_table, "baseline-seeds": baseline_seeds_table, "sparse-runs": sparse_table,
+            "tuning": tuning_table, "longer-budget": longer_budget_table, "study": study_table,
+            "baseline-seeds": baseline_seeds_table, "sparse-runs": sparse_table,
             "speed": speed_table, "parallel-jobs": parallel_jobs_line,
             "full-gradient": full_gradient_line, "single-sample": single_sample_line}
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 import pandas as pd
 
 PRECISION = 4  # decimals a table keeps: settings equal to these are tied
+# A table's columns that record what a setting did, not what it was.
+OUTCOMES = {"experiment", "scenario", "epochs", "diverged", "validation_accuracy", "validation_loss", "train_loss",
+            "seconds"}
 
 
 def rank_settings(earlier: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
@@ -25,15 +28,9 @@ def tied_with_best(sweep: pd.DataFrame) -> int:
     return int((outcome == outcome.iloc[0]).all(axis=1).sum())
 
 
-# A table's columns that record what a setting did, not what it was.
-OUTCOMES = {"experiment", "scenario", "epochs", "diverged", "validation_accuracy", "validation_loss", "train_loss",
-            "seconds"}
-
-
 def at_budget(sweep: pd.DataFrame, epochs: int) -> pd.DataFrame:
-    """The settings tried with the study's budget, best first: those a preset is chosen from (a table
-    made before sweeps recorded other budgets has them all)."""
-    return sweep[sweep["epochs"] == epochs] if "epochs" in sweep else sweep
+    """The settings tried with the study's budget, best first: those a preset is chosen from."""
+    return sweep[sweep["epochs"] == epochs]
 
 
 def budgets(sweep: pd.DataFrame, epochs: int) -> pd.DataFrame:
