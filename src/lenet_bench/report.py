@@ -205,8 +205,8 @@ def longer_budget_items(root: Path, epochs: int) -> list[str]:
         overfits = (not longer.empty and (longer["validation_accuracy"] < base["validation_accuracy"]).all()
                     and (longer["train_loss"] < base["train_loss"]).all())
         items.append(f"- A longer budget for {path.stem}'s best setting, on the validation hold-out: {where}"
-                     + ("; the training loss falls and validation accuracy with it: without regularisation the "
-                        "network overfits, and more epochs buy no accuracy." if overfits else "."))
+                     + ("; the training loss falls and validation accuracy with it: the unregularised network "
+                        "overfits." if overfits else "."))
     return items
 
 
