@@ -19,7 +19,7 @@ from .files import write_text
 from .model import PARAMETER_COUNT
 from .params import load as load_params
 from .study import KEY, split_by_settings
-from .tuning import at_budget, budgets
+from .tuning import at_budget, budgets, tables
 
 TARGET = 0.8938
 MAX_PAGES = 10  # the brief's limit, printed on A4
@@ -194,8 +194,8 @@ def cost_comparison(means: pd.DataFrame, chosen: str, other: str) -> str:
 def longer_budget_items(root: Path, epochs: int) -> list[str]:
     """A line for each sweep that also trained its best setting for other budgets."""
     items = []
-    for path in sorted((root / "tuning").glob("*.csv")):
-        runs = budgets(pd.read_csv(path), epochs)
+    for preset, sweep in tables(root):
+        runs = budgets(sweep, epochs)
         if runs.empty:
             continue
         base = runs[runs["epochs"] == epochs].iloc[0]
@@ -204,7 +204,7 @@ def longer_budget_items(root: Path, epochs: int) -> list[str]:
                           f"{r['train_loss']:.3f})" for _, r in runs.iterrows())
         overfits = (not longer.empty and (longer["validation_accuracy"] < base["validation_accuracy"]).all()
                     and (longer["train_loss"] < base["train_loss"]).all())
-        items.append(f"- A longer budget for {path.stem}'s best setting, on the validation hold-out: {where}"
+        items.append(f"- A longer budget for {preset}'s best setting, on the validation hold-out: {where}"
                      + ("; the training loss falls and validation accuracy with it: the unregularised network "
                         "overfits." if overfits else "."))
     return items
@@ -213,12 +213,12 @@ def longer_budget_items(root: Path, epochs: int) -> list[str]:
 def tuning_section(root: Path, epochs: int) -> str:
     """Each sweep's settings tried with the study's budget and the best one's validation accuracy."""
     lines = ["| preset | scenario tuned | settings tried | best setting's validation accuracy |", "|---|---|---|---|"]
-    for path in sorted((root / "tuning").glob("*.csv")):
-        sweep = at_budget(pd.read_csv(path), epochs)
+    for preset, sweep in tables(root):
+        sweep = at_budget(sweep, epochs)
         if sweep.empty:
             continue  # only other budgets tried
         scenario = sweep["scenario"].iloc[0] if "scenario" in sweep else "standard"
-        lines.append(f"| {path.stem} | {scenario} | {len(sweep)} | {100 * sweep['validation_accuracy'].max():.2f}% |")
+        lines.append(f"| {preset} | {scenario} | {len(sweep)} | {100 * sweep['validation_accuracy'].max():.2f}% |")
     return "\n".join(lines) if len(lines) > 2 else "_No sweep tables under tuning/._"
 
 

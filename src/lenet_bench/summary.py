@@ -17,7 +17,7 @@ from .optimizers import ALGORITHMS
 from .params import load as load_params
 from .report import hardware, mean_std
 from .study import split_by_settings
-from .tuning import OUTCOMES, at_budget, budgets, tied_with_best
+from .tuning import OUTCOMES, at_budget, budgets, tables, tied_with_best
 
 
 def _percent(value) -> str:
@@ -163,15 +163,15 @@ def tuning_table(root: Path) -> str:
     budget = load_params(root / "params.yaml")["train"]["epochs"]
     rows = ["| preset | tuned in | settings tried | swept: best value | lr | batch | schedule | validation accuracy "
             "| validation loss |", "|---|---|---|---|---|---|---|---|---|"]
-    for path in sorted((root / "tuning").glob("*.csv")):
-        sweep = at_budget(pd.read_csv(path), budget)
+    for preset, sweep in tables(root):
+        sweep = at_budget(sweep, budget)
         if sweep.empty:
             continue  # only other budgets tried: nothing to choose a preset from
         best = sweep.iloc[0]
         scenario = best["scenario"] if "scenario" in sweep else "standard"
         tied = tied_with_best(sweep)
         tried = f"{len(sweep)} ({tied} tie for best)" if tied > 1 else f"{len(sweep)}"
-        rows.append(f"| {path.stem} | {scenario} | {tried} | {_swept(sweep)} | {best['lr']:g} "
+        rows.append(f"| {preset} | {scenario} | {tried} | {_swept(sweep)} | {best['lr']:g} "
                     f"| {int(best['batch_size']):,} | {best['schedule']} "
                     f"| {_percent(best['validation_accuracy'])} | {best['validation_loss']:.4f} |")
     return "\n".join(rows)
@@ -181,9 +181,9 @@ def longer_budget_table(root: Path) -> str:
     """A sweep's best setting trained again with other budgets (`scripts/sweep.py <preset> epochs=...`)."""
     budget = load_params(root / "params.yaml")["train"]["epochs"]
     rows = ["| preset | epochs | validation accuracy | validation loss | training loss |", "|---|---|---|---|---|"]
-    for path in sorted((root / "tuning").glob("*.csv")):
-        for _, r in budgets(pd.read_csv(path), budget).iterrows():
-            rows.append(f"| {path.stem} | {int(r['epochs'])} | {_percent(r['validation_accuracy'])} "
+    for preset, sweep in tables(root):
+        for _, r in budgets(sweep, budget).iterrows():
+            rows.append(f"| {preset} | {int(r['epochs'])} | {_percent(r['validation_accuracy'])} "
                         f"| {r['validation_loss']:.4f} | {r['train_loss']:.4f} |")
     if len(rows) == 2:
         return "_No sweep has varied the training budget yet: `python scripts/sweep.py <preset> epochs=20,30`._"

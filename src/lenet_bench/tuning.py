@@ -1,12 +1,19 @@
 """A sweep's table (tuning/<preset>.csv): its settings ranked by what the validation hold-out says."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 PRECISION = 4  # decimals a table keeps: settings equal to these are tied
 # A table's columns that record what a setting did, not what it was.
 OUTCOMES = {"experiment", "scenario", "epochs", "diverged", "validation_accuracy", "validation_loss", "train_loss",
             "seconds"}
+
+
+def tables(root: Path) -> list[tuple[str, pd.DataFrame]]:
+    """Every sweep table under `root`/tuning, with its preset's name, in name order."""
+    return [(path.stem, pd.read_csv(path)) for path in sorted((root / "tuning").glob("*.csv"))]
 
 
 def rank_settings(earlier: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
@@ -36,9 +43,10 @@ def at_budget(sweep: pd.DataFrame, epochs: int) -> pd.DataFrame:
 def budgets(sweep: pd.DataFrame, epochs: int) -> pd.DataFrame:
     """The best setting trained with `epochs` and, the same setting otherwise, with other budgets
     (`scripts/sweep.py <preset> epochs=...`), fewest epochs first; empty where no other budget was tried."""
-    if "train_loss" not in sweep or sweep["epochs"].nunique() < 2 or not (sweep["epochs"] == epochs).any():
+    tuned = at_budget(sweep, epochs)
+    if "train_loss" not in sweep or tuned.empty or len(tuned) == len(sweep):
         return sweep.iloc[:0]
     settings = [c for c in sweep.columns if c not in OUTCOMES]
-    best = at_budget(sweep, epochs).iloc[0]
+    best = tuned.iloc[0]
     same = (sweep[settings].eq(best[settings]) | (sweep[settings].isna() & best[settings].isna())).all(axis=1)
     return sweep[same].sort_values("epochs", kind="stable")
