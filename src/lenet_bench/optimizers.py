@@ -166,9 +166,10 @@ ALGORITHMS: dict[str, Algorithm] = {
                        "loss"),
 }
 # family: a label for reports; batch_growth, max_batch_size: a batch that grows each epoch;
-# averaging: evaluate an average of the iterates (EMA or SWA, torch.optim.swa_utils)
+# averaging: evaluate an average of the iterates (EMA or SWA, torch.optim.swa_utils);
+# search: the space its tuning draws from (lenet_bench.search)
 PRESET_KEYS = ("family", "algorithm", "batch_size", "lr", "schedule", "batch_growth", "max_batch_size",
-               "averaging")
+               "averaging", "search")
 
 
 def l2_mode(algorithm: str, weight_decay: float) -> str:

@@ -9,15 +9,19 @@ from pathlib import Path
 import torch
 import yaml
 
+from . import search
 from .data import TRAIN_SIZE
 from .evaluation import SPARSE_LAYERS
 from .optimizers import ALGORITHMS, PRESET_KEYS
 from .schedules import SCHEDULES
 from .sparsity import METHODS, SCOPES
 
-SECTIONS = ("data", "train", "optimizer", "optimizers", "scenarios")
+SECTIONS = ("data", "train", "optimizer", "optimizers", "scenarios", "tuning")
 DATA_KEYS = ("sources", "validation_size")
 TRAIN_KEYS = ("epochs", "seed", "device", "threads", "target_accuracy")
+TUNING_KEYS = ("trials", "seed", "startup_trials", "validation_size", "rungs", "fixed")
+RUNG_KEYS = ("min_epochs", "reduction_factor")
+LABELS = ("family", "search")  # what a preset says about itself: changing it must not re-train
 SCENARIO_KEYS = ("weight_decay", "sparsity")
 SPARSITY_KEYS = ("density", "layers", "scope", "method")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -48,13 +52,13 @@ def parse(text: str) -> dict:
     return yaml.load(text, Loader=_Loader) or {}
 
 
-def _did_you_mean(given, allowed) -> str:
+def did_you_mean(given, allowed) -> str:
     close = difflib.get_close_matches(str(given), [str(a) for a in allowed], n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _allowed(key: str, value, allowed) -> ParamError:
-    return ParamError(f"{key}: unknown value '{value}'{_did_you_mean(value, allowed)}; "
+    return ParamError(f"{key}: unknown value '{value}'{did_you_mean(value, allowed)}; "
                       f"allowed: {', '.join(map(str, allowed))}")
 
 
@@ -63,7 +67,7 @@ def _check_keys(where: str, section, allowed, required=()) -> None:
         raise ParamError(f"{where}: must be a mapping, got {section!r}")
     for key in section:
         if key not in allowed:
-            raise ParamError(f"{where}.{key}: unknown key{_did_you_mean(key, allowed)}; "
+            raise ParamError(f"{where}.{key}: unknown key{did_you_mean(key, allowed)}; "
                              f"allowed: {', '.join(allowed)}")
     for key in required:
         if key not in section:
@@ -109,6 +113,47 @@ def check_preset(name: str, preset, epochs: int | None = None) -> None:
         _number(f"{where}.max_batch_size", preset["max_batch_size"], low=preset["batch_size"], integer=True)
     if "averaging" in preset:
         check_averaging(f"{where}.averaging", preset["averaging"], epochs)
+    if "search" in preset:
+        check_search(name, preset, epochs)
+
+
+def check_search(name: str, preset: dict, epochs: int | None) -> None:
+    """The space parses, and its every bound and choice makes a valid preset."""
+    try:
+        dimensions = search.parse(name, preset)
+    except search.SpaceError as err:
+        raise ParamError(str(err)) from None
+    bare = {k: v for k, v in preset.items() if k != "search"}
+    for d in dimensions:
+        for value in d.choices if d.choices is not None else (d.low, d.high):
+            try:
+                check_preset(name, search.with_values(bare, {d.key: value}), epochs)
+            except ParamError as err:
+                raise ParamError(f"optimizers.{name}.search.{d.key}: {value!r} makes a bad preset: {err}") from None
+
+
+def check_tuning(tuning, presets: dict) -> None:
+    _check_keys("tuning", tuning, TUNING_KEYS, required=TUNING_KEYS)
+    _number("tuning.trials", tuning["trials"], low=1, integer=True)
+    _number("tuning.seed", tuning["seed"], low=0, integer=True)
+    _number("tuning.startup_trials", tuning["startup_trials"], low=0, integer=True)
+    _number("tuning.validation_size", tuning["validation_size"], low=1, high=TRAIN_SIZE - 1, integer=True)
+    _check_keys("tuning.rungs", tuning["rungs"], RUNG_KEYS, required=RUNG_KEYS)
+    _number("tuning.rungs.min_epochs", tuning["rungs"]["min_epochs"], low=1, integer=True)
+    _number("tuning.rungs.reduction_factor", tuning["rungs"]["reduction_factor"], low=2, integer=True)
+    fixed = tuning["fixed"]
+    if not isinstance(fixed, list):
+        raise ParamError(f"tuning.fixed: must be a list of presets that are not tuned, got {fixed!r}")
+    for name in fixed:
+        if name not in presets:
+            raise _allowed("tuning.fixed", name, list(presets))
+    for name, preset in presets.items():
+        if name in fixed and "search" in preset:
+            raise ParamError(f"optimizers.{name}.search: {name} is in tuning.fixed, so it is not tuned; "
+                             "remove one of the two")
+        if name not in fixed and "search" not in preset:
+            raise ParamError(f"optimizers.{name}.search: missing; declare the space its tuning draws from "
+                             f"(see lenet_bench/search.py), or list {name} in tuning.fixed")
 
 
 def check_averaging(where: str, averaging, epochs: int | None) -> None:
@@ -157,6 +202,7 @@ def check(params: dict) -> None:
         check_preset(name, preset, train["epochs"])
     if params["optimizer"]["name"] not in presets:
         raise _allowed("optimizer.name", params["optimizer"]["name"], list(presets))
+    check_tuning(params["tuning"], presets)
     scenarios = params["scenarios"]
     if not isinstance(scenarios, dict) or not scenarios:
         raise ParamError("scenarios: must map scenario names to their settings")
@@ -188,8 +234,7 @@ def run_config(params: dict, scenario: str) -> dict:
     if scenario not in params["scenarios"]:
         raise _allowed("scenario", scenario, list(params["scenarios"]))
     name = params["optimizer"]["name"]
-    # The family is a label for reports, not a setting: changing it must not re-train.
-    preset = {k: v for k, v in params["optimizers"][name].items() if k != "family"}
+    preset = {k: v for k, v in params["optimizers"][name].items() if k not in LABELS}
     config = {
         "scenario": scenario,
         "optimizer": name,

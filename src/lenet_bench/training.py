@@ -106,9 +106,11 @@ def build_averaging(model, settings: dict | None, steps_at):
     return swa_utils.AveragedModel(model), max(1, steps_at(settings["start_epoch"]))  # swa: an equal average
 
 
-def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log=print):
+def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log=print, after_epoch=None):
     """Train LeNet-5 as `config` says; return the model (the averaged one, if the preset averages)
-    and the run's record (history and cost)."""
+    and the run's record (history and cost). Each epoch is judged on the test set and on the
+    validation set, where `data` has them; `after_epoch(row)` sees each epoch's history row (a tuning's
+    pruner stops a trial from there by raising)."""
     if config["threads"]:
         torch.set_num_threads(config["threads"])
     torch.manual_seed(config["seed"])
@@ -171,15 +173,16 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
             judged = averaged.module
             if sparsifier is not None:
                 sparsifier.mask(judged)
-        test_loss, test_accuracy = evaluate(judged, data["test_x"], data["test_y"])
-        history.append({"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,
-                        "test_accuracy": test_accuracy, **asdict(cost),
-                        "lr": optimizer.param_groups[0]["lr"]})
-        if "validation_x" in data:
-            history[-1]["validation_loss"], history[-1]["validation_accuracy"] = evaluate(
-                judged, data["validation_x"], data["validation_y"])
-        log(f"epoch {epoch:>3}/{epochs}  train loss {train_loss:.4f}  test loss {test_loss:.4f}  "
-            f"test acc {100 * test_accuracy:.2f}%  {history[-1]['seconds']:.1f} s")
+        row = {"epoch": epoch, "train_loss": train_loss}
+        for split in ("test", "validation"):
+            if f"{split}_x" in data:
+                row[f"{split}_loss"], row[f"{split}_accuracy"] = evaluate(judged, data[f"{split}_x"], data[f"{split}_y"])
+        history.append({**row, **asdict(cost), "lr": optimizer.param_groups[0]["lr"]})
+        judged_on = "test" if "test_x" in data else "validation"
+        log(f"epoch {epoch:>3}/{epochs}  train loss {train_loss:.4f}  {judged_on} loss {row[f'{judged_on}_loss']:.4f}  "
+            f"{judged_on} acc {100 * row[f'{judged_on}_accuracy']:.2f}%  {history[-1]['seconds']:.1f} s")
+        if after_epoch is not None:
+            after_epoch(history[-1])
         if diverged_at is not None:
             log(f"diverged: non-finite loss by step {diverged_at}; stopping")
             break

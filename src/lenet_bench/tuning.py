@@ -1,52 +1,313 @@
-"""A sweep's table (tuning/<preset>.csv): its settings ranked by what the validation hold-out says."""
+"""The tuning engine: a preset's trials on Optuna, each a training run judged on the validation hold-out.
+
+Every tuning has the same terms (params.yaml `tuning`): a budget of trials, enqueued when the tuning is
+created, so that workers only ever take trials from the queue and the budget holds whatever their number;
+a TPE sampler seeded per trial number; a successive-halving pruner at the same rungs for every preset.
+A tuning lives in an Optuna storage (by default tuning/<preset>.journal), so a stopped one resumes where
+it was, and its table, tuning/<preset>.csv, is rebuilt from the storage after every trial.
+"""
 from __future__ import annotations
 
+import copy
+import math
+import os
+import socket
 from pathlib import Path
 
+import optuna
 import pandas as pd
+import torch
+from optuna.trial import TrialState
 
-PRECISION = 4  # decimals a table keeps: settings equal to these are tied
-# A table's columns that record what a setting did, not what it was.
-OUTCOMES = {"experiment", "scenario", "epochs", "diverged", "validation_accuracy", "validation_loss", "train_loss",
-            "seconds"}
+from . import data, files, search
+from .params import check_device, run_config
+from .training import train
 
+TABLES = Path("tuning")
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+PRECISION = 4  # decimals a table keeps: trials equal to these are tied
 
-def tables(root: Path) -> list[tuple[str, pd.DataFrame]]:
-    """Every sweep table under `root`/tuning, with its preset's name, in name order."""
-    return [(path.stem, pd.read_csv(path)) for path in sorted((root / "tuning").glob("*.csv"))]
-
-
-def rank_settings(earlier: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
-    """One row per experiment, best first: higher validation accuracy, then lower validation loss, both
-    to the table's precision. A setting run again takes its new result but keeps its place, and tied
-    settings stay in the order they were first tried, so adding settings never reorders a tie."""
-    rows = pd.concat([t for t in (earlier, new) if t is not None and not t.empty], ignore_index=True)
-    first_tried = rows.drop_duplicates("experiment", keep="first")["experiment"]
-    latest = rows.drop_duplicates("experiment", keep="last").set_index("experiment").loc[first_tried].reset_index()
-    outcome = latest[["validation_accuracy", "validation_loss"]].round(PRECISION)
-    order = outcome.assign(accuracy=-outcome["validation_accuracy"]).sort_values(
-        ["accuracy", "validation_loss"], kind="stable").index
-    return latest.loc[order].reset_index(drop=True)
+optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def tied_with_best(sweep: pd.DataFrame) -> int:
-    """How many settings of a ranked table tie with its first one."""
-    outcome = sweep[["validation_accuracy", "validation_loss"]].round(PRECISION)
-    return int((outcome == outcome.iloc[0]).all(axis=1).sum())
+class TuningError(RuntimeError):
+    """A tuning cannot start or go on as asked."""
 
 
-def at_budget(sweep: pd.DataFrame, epochs: int) -> pd.DataFrame:
-    """The settings tried with the study's budget, best first: those a preset is chosen from."""
-    return sweep[sweep["epochs"] == epochs]
+def rungs(params: dict) -> list[int]:
+    """The epochs at which the pruner judges a trial: min_epochs x reduction_factor^k below the budget."""
+    settings, epochs = params["tuning"]["rungs"], params["train"]["epochs"]
+    result, epoch = [], settings["min_epochs"]
+    while epoch < epochs:
+        result.append(epoch)
+        epoch *= settings["reduction_factor"]
+    return result
 
 
-def budgets(sweep: pd.DataFrame, epochs: int) -> pd.DataFrame:
-    """The best setting trained with `epochs` and, the same setting otherwise, with other budgets
-    (`scripts/sweep.py <preset> epochs=...`), fewest epochs first; empty where no other budget was tried."""
-    tuned = at_budget(sweep, epochs)
-    if "train_loss" not in sweep or tuned.empty or len(tuned) == len(sweep):
-        return sweep.iloc[:0]
-    settings = [c for c in sweep.columns if c not in OUTCOMES]
-    best = tuned.iloc[0]
-    same = (sweep[settings].eq(best[settings]) | (sweep[settings].isna() & best[settings].isna())).all(axis=1)
-    return sweep[same].sort_values("epochs", kind="stable")
+def judged_epochs(params: dict) -> list[int]:
+    """The rungs and the last epoch: where a table shows each trial's validation results."""
+    return [*rungs(params), params["train"]["epochs"]]
+
+
+def terms(preset: str, params: dict) -> dict:
+    """What makes two tunings comparable; recorded with a tuning and checked when it resumes."""
+    tuning = params["tuning"]
+    return {"trials": tuning["trials"], "rungs": rungs(params), "epochs": params["train"]["epochs"],
+            "seed": tuning["seed"], "startup_trials": tuning["startup_trials"],
+            "validation_size": tuning["validation_size"], "train_seed": params["train"]["seed"],
+            "space": [d.describe() for d in search.parse(preset, params["optimizers"][preset])]}
+
+
+def default_storage(preset: str, root: Path = Path(".")) -> str:
+    return str(root / TABLES / f"{preset}.journal")
+
+
+def open_storage(location: str):
+    """A database URL (sqlite:///..., postgresql://...) or the path of a journal file."""
+    if "://" in location:
+        return optuna.storages.RDBStorage(location)
+    Path(location).parent.mkdir(parents=True, exist_ok=True)
+    backend = optuna.storages.journal.JournalFileBackend(
+        location, lock_obj=optuna.storages.journal.JournalFileOpenLock(location))
+    return optuna.storages.JournalStorage(backend)
+
+
+def sampler(params: dict, number: int) -> optuna.samplers.BaseSampler:
+    """TPE, seeded by the trial's number: workers drawing at once still draw different settings."""
+    tuning = params["tuning"]
+    return optuna.samplers.TPESampler(seed=tuning["seed"] + number, n_startup_trials=tuning["startup_trials"])
+
+
+def pruner(params: dict) -> optuna.pruners.BasePruner:
+    settings = params["tuning"]["rungs"]
+    return optuna.pruners.SuccessiveHalvingPruner(min_resource=settings["min_epochs"],
+                                                  reduction_factor=settings["reduction_factor"],
+                                                  min_early_stopping_rate=0)
+
+
+def open_tuning(preset: str, params: dict, storage) -> optuna.Study:
+    """Create the preset's tuning with its budget of trials enqueued, or load it and check that it was
+    made on the same terms."""
+    wanted = terms(preset, params)
+    try:
+        study = optuna.create_study(study_name=preset, storage=storage, direction="maximize",
+                                    pruner=pruner(params))
+        study.set_user_attr("terms", wanted)
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=preset, storage=storage, pruner=pruner(params))
+        made = study.user_attrs.get("terms")
+        if made is not None and made != wanted:
+            changed = ", ".join(k for k in wanted if made.get(k) != wanted[k])
+            raise TuningError(f"the tuning of {preset} in its storage was made on other terms ({changed} differ "
+                              f"from params.yaml); restore them, or delete the storage to start over") from None
+    missing = wanted["trials"] - len(study.get_trials(deepcopy=False))
+    for _ in range(max(missing, 0)):  # a creator stopped while enqueuing leaves fewer
+        study.enqueue_trial({}, skip_if_exists=False)
+    return study
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(worker: str) -> bool | None:
+    """Whether a worker on this host still runs; None for a worker on another host."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_orphans(study: optuna.Study, storage, everywhere: bool = False) -> list[int]:
+    """Mark FAIL the trials left RUNNING by workers that are gone: on this host, those whose process has
+    ended; with `everywhere`, those of other hosts too. Return their numbers."""
+    study_id, failed = storage.get_study_id_from_name(study.study_name), []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        alive = _alive(trial.user_attrs.get("worker", ":0"))
+        if alive is False or (alive is None and everywhere):
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+            storage.set_trial_user_attr(trial_id, "error", "its worker stopped mid-trial")
+            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+            failed.append(trial.number)
+    return failed
+
+
+def claim(study: optuna.Study, storage, params: dict) -> optuna.Trial | None:
+    """Take a trial from the tuning's queue, or None when none is left: never a trial beyond the budget."""
+    study_id = storage.get_study_id_from_name(study.study_name)
+    for waiting in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, waiting.number)
+        try:
+            if not storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
+                continue  # another worker took it first
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+        drawing = optuna.load_study(study_name=study.study_name, storage=storage,
+                                    sampler=sampler(params, waiting.number), pruner=study.pruner)
+        trial = optuna.Trial(drawing, trial_id)
+        trial.set_user_attr("worker", worker_id())
+        return trial
+    return None
+
+
+def trial_config(preset: str, params: dict, values: dict) -> dict:
+    """The run configuration of one trial: the preset with the drawn values, on the hold-out split."""
+    run = copy.deepcopy(params)
+    run["optimizer"]["name"] = preset
+    run["optimizers"][preset] = search.with_values(run["optimizers"][preset], values)
+    run["data"]["validation_size"] = params["tuning"]["validation_size"]
+    run["train"]["threads"] = 1  # one worker a core: small convolutions scale poorly over threads
+    return run_config(run, next(iter(params["scenarios"])))
+
+
+def hold_out_split(params: dict, dataset_path: Path, device: torch.device) -> dict[str, torch.Tensor]:
+    """Training and validation images only: the test set plays no part in a tuning."""
+    dataset = data.hold_out(data.load(dataset_path, device), params["tuning"]["validation_size"])
+    return {k: v for k, v in dataset.items() if not k.startswith("test_")}
+
+
+def run_trial(trial: optuna.Trial, preset: str, params: dict, dataset: dict, device: torch.device) -> str:
+    """Train one trial, reporting each epoch's validation accuracy to the pruner; tell the tuning how it
+    ended; return its one-line account."""
+    dimensions = search.parse(preset, params["optimizers"][preset])
+    values = search.suggest(trial, dimensions)
+    trial.set_user_attr("settings", values)
+    trial.set_user_attr("device", str(device))
+    seconds = 0.0
+
+    def after_epoch(row: dict) -> None:
+        nonlocal seconds
+        seconds = row["seconds"]
+        trial.set_user_attr(f"epoch{row['epoch']}", {"accuracy": row["validation_accuracy"],
+                                                     "loss": row["validation_loss"], "seconds": row["seconds"]})
+        trial.report(row["validation_accuracy"], row["epoch"])
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+
+    state, value = TrialState.COMPLETE, None
+    try:
+        _, record = train(trial_config(preset, params, values), dataset, device, log=lambda _: None,
+                          after_epoch=after_epoch)
+        value = record["history"][-1]["validation_accuracy"]
+    except optuna.TrialPruned:
+        state = TrialState.PRUNED
+    except Exception as err:  # noqa: BLE001 - a bad setting fails its trial, not the tuning
+        state = TrialState.FAIL
+        trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:500])
+    trial.set_user_attr("seconds", round(seconds, 1))
+    trial.set_user_attr("load", round(os.getloadavg()[0], 2))  # what else ran on the machine meanwhile
+    frozen = trial.study.tell(trial, value if state == TrialState.COMPLETE else None,
+                              state=None if state == TrialState.COMPLETE else state)
+    return account(preset, frozen)
+
+
+def account(preset: str, trial: optuna.trial.FrozenTrial) -> str:
+    settings = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                         for k, v in trial.user_attrs.get("settings", {}).items())
+    epochs = sorted(int(k[5:]) for k in trial.user_attrs if k.startswith("epoch"))
+    accuracy = ", ".join(f"{100 * trial.user_attrs[f'epoch{e}']['accuracy']:.2f}% @{e}" for e in epochs
+                         if e in trial.intermediate_values)
+    outcome = {TrialState.COMPLETE: "finished", TrialState.PRUNED: f"pruned after epoch {epochs[-1] if epochs else 0}",
+               TrialState.FAIL: f"failed ({trial.user_attrs.get('error', 'no reason recorded')})"}[trial.state]
+    return (f"{preset} trial {trial.number}: {settings} | validation {accuracy or '-'} | {outcome} | "
+            f"{trial.user_attrs.get('seconds', 0):.0f} s")
+
+
+def work(preset: str, params: dict, location: str, dataset_path: Path, root: Path = Path(".")) -> int:
+    """A worker: take trials from the tuning until none is left; return how many it ran."""
+    torch.set_num_threads(1)
+    device = check_device(params["train"]["device"])
+    storage = open_storage(location)
+    study = optuna.load_study(study_name=preset, storage=storage, pruner=pruner(params))
+    dataset, done = None, 0
+    while (trial := claim(study, storage, params)) is not None:
+        dataset = dataset if dataset is not None else hold_out_split(params, dataset_path, device)
+        print(run_trial(trial, preset, params, dataset, device), flush=True)
+        write_table(preset, study, params, root)
+        done += 1
+    return done
+
+
+def table(study: optuna.Study, params: dict) -> pd.DataFrame:
+    """Every trial begun, by number: its settings, Optuna's state, epochs trained, validation accuracy
+    and loss at each rung and at the last epoch, and seconds of training."""
+    keys = [d.key for d in search.parse(study.study_name, params["optimizers"][study.study_name])]
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state == TrialState.WAITING:
+            continue
+        attrs = trial.user_attrs
+        row = {"number": trial.number, **{k: attrs.get("settings", {}).get(k) for k in keys},
+               "state": trial.state.name, "epochs": sum(k.startswith("epoch") for k in attrs)}
+        for epoch in judged_epochs(params):
+            reached = attrs.get(f"epoch{epoch}", {})
+            row[f"val_accuracy@{epoch}"] = _rounded(reached.get("accuracy"))
+            row[f"val_loss@{epoch}"] = _rounded(reached.get("loss"))
+        row.update(seconds=attrs.get("seconds"), device=attrs.get("device"), load=attrs.get("load"))
+        rows.append(row)
+    columns = ["number", *keys, "state", "epochs",
+               *(f"val_{m}@{e}" for e in judged_epochs(params) for m in ("accuracy", "loss")),
+               "seconds", "device", "load"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _rounded(value):
+    return None if value is None or not math.isfinite(value) else round(value, PRECISION)
+
+
+def write_table(preset: str, study: optuna.Study, params: dict, root: Path = Path(".")) -> Path:
+    path = root / TABLES / f"{preset}.csv"
+    files.write_text(path, table(study, params).to_csv(index=False))
+    return path
+
+
+def read_table(preset: str, root: Path = Path(".")) -> pd.DataFrame | None:
+    path = root / TABLES / f"{preset}.csv"
+    return pd.read_csv(path) if path.exists() else None
+
+
+def finished(trials: pd.DataFrame) -> int:
+    return int(trials["state"].isin([s.name for s in FINISHED]).sum())
+
+
+def best(trials: pd.DataFrame, params: dict) -> pd.Series | None:
+    """The best finished trial: highest validation accuracy at the last epoch, then lowest loss, both to
+    the table's precision; the earliest of tied ones."""
+    last = params["train"]["epochs"]
+    complete = trials[trials["state"] == TrialState.COMPLETE.name]
+    if complete.empty:
+        return None
+    outcome = complete[[f"val_accuracy@{last}", f"val_loss@{last}"]].round(PRECISION)
+    order = outcome.assign(accuracy=-outcome[f"val_accuracy@{last}"], number=complete["number"]).sort_values(
+        ["accuracy", f"val_loss@{last}", "number"], kind="stable").index
+    return complete.loc[order[0]]
+
+
+def best_settings(preset: str, trials: pd.DataFrame, params: dict) -> dict:
+    """The best trial's settings, as the preset holds them (integers as integers)."""
+    chosen = best(trials, params)
+    if chosen is None:
+        raise TuningError(f"{preset}: no trial of its tuning finished")
+    values = {}
+    for d in search.parse(preset, params["optimizers"][preset]):
+        value = chosen[d.key]
+        if d.choices is not None:
+            value = next(c for c in d.choices if str(c) == str(value) or (
+                isinstance(c, (int, float)) and not isinstance(c, bool) and math.isclose(float(c), float(value))))
+        elif d.integer:
+            value = int(value)
+        else:
+            value = float(value)
+        values[d.key] = value
+    return values
+
+
+def epochs_spent(trials: pd.DataFrame) -> int:
+    return int(trials["epochs"].sum())
+

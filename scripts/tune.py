@@ -1,0 +1,133 @@
+"""Tune presets on Optuna, each with the same budget of trials from its declared search space.
+
+    python scripts/tune.py adam                  # tune one preset (resumes a stopped tuning)
+    python scripts/tune.py adam,nadam --workers 2   # two worker processes, one torch thread each
+    python scripts/tune.py --all                 # every preset but tuning.fixed, one after the other
+    python scripts/tune.py adam --storage postgresql://host/db   # workers on several machines share one
+    python scripts/tune.py adam --apply          # write the best finished trial into params.yaml
+    python scripts/tune.py --all --table-only    # rebuild tuning/<preset>.csv from the storages
+
+Trials train for train.epochs on the training images less tuning.validation_size and are judged on those
+held out; a pruner stops those that fall behind at the rungs. Each trial prints one line; the table of
+every trial is tuning/<preset>.csv, rewritten after each one.
+"""
+import argparse
+import multiprocessing
+import sys
+from pathlib import Path
+
+from lenet_bench import params as params_module
+from lenet_bench import params_writer, tuning
+from lenet_bench.params import ParamError, did_you_mean
+
+DATASET = Path("data/fashion_mnist.pt")
+PARAMS = Path("params.yaml")
+
+
+def chosen_presets(args, params: dict) -> list[str]:
+    tuned = [name for name in params["optimizers"] if name not in params["tuning"]["fixed"]]
+    if args.all:
+        return tuned
+    if not args.presets:
+        sys.exit("error: name the presets to tune (comma-separated), or give --all")
+    names = args.presets.split(",")
+    for name in names:
+        if name in params["tuning"]["fixed"]:
+            sys.exit(f"error: preset '{name}' is in tuning.fixed (the brief's baseline) and is not tuned")
+        if name not in params["optimizers"]:
+            sys.exit(f"error: unknown preset '{name}'{did_you_mean(name, tuned)}; presets: {', '.join(tuned)}")
+    return names
+
+
+def apply(preset: str, params: dict) -> None:
+    trials = tuning.read_table(preset)
+    budget = params["tuning"]["trials"]
+    if trials is None:
+        sys.exit(f"error: {preset}: no tuning/{preset}.csv; tune it first: python scripts/tune.py {preset}")
+    if tuning.finished(trials) < budget:
+        sys.exit(f"error: {preset}: {tuning.finished(trials)} of its {budget} trials have finished; "
+                 f"finish the tuning first: python scripts/tune.py {preset}")
+    try:
+        values = tuning.best_settings(preset, trials, params)
+    except tuning.TuningError as err:
+        sys.exit(f"error: {err}")
+    changes = params_writer.set_preset(PARAMS, preset, values)
+    print(f"{preset}: best trial {int(tuning.best(trials, params)['number'])} of tuning/{preset}.csv")
+    print("\n".join(f"  {change}" for change in changes) or f"  optimizers.{preset} already holds its settings")
+
+
+def tune(preset: str, params: dict, args) -> None:
+    location = args.storage or tuning.default_storage(preset)
+    storage = tuning.open_storage(location)
+    try:
+        study = tuning.open_tuning(preset, params, storage)
+    except tuning.TuningError as err:
+        sys.exit(f"error: {err}")
+    orphans = tuning.fail_orphans(study, storage, everywhere=args.fail_running)
+    if orphans:
+        print(f"{preset}: trial(s) {', '.join(map(str, orphans))} had lost their worker: marked FAIL")
+    waiting = len(study.get_trials(deepcopy=False, states=(tuning.TrialState.WAITING,)))
+    rungs = ", ".join(map(str, tuning.rungs(params)))
+    print(f"{preset}: {params['tuning']['trials']} trials, {waiting} still to run, {args.workers} worker(s); "
+          f"pruning at epochs {rungs}", flush=True)
+    if waiting and not args.table_only:
+        if args.workers == 1:
+            tuning.work(preset, params, location, DATASET)
+        else:
+            spawn = multiprocessing.get_context("spawn")
+            workers = [spawn.Process(target=tuning.work, args=(preset, params, location, DATASET))
+                       for _ in range(min(args.workers, waiting))]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+        tuning.fail_orphans(study, storage)  # a worker that crashed left its trial running
+    path = tuning.write_table(preset, study, params)
+    summarize(preset, tuning.read_table(preset), params, path)
+
+
+def summarize(preset: str, trials, params: dict, path: Path) -> None:
+    states = trials["state"].value_counts()
+    budget, epochs = params["tuning"]["trials"], params["train"]["epochs"]
+    spent = tuning.epochs_spent(trials)
+    line = (f"{preset}: {tuning.finished(trials)} of {budget} trials done ({states.get('COMPLETE', 0)} finished, "
+            f"{states.get('PRUNED', 0)} pruned, {states.get('FAIL', 0)} failed); {spent} epochs spent, "
+            f"{spent / epochs:.1f} full runs against {budget} unpruned")
+    chosen = tuning.best(trials, params)
+    if chosen is not None:
+        line += (f"; best trial {int(chosen['number'])}: "
+                 f"{100 * chosen[f'val_accuracy@{epochs}']:.2f}% on validation")
+    print(f"{line}\nwrote {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("presets", nargs="?", help="comma-separated presets")
+    parser.add_argument("--all", action="store_true", help="every preset but those in tuning.fixed")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
+    parser.add_argument("--storage", help="an Optuna storage URL or journal path (default tuning/<preset>.journal)")
+    parser.add_argument("--apply", action="store_true", help="write each preset's best trial into params.yaml")
+    parser.add_argument("--table-only", action="store_true", help="rebuild the tables; run no trial")
+    parser.add_argument("--fail-running", action="store_true",
+                        help="mark FAIL the trials other machines' workers left running (after those stopped)")
+    args = parser.parse_args()
+    params = params_module.load(PARAMS)
+    try:
+        params_module.check(params)
+    except ParamError as err:
+        sys.exit(f"error: params.yaml: {err}")
+    if args.workers < 1:
+        sys.exit(f"error: --workers must be at least 1, got {args.workers}")
+    presets = chosen_presets(args, params)
+    if args.apply:
+        for preset in presets:
+            apply(preset, params)
+        return
+    if not args.table_only and not DATASET.exists():
+        sys.exit(f"error: {DATASET} is missing; make it first: dvc repro prepare_data")
+    for preset in presets:
+        tune(preset, params, args)
+
+
+if __name__ == "__main__":
+    main()

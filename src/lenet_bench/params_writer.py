@@ -1,0 +1,39 @@
+"""Write settings into params.yaml in place, keeping its comments and layout (ruamel.yaml round trip)."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from . import files, search
+
+
+def _yaml() -> YAML:
+    yaml = YAML()
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096  # never fold a long line
+    return yaml
+
+
+def set_preset(path: Path, preset: str, values: dict) -> list[str]:
+    """Set `values` (dotted path -> value) in optimizers.<preset>; return the changes, one line each
+    ('optimizers.adam.lr: 0.003 -> 0.0041'), empty if the preset already holds them."""
+    yaml = _yaml()
+    document = yaml.load(Path(path).read_text())
+    node, changes = document["optimizers"][preset], []
+    for key, value in values.items():
+        old = search.get(node, key)
+        if old == value:
+            continue
+        *parents, last = key.split(".")
+        target = node
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        target[int(last) if isinstance(target, list) else last] = value
+        changes.append(f"optimizers.{preset}.{key}: {old} -> {value}")
+    if changes:
+        text = io.StringIO()
+        yaml.dump(document, text)
+        files.write_text(Path(path), text.getvalue())
+    return changes

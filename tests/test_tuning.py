@@ -1,0 +1,305 @@
+"""The tuning engine: search spaces, the trial budget, workers, resuming, rungs, and writing the best trial back."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from lenet_bench import params as params_module
+from lenet_bench import search, tuning
+from lenet_bench.params import ParamError
+
+from conftest import ROOT, synthetic_data
+
+TUNE = ROOT / "scripts" / "tune.py"
+
+
+def write_dataset(path: Path, n_train: int, n_test: int = 64) -> None:
+    """A stand-in for data/fashion_mnist.pt: synthetic images stored as the data stage stores them."""
+    data = synthetic_data(n_train, n_test)
+    as_bytes = lambda x: (x[:, 0] * 255).round().to(torch.uint8)  # noqa: E731
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"train_images": as_bytes(data["train_x"]), "train_labels": data["train_y"],
+                "test_images": as_bytes(data["test_x"]), "test_labels": data["test_y"]}, path)
+
+
+@pytest.fixture
+def project(tmp_path, project_params):
+    """A folder to run scripts/tune.py in: params.yaml on a tiny budget, and a small synthetic data set."""
+    def make(trials=4, epochs=2, n_train=400, validation_size=100, batch_size=64):
+        p = project_params
+        p["train"]["epochs"] = epochs
+        p["tuning"].update(trials=trials, startup_trials=2, validation_size=validation_size)
+        p["optimizers"]["momentum"]["batch_size"] = batch_size
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+        write_dataset(tmp_path / "data" / "fashion_mnist.pt", n_train)
+        return p
+    make.root = tmp_path
+    return make
+
+
+def tune(root, *args, check=True, **kwargs):
+    result = subprocess.run([sys.executable, str(TUNE), *args], cwd=root, capture_output=True, text=True, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"tune.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def trials_in(root, preset="momentum") -> list[optuna.trial.FrozenTrial]:
+    storage = tuning.open_storage(tuning.default_storage(preset, root))
+    return optuna.load_study(study_name=preset, storage=storage).get_trials()
+
+
+# --- search spaces -----------------------------------------------------------------------------------
+
+def test_every_preset_but_the_fixed_baseline_declares_a_space_that_parses(project_params):
+    fixed = project_params["tuning"]["fixed"]
+    assert fixed == ["sgd"]
+    for name, preset in project_params["optimizers"].items():
+        assert ("search" in preset) == (name not in fixed), name
+        if name not in fixed:
+            dimensions = search.parse(name, preset)
+            lr = next(d for d in dimensions if d.key == "lr")
+            assert lr.log and lr.high >= 100 * lr.low and len(dimensions) <= 3
+
+
+def test_a_space_reads_ranges_choices_and_nested_settings():
+    preset = {"lr": 0.05, "batch_size": 64, "averaging": {"name": "ema", "decay": 0.98}, "betas": [0.9, 0.99],
+              "search": {"lr": {"low": 0.005, "high": 0.5, "log": True},
+                         "averaging.decay": {"low": 0.9, "high": 0.999}, "betas.1": {"choices": [0.99, 0.999]}}}
+    lr, decay, beta = search.parse("x", preset)
+    assert (lr.low, lr.high, lr.log, lr.integer) == (0.005, 0.5, True, False)
+    assert (decay.key, decay.log) == ("averaging.decay", False) and beta.choices == (0.99, 0.999)
+    changed = search.with_values(preset, {"averaging.decay": 0.95, "betas.1": 0.999})
+    assert changed["averaging"]["decay"] == 0.95 and changed["betas"] == [0.9, 0.999]
+    assert preset["averaging"]["decay"] == 0.98  # the preset itself is left alone
+    assert search.rounded(0.0123456) == 0.0123 and search.rounded(3.14159e-5) == 3.14e-5
+
+
+@pytest.mark.parametrize("space, message", [
+    ({"lr": {"low": 0.001, "high": 0.1, "log": True}, "momentun": {"low": 0.8, "high": 0.99}},
+     r"^optimizers.momentum.search.momentun: unknown key; the preset has no setting 'momentun'"),
+    ({"lr": {"low": 0.001, "high": 0.1, "log": True, "step": 2}},
+     r"^optimizers.momentum.search.lr.step: unknown key; allowed: low, high, log, choices$"),
+    ({"lr": {"low": 0.001, "high": 0.1, "log": True}, "momentum": {"low": 0.99, "high": 0.8}},
+     r"^optimizers.momentum.search.momentum: low \(0.99\) must be below high \(0.8\)$"),
+    ({"lr": {"low": 0.001, "high": 0.1, "log": True}, "momentum": {"low": 0.9, "high": 0.9}},
+     r"^optimizers.momentum.search.momentum: low \(0.9\) must be below high \(0.9\)$"),
+    ({"lr": {"low": 0.0, "high": 0.1, "log": True}},
+     r"^optimizers.momentum.search.lr: a log range needs bounds > 0, got low 0.0$"),
+    ({"lr": {"low": 0.001, "high": 0.1, "log": True}, "momentum": {"low": -0.5, "high": 0.99, "log": True}},
+     r"^optimizers.momentum.search.momentum: a log range needs bounds > 0, got low -0.5$"),
+    ({"lr": {"low": 0.1, "high": 10.0, "log": True}},
+     r"^optimizers.momentum.search.lr: the preset's current value 0.05 lies outside \[0.1, 10.0\]$"),
+    ({"lr": {"low": 0.001, "high": 0.1, "log": True}, "batch_size": {"choices": [128, 256]}},
+     r"^optimizers.momentum.search.batch_size: the preset's current value 64 is not among the choices \[128, 256\]$"),
+    ({"lr": {"low": 0.01, "high": 0.1, "log": True}},
+     r"^optimizers.momentum.search.lr: must be a log range over at least 2 decades"),
+    ({"lr": {"low": 0.001, "high": 0.1}},
+     r"^optimizers.momentum.search.lr: must be a log range over at least 2 decades"),
+    ({"momentum": {"low": 0.8, "high": 0.99}},
+     r"^optimizers.momentum.search.lr: missing; every space searches the learning rate$"),
+    ({"lr": {"low": 0.001, "high": 0.1, "log": True}, "momentum": {"low": 0.8, "high": 0.99},
+      "batch_size": {"choices": [64, 128]}, "schedule.name": {"choices": ["cosine", "constant"]}},
+     r"^optimizers.momentum.search: searches 3 settings besides lr; at most 2$"),
+    ({"lr": {"low": 0.001, "high": 0.1, "log": True}, "batch_size": {"choices": [64, 0]}},
+     r"^optimizers.momentum.search.batch_size: 0 makes a bad preset: optimizers.momentum.batch_size: must be >= 1"),
+])
+def test_a_bad_space_gets_a_one_line_error_naming_the_key(project_params, space, message):
+    project_params["optimizers"]["momentum"]["search"] = space
+    with pytest.raises(ParamError, match=message) as error:
+        params_module.check(project_params)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda p: p["tuning"].update(trials=0), r"^tuning.trials: must be >= 1, got 0$"),
+    (lambda p: p["tuning"]["rungs"].update(reduction_factor=1), r"^tuning.rungs.reduction_factor: must be >= 2, got 1$"),
+    (lambda p: p["tuning"].update(fixed=["sgdd"]), r"^tuning.fixed: unknown value 'sgdd' \(did you mean 'sgd'\?\)"),
+    (lambda p: p["optimizers"]["adam"].pop("search"), r"^optimizers.adam.search: missing; declare the space"),
+    (lambda p: p["optimizers"]["sgd"].update(search={"lr": {"low": 1e-4, "high": 1e-2, "log": True}}),
+     r"^optimizers.sgd.search: sgd is in tuning.fixed, so it is not tuned; remove one of the two$"),
+])
+def test_bad_tuning_settings_get_a_one_line_error(project_params, edit, message):
+    edit(project_params)
+    with pytest.raises(ParamError, match=message):
+        params_module.check(project_params)
+
+
+def test_a_space_is_a_label_of_the_preset_and_never_changes_a_run(project_params):
+    before = params_module.run_config(project_params, "standard")
+    project_params["optimizers"][project_params["optimizer"]["name"]]["search"]["lr"]["low"] /= 2
+    assert params_module.run_config(project_params, "standard") == before
+    assert "search" not in before["preset"]
+
+
+# --- the command line --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["adamm"], "error: unknown preset 'adamm' (did you mean 'adam'?); presets: sgd_basic, gd, "),
+    (["sgd"], "error: preset 'sgd' is in tuning.fixed (the brief's baseline) and is not tuned"),
+    ([], "error: name the presets to tune (comma-separated), or give --all"),
+    (["momentum", "--workers", "0"], "error: --workers must be at least 1, got 0"),
+])
+def test_bad_command_lines_fail_before_any_trial(project, args, message):
+    project()
+    result = tune(project.root, *args, check=False)
+    assert result.returncode != 0 and result.stderr.startswith(message), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (project.root / "tuning").exists()
+
+
+def test_bad_params_fail_before_any_trial(project):
+    p = project()
+    p["tuning"]["trials"] = 0
+    (project.root / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    result = tune(project.root, "momentum", check=False)
+    assert result.returncode != 0
+    assert result.stderr.strip() == "error: params.yaml: tuning.trials: must be >= 1, got 0"
+    assert not (project.root / "tuning").exists()
+
+
+def test_changed_terms_are_refused_rather_than_mixed_into_one_tuning(project):
+    p = project(trials=2, epochs=1)
+    tune(project.root, "momentum")
+    p["optimizers"]["momentum"]["search"]["lr"]["high"] = 0.6
+    (project.root / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    result = tune(project.root, "momentum", check=False)
+    assert result.returncode != 0 and "made on other terms (space differ" in result.stderr
+
+
+# --- the budget, workers and resuming ----------------------------------------------------------------
+
+def test_claims_never_exceed_the_budget(project_params, tmp_path):
+    project_params["tuning"]["trials"] = 3
+    storage = tuning.open_storage(str(tmp_path / "t.journal"))
+    study = tuning.open_tuning("momentum", project_params, storage)
+    claimed = [tuning.claim(study, storage, project_params) for _ in range(5)]
+    assert [t is not None for t in claimed] == [True, True, True, False, False]
+    assert {t.number for t in claimed if t} == {0, 1, 2}
+    # Opened again (another worker, a resumed tuning), nothing more is enqueued.
+    tuning.open_tuning("momentum", project_params, storage)
+    assert len(study.get_trials()) == 3
+
+
+def test_two_workers_sharing_one_storage_stop_at_exactly_the_budget(project):
+    project(trials=5, epochs=2)
+    result = tune(project.root, "momentum", "--workers", "2")
+    trials = trials_in(project.root)
+    assert len(trials) == 5 and all(t.state in tuning.FINISHED for t in trials)
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers took trials
+    table = pd.read_csv(project.root / "tuning" / "momentum.csv")
+    assert list(table["number"]) == [0, 1, 2, 3, 4]
+    # One line per trial, with its settings, its validation accuracy at each epoch judged, its outcome.
+    lines = [line for line in result.stdout.splitlines() if line.startswith("momentum trial ")]
+    assert len(lines) == 5
+    assert all("lr=" in line and "momentum=" in line and "% @1" in line and line.endswith(" s") for line in lines)
+    assert "5 of 5 trials done" in result.stdout
+    # Run again: the budget is spent, so nothing runs.
+    again = tune(project.root, "momentum", "--workers", "2")
+    assert "0 still to run" in again.stdout and len(trials_in(project.root)) == 5
+
+
+def test_two_commands_sharing_one_storage_stop_at_exactly_the_budget(project):
+    project(trials=6, epochs=1)
+    commands = [subprocess.Popen([sys.executable, str(TUNE), "momentum"], cwd=project.root,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for command in commands:
+        command.communicate()
+        assert command.returncode == 0
+    trials = trials_in(project.root)
+    assert len(trials) == 6 and all(t.state in tuning.FINISHED for t in trials)
+
+
+def test_a_killed_tuning_resumes_without_running_finished_trials_again(project):
+    project(trials=4, epochs=3, n_train=3000, validation_size=500, batch_size=16)
+    table = project.root / "tuning" / "momentum.csv"
+    command = subprocess.Popen([sys.executable, str(TUNE), "momentum"], cwd=project.root,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not (table.exists() and len(pd.read_csv(table)) >= 1) and command.poll() is None:
+        assert time.monotonic() < deadline, "no trial finished in 300 s"
+        time.sleep(0.2)
+    os.killpg(command.pid, signal.SIGKILL)
+    command.wait()
+    before = {t.number: t for t in trials_in(project.root) if t.state in tuning.FINISHED}
+    assert before, "the tuning finished before it could be killed"
+    tune(project.root, "momentum")
+    after = {t.number: t for t in trials_in(project.root)}
+    assert len(after) == 4 and all(t.state in tuning.FINISHED for t in after.values())
+    for number, trial in before.items():  # untouched: same settings, same results, same end time
+        assert (after[number].params, after[number].value, after[number].datetime_complete) == \
+            (trial.params, trial.value, trial.datetime_complete)
+    killed = [t for t in after.values() if t.user_attrs.get("error") == "its worker stopped mid-trial"]
+    assert len(killed) <= 1 and all(t.state == optuna.trial.TrialState.FAIL for t in killed)
+
+
+# --- rungs, tables and the tuned presets ---------------------------------------------------------------
+
+def test_every_preset_is_judged_at_the_same_rungs(project_params):
+    assert tuning.rungs(project_params) == [1, 3, 9]
+    pruners = {name: vars(tuning.pruner(project_params)) for name in project_params["optimizers"]
+               if name not in project_params["tuning"]["fixed"]}
+    assert len({json.dumps(p, sort_keys=True, default=str) for p in pruners.values()}) == 1
+    columns = [f"val_{m}@{e}" for e in tuning.judged_epochs(project_params) for m in ("accuracy", "loss")]
+    for path in sorted((ROOT / "tuning").glob("*.csv")):
+        table = pd.read_csv(path)
+        assert [c for c in table.columns if c.startswith("val_")] == columns, path.name
+        storage = tuning.open_storage(str(path.with_suffix(".journal")))
+        study = optuna.load_study(study_name=path.stem, storage=storage)
+        assert study.user_attrs["terms"] == tuning.terms(path.stem, project_params), path.name
+
+
+def test_each_tuned_preset_holds_the_best_finished_trial_of_its_table(project_params):
+    for path in sorted((ROOT / "tuning").glob("*.csv")):
+        trials = pd.read_csv(path)
+        assert len(trials) <= project_params["tuning"]["trials"], path.name
+        if tuning.finished(trials) < project_params["tuning"]["trials"]:
+            continue  # still being tuned
+        preset = project_params["optimizers"][path.stem]
+        for key, value in tuning.best_settings(path.stem, trials, project_params).items():
+            assert search.get(preset, key) == value, f"{path.stem}.{key}: run `python scripts/tune.py {path.stem} --apply`"
+
+
+def test_the_best_trial_is_the_most_accurate_then_the_lowest_loss_then_the_first(project_params):
+    project_params["train"]["epochs"] = 2
+    trials = pd.DataFrame({"number": [0, 1, 2, 3], "lr": [0.01, 0.02, 0.03, 0.04],
+                           "state": ["COMPLETE", "COMPLETE", "PRUNED", "COMPLETE"],
+                           "val_accuracy@2": [0.90001, 0.9, None, 0.9], "val_loss@2": [0.3, 0.29, None, 0.29]})
+    assert tuning.best(trials, project_params)["number"] == 1
+    assert tuning.best(trials[trials["state"] != "COMPLETE"], project_params) is None
+
+
+def test_apply_writes_the_best_trial_into_params_yaml_and_keeps_its_comments(tmp_path):
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    p = params_module.load(tmp_path / "params.yaml")
+    budget, last = p["tuning"]["trials"], p["train"]["epochs"]
+    trials = pd.DataFrame({"number": range(budget), "lr": [0.0123] + [0.05] * (budget - 1),
+                           "momentum": [0.95] + [0.9] * (budget - 1), "state": ["COMPLETE"] + ["PRUNED"] * (budget - 1),
+                           "epochs": [last] + [1] * (budget - 1),
+                           f"val_accuracy@{last}": [0.91] + [None] * (budget - 1),
+                           f"val_loss@{last}": [0.25] + [None] * (budget - 1)})
+    (tmp_path / "tuning").mkdir()
+    trials.iloc[:-1].to_csv(tmp_path / "tuning" / "momentum.csv", index=False)
+    unfinished = tune(tmp_path, "momentum", "--apply", check=False)
+    assert unfinished.returncode != 0
+    assert unfinished.stderr.strip().startswith(f"error: momentum: {budget - 1} of its {budget} trials have finished")
+    trials.to_csv(tmp_path / "tuning" / "momentum.csv", index=False)
+    result = tune(tmp_path, "momentum", "--apply")
+    was = p["optimizers"]["momentum"]
+    assert result.stdout.splitlines() == ["momentum: best trial 0 of tuning/momentum.csv",
+                                          f"  optimizers.momentum.lr: {was['lr']} -> 0.0123",
+                                          f"  optimizers.momentum.momentum: {was['momentum']} -> 0.95"]
+    text = (tmp_path / "params.yaml").read_text()
+    changed = [(a, b) for a, b in zip((ROOT / "params.yaml").read_text().splitlines(), text.splitlines()) if a != b]
+    assert changed == [(f"    lr: {was['lr']}", "    lr: 0.0123"), (f"    momentum: {was['momentum']}", "    momentum: 0.95")]
+    assert params_module.load(tmp_path / "params.yaml")["optimizers"]["momentum"]["lr"] == 0.0123
+    assert "already holds its settings" in tune(tmp_path, "momentum", "--apply").stdout
