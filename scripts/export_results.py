@@ -4,7 +4,7 @@
 
 One row per experiment and scenario, with the parameters that produced it. Rows already in the
 file are kept (they may come from other machines); a row for the same experiment and scenario is
-replaced. Tuning experiments (named tune-*) are left to scripts/sweep.py unless --all is given.
+replaced. Experiments named tune-* (made by earlier grid sweeps) are left out unless --all is given.
 """
 import argparse
 from pathlib import Path

@@ -3,7 +3,11 @@
     python scripts/study.py                                   # everything, seeds 0 1 2, 2 jobs
     python scripts/study.py --presets momentum,adam --seeds 0 --scenarios standard
     python scripts/study.py --dry-run                         # what would run, and what is done
-    python scripts/study.py --without-dvc --jobs 12           # no DVC queue: e.g. many runs on one GPU
+    python scripts/study.py --without-dvc --jobs 2            # no DVC queue: the stage commands directly
+    python scripts/study.py --top 3 --seeds 0-9 --scenarios standard   # more seeds for the three leaders
+
+Every run is made on the CPU with one torch thread (lenet_bench.study.DEVICE, THREADS), so that every
+table compares runs made on one kind of hardware.
 
 Each finished experiment's results are appended at once to results/study.csv (one row per
 preset, scenario and seed, with the parameters that produced it; learning curves in
@@ -23,13 +27,13 @@ from pathlib import Path
 from lenet_bench import params as params_module
 from lenet_bench.experiments import finished_experiments, queue_status, start_queue
 from lenet_bench.params import ParamError
-from lenet_bench.study import (adopt, forget, overrides, plan, prepared_dataset, queue_experiment, read_export,
-                               record, run_without_dvc, selected)
+from lenet_bench.study import (THREADS, adopt, forget, leaders, overrides, parse_seeds, plan, prepared_dataset,
+                               queue_experiment, read_export, record, run_without_dvc, selected)
 
 # One torch thread per job, whatever the number of jobs: on a 2-core machine two such jobs gave 1.70x
 # the throughput of one job of two threads (small convolutions scale poorly over threads;
 # benchmarks/parallel_jobs.json).
-THREADS_PER_JOB = 1
+THREADS_PER_JOB = THREADS
 
 
 def dvc(*args: str) -> str:
@@ -52,7 +56,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", help="comma-separated presets (default: every preset in params.yaml)")
     parser.add_argument("--scenarios", help="comma-separated scenarios (default: every scenario)")
-    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
+    parser.add_argument("--seeds", default="0,1,2", help="seeds, e.g. 0,1,2 or 0-9 (default: 0,1,2)")
+    parser.add_argument("--top", type=int, help="instead of --presets: the N presets with the best mean test "
+                        "accuracy in the first scenario, from the export")
     parser.add_argument("--jobs", type=int, default=2, help="experiments run in parallel (default: 2)")
     parser.add_argument("--epochs", type=int, help="override train.epochs (e.g. 1 for a smoke test)")
     parser.add_argument("--poll", type=float, default=60,
@@ -66,10 +72,17 @@ def main() -> None:
     args = parser.parse_args()
 
     params = params_module.load()
+    if args.top is not None and args.presets:
+        sys.exit("error: give --presets or --top, not both")
     presets = args.presets.split(",") if args.presets else list(params["optimizers"])
+    if args.top is not None:
+        presets = leaders(read_export(), params, args.top)
+        if len(presets) < args.top:
+            sys.exit(f"error: --top {args.top}: the export has {len(presets)} preset(s) at the current settings")
+        print(f"--top {args.top}: {', '.join(presets)}")
     scenarios = args.scenarios.split(",") if args.scenarios else list(params["scenarios"])
     try:
-        seeds = [int(s) for s in args.seeds.split(",")]
+        seeds = parse_seeds(args.seeds)
         export = read_export()
         if args.redo:
             export = export[~selected(export, presets, scenarios, seeds)]

@@ -33,7 +33,7 @@ def main(scenario: str) -> None:
         "nonzero": evaluation.nonzero_counts(state),
         "run": {key: record[key] for key in
                 ("optimizer", "algorithm", "weight_decay", "l2_mode", "averaging", "diverged",
-                 "diverged_at_step", "device", "threads") if key in record},
+                 "diverged_at_step", "device", "threads", "cpus", "load_average") if key in record},
     }
     if config.get("sparsity"):
         metrics["sparsity"] = {key: config["sparsity"][key] for key in ("method", "density", "scope")}

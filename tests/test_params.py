@@ -38,7 +38,7 @@ def test_run_config_merges_preset_scenario_and_train(project_params):
     (lambda p: p["optimizers"]["sgd"].update(batch_size=60001),
      r"^optimizers.sgd.batch_size: must be >= 1 and <= 60000, got 60001$"),
     (lambda p: p["optimizers"]["momentum"].update(momentun=0.9),
-     r"^optimizers.momentum.momentun: unknown key \(did you mean 'momentum'\?\); allowed: family, algorithm, batch_size, lr, schedule, batch_growth, max_batch_size, averaging, momentum"),
+     r"^optimizers.momentum.momentun: unknown key \(did you mean 'momentum'\?\); allowed: family, algorithm, batch_size, lr, schedule, batch_growth, max_batch_size, averaging, search, momentum"),
     (lambda p: p["optimizers"]["saga"].update(batch_growth=1.5),
      r"^optimizers.saga.batch_growth: saga keeps a gradient per fixed mini-batch, so its batch cannot grow; "
      r"remove batch_growth$"),

@@ -135,14 +135,3 @@ def test_study_without_dvc_records_runs_that_the_dvc_study_then_skips(repo):
     # The same runs through DVC's queue would have the same fingerprints: nothing is left to run.
     dry = run(repo, sys.executable, "scripts/study.py", "--dry-run", *subset).stdout
     assert "2 already in results/study.csv, 0 to run" in dry
-
-
-def test_sweep_tabulates_its_settings_and_fails_naming_a_setting_that_failed(repo):
-    result = run(repo, sys.executable, "scripts/sweep.py", "momentum", "lr=0.1,oops", "--epochs", "1", "--jobs", "2",
-                 check=False)
-    assert result.returncode != 0
-    assert "1 setting(s) failed, left out of the table: tune-momentum-lroops" in result.stderr
-    table = pd.read_csv(repo / "tuning" / "momentum.csv").set_index("experiment")
-    assert "tune-momentum-lroops" not in table.index
-    row = table.loc["tune-momentum-lr0.1"]
-    assert row["lr"] == 0.1 and row["epochs"] == 1 and 0 < row["validation_accuracy"] <= 1

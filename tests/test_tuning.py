@@ -114,7 +114,7 @@ def test_a_space_reads_ranges_choices_and_nested_settings():
      r"^optimizers.momentum.search.batch_size: 0 makes a bad preset: optimizers.momentum.batch_size: must be >= 1"),
 ])
 def test_a_bad_space_gets_a_one_line_error_naming_the_key(project_params, space, message):
-    project_params["optimizers"]["momentum"]["search"] = space
+    project_params["optimizers"]["momentum"].update(lr=0.05, momentum=0.9, batch_size=64, search=space)
     with pytest.raises(ParamError, match=message) as error:
         params_module.check(project_params)
     assert "\n" not in str(error.value)

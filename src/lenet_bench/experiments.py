@@ -100,6 +100,7 @@ def result_row(exp: Experiment, scenario: str) -> dict:
         "fc1_units": nonzero.get("fc1_units"), "fc2_units": nonzero.get("fc2_units"),
         "diverged": m["run"]["diverged"], "diverged_at_step": m["run"].get("diverged_at_step"),
         "threads": m["run"].get("threads"), "device": m["run"]["device"],
+        "cpus": m["run"].get("cpus"), "load_average": m["run"].get("load_average"),
     }
 
 

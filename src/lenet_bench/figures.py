@@ -12,6 +12,18 @@ import pandas as pd  # noqa: E402
 
 TARGET_PERCENT = 89.38
 AXES = {"epoch": "epochs", "grad_evals": "gradient evaluations (millions)", "seconds": "training seconds"}
+COLOURS = plt.get_cmap("tab10").colors
+LINE_STYLES = ("-", "--", ":", "-.")
+MARKERS = (".", "x", "+", "1")
+
+
+def styles(methods: list[str]) -> dict[str, dict]:
+    """A colour, line style and marker for each method, no two alike (up to 40 methods), the same for a
+    method in every figure given the same list."""
+    if len(methods) > len(COLOURS) * len(LINE_STYLES):
+        raise ValueError(f"{len(methods)} methods: more than the {len(COLOURS) * len(LINE_STYLES)} distinct styles")
+    return {m: {"color": COLOURS[i % len(COLOURS)], "linestyle": LINE_STYLES[i // len(COLOURS)],
+                "marker": MARKERS[i // len(COLOURS)]} for i, m in enumerate(methods)}
 
 
 def _save(fig, path: Path) -> None:
@@ -22,9 +34,8 @@ def _save(fig, path: Path) -> None:
 
 
 def learning_curves(curves: pd.DataFrame, methods: list[str], title: str, path: Path,
-                    labels: dict[str, str] | None = None) -> None:
+                    style: dict[str, dict]) -> None:
     """Test accuracy and loss (mean over seeds) against epochs, gradient evaluations and seconds."""
-    labels = labels or {}
     fig, axes = plt.subplots(2, 3, figsize=(11, 6.2), sharey="row")
     losses = []
     for method in methods:
@@ -32,8 +43,8 @@ def learning_curves(curves: pd.DataFrame, methods: list[str], title: str, path: 
         losses += list(mean["test_loss"].dropna())
         for column, (x, label) in enumerate(AXES.items()):
             xs = mean[x] / (1e6 if x == "grad_evals" else 1)
-            axes[0, column].plot(xs, 100 * mean["test_accuracy"], marker=".", label=labels.get(method, method))
-            axes[1, column].plot(xs, mean["test_loss"], marker=".", label=labels.get(method, method))
+            axes[0, column].plot(xs, 100 * mean["test_accuracy"], label=method, **style[method])
+            axes[1, column].plot(xs, mean["test_loss"], label=method, **style[method])
             axes[1, column].set_xlabel(label)
     for column in range(3):
         axes[0, column].axhline(TARGET_PERCENT, color="grey", linestyle=":")
@@ -50,7 +61,7 @@ def learning_curves(curves: pd.DataFrame, methods: list[str], title: str, path: 
     _save(fig, path)
 
 
-def performance_profile(ratios: dict[str, dict[str, np.ndarray]], path: Path) -> None:
+def performance_profile(ratios: dict[str, dict[str, np.ndarray]], path: Path, style: dict[str, dict]) -> None:
     """For each cost measure, the fraction of problems a method solves within tau times the best
     method's cost (inf where it never reaches the target), against tau."""
     fig, axes = plt.subplots(1, len(ratios), figsize=(11, 4), sharey=True)
@@ -59,7 +70,8 @@ def performance_profile(ratios: dict[str, dict[str, np.ndarray]], path: Path) ->
         largest = max([1.0, *[float(r.max()) for r in finite if len(r)]])
         taus = np.geomspace(1, max(2.0, 1.1 * largest), 200)
         for method, r in sorted(by_method.items(), key=lambda item: -np.isfinite(item[1]).mean()):
-            ax.step(taus, [(r <= tau).mean() for tau in taus], where="post", label=method)
+            line = {k: v for k, v in style[method].items() if k != "marker"}
+            ax.step(taus, [(r <= tau).mean() for tau in taus], where="post", label=method, **line)
         ax.set_xscale("log")
         ax.set_xlabel(f"τ (cost in {measure} / best method's)")
         ax.grid(True, which="both", alpha=0.3)

@@ -28,20 +28,48 @@ EXPORT = Path("results/study.csv")
 CURVES = Path("results/study_curves.csv")
 KEY = ["optimizer", "scenario", "seed"]
 EXECUTION = ("device", "threads")  # how a run executes, not what it is: left out of its fingerprint
+# Every study run is made on the CPU with one torch thread, whatever the machine has, so that accuracy
+# and seconds compare within every table and anyone can reproduce them.
+DEVICE, THREADS = "cpu", 1
 
 
 def study_params(params: dict, preset: str, seed: int, threads: int, epochs: int | None) -> dict:
     """params.yaml as one study run sees it."""
     run = copy.deepcopy(params)
     run["optimizer"]["name"] = preset
-    run["train"].update(seed=seed, threads=threads, **({"epochs": epochs} if epochs else {}))
+    run["train"].update(seed=seed, threads=threads, device=DEVICE, **({"epochs": epochs} if epochs else {}))
     return run
 
 
 def overrides(preset: str, seed: int, threads: int, epochs: int | None) -> list[str]:
     """The `dvc exp run -S` overrides that produce study_params."""
-    return [f"optimizer.name={preset}", f"train.seed={seed}", f"train.threads={threads}",
+    return [f"optimizer.name={preset}", f"train.seed={seed}", f"train.threads={threads}", f"train.device={DEVICE}",
             *([f"train.epochs={epochs}"] if epochs else [])]
+
+
+def on_study_hardware(export: pd.DataFrame) -> pd.Series:
+    """Which of the export's runs were made as the study makes them: on the CPU, one torch thread."""
+    return (export["device"] == DEVICE) & (export["threads"] == THREADS)
+
+
+def leaders(export: pd.DataFrame, params: dict, count: int) -> list[str]:
+    """The `count` presets with the best mean test accuracy in the first scenario (standard), among the
+    export's runs at params.yaml's settings on the study's hardware."""
+    current, _ = split_by_settings(export, params)
+    scenario = next(iter(params["scenarios"]))
+    runs = current[on_study_hardware(current) & (current["scenario"] == scenario)]
+    return list(runs.groupby("optimizer")["test_accuracy"].mean().sort_values(ascending=False).index[:count])
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0,1,2' or '0-9' (or a mix, '0-2,7'), as a list of seeds; ValueError naming the bad part."""
+    seeds = []
+    for part in text.split(","):
+        low, dash, high = part.partition("-")
+        if not (low.isdigit() and (not dash or high.isdigit())):
+            raise ValueError(f"--seeds: '{part}' is neither a seed nor a range like 0-9")
+        seeds += list(range(int(low), int(high) + 1)) if dash else [int(low)]
+    return sorted(set(seeds))
 
 
 def fingerprint(params: dict, scenario: str) -> str:

@@ -15,9 +15,8 @@ import pandas as pd
 
 from .optimizers import ALGORITHMS
 from .params import load as load_params
-from .report import hardware, mean_std
+from .report import hardware, mean_std, tuning_section
 from .study import split_by_settings
-from .tuning import OUTCOMES, at_budget, budgets, tables, tied_with_best
 
 
 def _percent(value) -> str:
@@ -158,57 +157,8 @@ def single_sample_line(root: Path) -> str:
 
 
 def tuning_table(root: Path) -> str:
-    """The best setting of each preset's sweep (tuning/<preset>.csv) at the study's budget, judged on
-    validation accuracy."""
-    budget = load_params(root / "params.yaml")["train"]["epochs"]
-    rows = ["| preset | tuned in | settings tried | swept: best value | lr | batch | schedule | validation accuracy "
-            "| validation loss |", "|---|---|---|---|---|---|---|---|---|"]
-    for preset, sweep in tables(root):
-        sweep = at_budget(sweep, budget)
-        if sweep.empty:
-            continue  # only other budgets tried: nothing to choose a preset from
-        best = sweep.iloc[0]
-        scenario = best["scenario"] if "scenario" in sweep else "standard"
-        tied = tied_with_best(sweep)
-        tried = f"{len(sweep)} ({tied} tie for best)" if tied > 1 else f"{len(sweep)}"
-        rows.append(f"| {preset} | {scenario} | {tried} | {_swept(sweep)} | {best['lr']:g} "
-                    f"| {int(best['batch_size']):,} | {best['schedule']} "
-                    f"| {_percent(best['validation_accuracy'])} | {best['validation_loss']:.4f} |")
-    return "\n".join(rows)
-
-
-def longer_budget_table(root: Path) -> str:
-    """A sweep's best setting trained again with other budgets (`scripts/sweep.py <preset> epochs=...`)."""
-    budget = load_params(root / "params.yaml")["train"]["epochs"]
-    rows = ["| preset | epochs | validation accuracy | validation loss | training loss |", "|---|---|---|---|---|"]
-    for preset, sweep in tables(root):
-        for _, r in budgets(sweep, budget).iterrows():
-            rows.append(f"| {preset} | {int(r['epochs'])} | {_percent(r['validation_accuracy'])} "
-                        f"| {r['validation_loss']:.4f} | {r['train_loss']:.4f} |")
-    if len(rows) == 2:
-        return "_No sweep has varied the training budget yet: `python scripts/sweep.py <preset> epochs=20,30`._"
-    return "\n".join(rows)
-
-
-def _swept(sweep: pd.DataFrame) -> str:
-    """The settings the sweep varied, each with its best value; '(grid edge)' where that is the end of a
-    numeric range (the optimum may lie beyond); 'none' where the best setting leaves an option out."""
-    items = []
-    for column in sweep.columns:
-        values = sweep[column].dropna().unique()
-        left_out = sweep[column].isna().any()  # some settings lacked this option (e.g. averaging)
-        if column in OUTCOMES or len(values) + left_out < 2:
-            continue
-        best = sweep[column].iloc[0]
-        if pd.isna(best):
-            parent = column.rsplit(".", 1)[0]
-            if parent == column or parent not in sweep.columns:
-                items.append(f"{column}=none")
-            continue  # averaging.decay of a best setting without averaging: said by averaging=none
-        edge = (" (grid edge)" if pd.api.types.is_numeric_dtype(sweep[column]) and len(values) > 1
-                and best in (values.min(), values.max()) else "")
-        items.append(f"{column}={best:g}{edge}" if isinstance(best, float) else f"{column}={best}{edge}")
-    return ", ".join(items) or "–"
+    """Each preset's tuning budget (tuning/<preset>.csv): the report's table."""
+    return tuning_section(root, load_params(root / "params.yaml"))
 
 
 def preset_runs_table(root: Path) -> str:
@@ -271,7 +221,7 @@ def baseline_seeds_table(root: Path) -> str:
 
 
 SECTIONS = {"presets": presets_table, "pipeline-results": pipeline_table, "preset-runs": preset_runs_table,
-            "tuning": tuning_table, "longer-budget": longer_budget_table, "study": study_table,
+            "tuning": tuning_table, "study": study_table,
             "baseline-seeds": baseline_seeds_table, "sparse-runs": sparse_table,
             "speed": speed_table, "parallel-jobs": parallel_jobs_line,
             "full-gradient": full_gradient_line, "single-sample": single_sample_line}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -129,7 +130,7 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
     # Optimizers with state per mini-batch (SAGA) need the same partition every epoch.
     partition = (torch.randperm(len(y), generator=shuffle, device=device).split(sizes[0])
                  if algorithm.fixed_batches else None)
-    cost, history, diverged_at = Cost(), [], None
+    cost, history, diverged_at, loads = Cost(), [], None, []
     l2_in_loss = weight_decay / 2 if mode == "loss" else 0.0
     if hasattr(optimizer, "use_full_gradient"):
         # SVRG corrects its steps with the gradient of the whole training objective, each sample counted.
@@ -167,6 +168,7 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
         if sparsifier is not None and (epoch == epochs or diverged_at is not None):
             sparsifier.finish()  # the bound holds exactly on the model that is evaluated and saved
         cost.seconds += time.perf_counter() - started
+        loads.append(os.getloadavg()[0])  # what shared the machine: seconds compare only at a known load
         set_mode(optimizer, "eval")  # evaluate, and finally save, the weights the optimizer vouches for
         judged = model
         if averaged is not None and cost.steps >= average_from:
@@ -192,6 +194,7 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
         "algorithm": preset["algorithm"], "weight_decay": weight_decay, "l2_mode": mode,
         "averaging": (preset.get("averaging") or {}).get("name", "none"),
         "device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "cpus": os.cpu_count(), "load_average": round(sum(loads) / len(loads), 2),
         "diverged": diverged_at is not None, "diverged_at_step": diverged_at,
         "cost": {"epochs": len(history), **asdict(cost)}, "history": history,
     }
