@@ -16,7 +16,7 @@ import pandas as pd
 from .optimizers import ALGORITHMS
 from .params import load as load_params
 from .report import hardware, mean_std, tuning_section
-from .study import split_by_settings
+from .study import on_study_hardware, split_by_settings
 
 
 def _percent(value) -> str:
@@ -182,18 +182,23 @@ def study_table(root: Path) -> str:
     settings = load_params(root / "params.yaml")
     empty = pd.DataFrame(columns=["optimizer"])
     study, stale = split_by_settings(pd.read_csv(path), settings) if path.exists() else (empty, empty)
+    elsewhere = study[~on_study_hardware(study)] if not study.empty else empty
+    study = study[on_study_hardware(study)] if not study.empty else empty
     scenarios = list(settings["scenarios"])
+    target = f"{100 * settings['train']['target_accuracy']:.2f}%"
     rows = ["| preset | family | library | seeds | " + " | ".join(f"{s} test accuracy" for s in scenarios)
-            + " | standard test loss | standard: reached 89.38% | gradient evals | s/epoch | hardware |",
-            "|---|---|---|---|" + "---|" * len(scenarios) + "---|---|---|---|---|"]
+            + f" | standard test loss | standard: reached {target} | gradient evals | s/epoch |",
+            "|---|---|---|---|" + "---|" * len(scenarios) + "---|---|---|---|"]
     for name, preset in settings["optimizers"].items():
         library = f"`{ALGORITHMS[preset['algorithm']].library}`"
         runs = study[study["optimizer"] == name]
         if runs.empty:
-            why = "settings changed since its study runs" if name in set(stale["optimizer"]) else "not in the study yet"
+            why = ("settings changed since its study runs" if name in set(stale["optimizer"])
+                   else f"only on other hardware ({hardware(elsewhere[elsewhere['optimizer'] == name])})"
+                   if name in set(elsewhere["optimizer"]) else "not in the study yet")
             rows.append(f"| {name} | {preset.get('family', '–')} | {library} | – | "
                         + " | ".join(why if i == 0 else "" for i in range(len(scenarios)))
-                        + " | | | | | |")
+                        + " | | | | |")
             continue
         by = {s: runs[runs["scenario"] == s] for s in scenarios}
         standard = by[scenarios[0]]
@@ -202,8 +207,7 @@ def study_table(root: Path) -> str:
         rows.append(f"| {name} | {preset.get('family', '–')} | {library} | {runs['seed'].nunique()} | "
                     + " | ".join(cells) + f" | {mean_std(standard['test_loss'], digits=4)} "
                     f"| {len(reached)}/{len(standard)}" + (f", epoch {reached.mean():.1f}" if len(reached) else "")
-                    + f" | {standard['grad_evals'].mean() / 1e6:.2f} M | {(standard['seconds'] / standard['epochs']).mean():.1f} "
-                    f"| {hardware(runs)} |")
+                    + f" | {standard['grad_evals'].mean() / 1e6:.2f} M | {(standard['seconds'] / standard['epochs']).mean():.1f} |")
     return "\n".join(rows)
 
 
