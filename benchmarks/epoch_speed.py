@@ -11,7 +11,6 @@ The two loops alternate, `--repeats` epochs each, and the medians are compared, 
 noisy machine.
 """
 import argparse
-import json
 import os
 import platform
 import statistics

@@ -8,7 +8,6 @@ It needs the CPU to itself: anything else running skews both sides.
     python benchmarks/parallel_jobs.py [--preset momentum] [--samples 20000] [--output benchmarks/parallel_jobs.json]
 """
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -66,7 +65,8 @@ def main() -> None:
     env_note = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
     sequential = timed([run + ["2"], run + ["2"]], parallel=False)
     parallel = timed([run + ["1"], run + ["1"]], parallel=True)
-    result = {"preset": args.preset, "runs": 2, "samples": args.samples, "one_job_two_threads_seconds": round(sequential, 1),
+    result = {"preset": args.preset, "runs": 2, "samples": args.samples,
+              "one_job_two_threads_seconds": round(sequential, 1),
               "two_jobs_one_thread_seconds": round(parallel, 1), "speedup": round(sequential / parallel, 2),
               "cpus": os.cpu_count(), "machine": platform.processor() or platform.machine(),
               "torch": torch.__version__, **env_note}

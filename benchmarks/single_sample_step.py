@@ -62,7 +62,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]  # other work on the machine slows both ways alike
     loop_steps(model, optimizer, scheduler, x, y, order)  # warm-up
     ours, bare = [], []
-    for repeat in range(args.repeats):
+    for _ in range(args.repeats):
         ours.append(loop_steps(model, optimizer, scheduler, x, y, order))
         bare.append(bare_steps(model, optimizer, x, y, order))
     result = {

@@ -27,8 +27,21 @@ from pathlib import Path
 from lenet_bench import params as params_module
 from lenet_bench.experiments import finished_experiments, queue_status, start_queue
 from lenet_bench.params import ParamError
-from lenet_bench.study import (THREADS, adopt, forget, leaders, overrides, parse_seeds, plan, prepared_dataset,
-                               queue_experiment, read_export, record, run_without_dvc, selected)
+from lenet_bench.study import (
+    THREADS,
+    adopt,
+    forget,
+    leaders,
+    overrides,
+    parse_seeds,
+    plan,
+    prepared_dataset,
+    queue_experiment,
+    read_export,
+    record,
+    run_without_dvc,
+    selected,
+)
 
 # One torch thread per job, whatever the number of jobs: on a 2-core machine two such jobs gave 1.70x
 # the throughput of one job of two threads (small convolutions scale poorly over threads;

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import _src  # noqa: F401  (this checkout's src/ first)
-
 from lenet_bench import files, params
 from lenet_bench.params import ParamError
 

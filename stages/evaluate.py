@@ -2,10 +2,9 @@
 import sys
 from pathlib import Path
 
-import _src  # noqa: F401  (this checkout's src/ first)
-
 import torch
 
+import _src  # noqa: F401  (this checkout's src/ first)
 from lenet_bench import data, evaluation, files
 from lenet_bench.model import LeNet5
 
@@ -33,7 +32,7 @@ def main(scenario: str) -> None:
         "nonzero": evaluation.nonzero_counts(state),
         "run": {key: record[key] for key in
                 ("optimizer", "algorithm", "weight_decay", "l2_mode", "averaging", "diverged",
-                 "diverged_at_step", "device", "threads", "cpus", "load_average") if key in record},
+                 "diverged_at_step", "device", "threads", "cpus", "load_average", "versions") if key in record},
     }
     if config.get("sparsity"):
         metrics["sparsity"] = {key: config["sparsity"][key] for key in ("method", "density", "scope")}

@@ -2,7 +2,6 @@
 import sys
 
 import _src  # noqa: F401  (this checkout's src/ first)
-
 from lenet_bench import data, files, params
 from lenet_bench.data import DataError
 

@@ -3,7 +3,6 @@ import sys
 from pathlib import Path
 
 import _src  # noqa: F401  (this checkout's src/ first)
-
 from lenet_bench import data, files, params, training
 from lenet_bench.params import ParamError
 

@@ -3,12 +3,11 @@ exactly, its preconditioner solves the damped Kronecker system, its step is that
 curvature passes are counted."""
 import torch
 import torch.nn.functional as F
-
-from lenet_bench import training
-from lenet_bench.kfac import KFAC, kronecker_factors, precondition
+from test_training import CPU, config
 
 from conftest import synthetic_data
-from test_training import CPU, config
+from lenet_bench import training
+from lenet_bench.kfac import KFAC, kronecker_factors, precondition
 
 
 def per_sample_fisher(model, layer, x, label):

@@ -8,7 +8,7 @@ class BriefLeNet5(nn.Module):
     """The class of the brief's starter code, verbatim in substance, as the reference."""
 
     def __init__(self):
-        super(BriefLeNet5, self).__init__()
+        super().__init__()
         self.conv1 = nn.Conv2d(1, 6, kernel_size=5, stride=1)
         self.conv2 = nn.Conv2d(6, 16, kernel_size=5, stride=1)
         self.fc1 = nn.Linear(256, 120)

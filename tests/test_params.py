@@ -5,10 +5,9 @@ import pytest
 import torch
 import yaml
 
+from conftest import ROOT
 from lenet_bench import params
 from lenet_bench.params import ParamError
-
-from conftest import ROOT
 
 
 def test_repository_params_pass(project_params):

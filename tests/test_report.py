@@ -5,14 +5,12 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-
 import yaml
 
-from lenet_bench import params as params_module
-from lenet_bench import figures, printed, report
-from lenet_bench.study import fingerprint, study_params
-
 from conftest import ROOT
+from lenet_bench import figures, printed, report
+from lenet_bench import params as params_module
+from lenet_bench.study import fingerprint, study_params
 
 METHODS = {"good": ("momentum", 0.905), "fast": ("adaptive", 0.900), "bad": ("second-order", 0.85)}
 

@@ -2,12 +2,11 @@
 its conjugate gradient solves the damped system, and its cost is counted exactly."""
 import torch
 import torch.nn.functional as F
-
-from lenet_bench import training
-from lenet_bench.second_order import NewtonCG, conjugate_gradient, gauss_newton_product
+from test_training import CPU, config
 
 from conftest import synthetic_data
-from test_training import CPU, config
+from lenet_bench import training
+from lenet_bench.second_order import NewtonCG, conjugate_gradient, gauss_newton_product
 
 
 def tiny_network():

@@ -4,15 +4,14 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
+from test_model import BriefLeNet5
+from test_training import config
 
+from conftest import ROOT, synthetic_data
 from lenet_bench import evaluation, files, training
 from lenet_bench.model import LeNet5
 from lenet_bench.schedules import step_clock
 from lenet_bench.sparsity import METHODS, Sparsifier, top_k_masks
-
-from conftest import ROOT, synthetic_data
-from test_model import BriefLeNet5
-from test_training import config
 
 CPU = torch.device("cpu")
 SHORT = {  # method settings scaled to a 3-epoch run of 8 steps per epoch
@@ -80,7 +79,7 @@ def test_pruned_weights_do_not_regrow_through_optimizer_state(make_optimizer):
     for step in range(1, 13):
         batch = slice((step % 4) * 64, (step % 4) * 64 + 64)
 
-        def closure():
+        def closure(batch=batch):
             optimizer.zero_grad()
             loss = F.cross_entropy(model(data["train_x"][batch]), data["train_y"][batch])
             loss.backward()

@@ -5,12 +5,23 @@ import os
 import pandas as pd
 import pytest
 
+from conftest import ROOT
 from lenet_bench import params as params_module
 from lenet_bench.experiments import Experiment
-from lenet_bench.study import (adopt, export_lock, fingerprint, forget, plan, queue_experiment, read_export,
-                               split_by_settings, study_params)
-
-from conftest import ROOT
+from lenet_bench.study import (
+    adopt,
+    export_lock,
+    fingerprint,
+    forget,
+    leaders,
+    overrides,
+    parse_seeds,
+    plan,
+    queue_experiment,
+    read_export,
+    split_by_settings,
+    study_params,
+)
 
 
 def metrics(accuracy):
@@ -105,3 +116,34 @@ def test_forget_takes_the_selected_results_and_their_curves_out_of_the_export(tm
     curves = pd.read_csv(tmp_path / "results" / "study_curves.csv")
     assert len(curves) == 12 and not ((curves["optimizer"] == "newton_cg") & (curves["scenario"] == "sparse")).any()
     assert forget(["newton_cg"], ["sparse"], [0, 1], tmp_path) == 0
+
+
+def test_seeds_are_listed_or_given_as_ranges():
+    assert parse_seeds("0,1,2") == [0, 1, 2]
+    assert parse_seeds("0-9") == list(range(10))
+    assert parse_seeds("3,0-2,3") == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match=r"^--seeds: 'x' is neither a seed nor a range like 0-9$"):
+        parse_seeds("0,x")
+
+
+def test_study_runs_are_made_on_the_cpu_with_one_thread_whatever_params_yaml_says():
+    params = params_module.load(ROOT / "params.yaml")
+    params["train"]["device"] = "auto"
+    run = study_params(params, "momentum", 0, 1, None)
+    assert (run["train"]["device"], run["train"]["threads"]) == ("cpu", 1)
+    assert "train.device=cpu" in overrides("momentum", 0, 1, None)
+
+
+def test_leaders_are_the_best_in_the_first_scenario_at_current_settings_on_the_study_hardware():
+    params = params_module.load(ROOT / "params.yaml")
+    rows = []
+    for preset, accuracy, device in (("adam", 0.90, "cpu"), ("nadam", 0.91, "cpu"), ("radam", 0.92, "cuda"),
+                                     ("rmsprop", 0.89, "cpu")):
+        for seed in (0, 1):
+            rows.append({"optimizer": preset, "scenario": "standard", "seed": seed, "test_accuracy": accuracy,
+                         "device": device, "threads": 1, "epochs_budget": 10,
+                         "fingerprint": fingerprint(study_params(params, preset, seed, 1, 10), "standard")})
+    export = pd.DataFrame(rows)
+    assert leaders(export, params, 2) == ["nadam", "adam"]  # radam ran on other hardware only
+    params["optimizers"]["nadam"]["lr"] *= 2  # tuned since: its runs no longer count
+    assert leaders(export, params, 2) == ["adam", "rmsprop"]

@@ -3,9 +3,8 @@ import shutil
 import pandas as pd
 import yaml
 
-from lenet_bench import summary
-
 from conftest import ROOT
+from lenet_bench import summary
 
 
 def test_readme_tables_match_the_committed_results():

@@ -3,13 +3,12 @@ import math
 import pytest
 import torch
 
+from conftest import ROOT, synthetic_data
 from lenet_bench import params as params_module
 from lenet_bench import training
 from lenet_bench.evaluation import first_reaching, nonzero_counts
 from lenet_bench.model import LeNet5
 from lenet_bench.schedules import batch_sizes
-
-from conftest import ROOT, synthetic_data
 
 CPU = torch.device("cpu")
 

@@ -13,11 +13,10 @@ import pytest
 import torch
 import yaml
 
+from conftest import ROOT, synthetic_data
 from lenet_bench import params as params_module
 from lenet_bench import search, tuning
 from lenet_bench.params import ParamError
-
-from conftest import ROOT, synthetic_data
 
 TUNE = ROOT / "scripts" / "tune.py"
 

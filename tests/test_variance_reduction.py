@@ -44,7 +44,7 @@ def distances(make_optimizer, epochs=40, lr=0.2):
         for index in torch.randperm(len(partition), generator=order).tolist():
             batch = partition[index]
 
-            def closure():
+            def closure(batch=batch):
                 optimizer.zero_grad()
                 loss = F.binary_cross_entropy_with_logits(x[batch] @ w, y[batch])
                 loss.backward()
@@ -82,7 +82,7 @@ def test_saga_keeps_the_mean_of_its_table():
     optimizer = SAGA([w], lr=0.1)
     gradients = [torch.tensor([1.0, 0, 0]), torch.tensor([0, 2.0, 0]), torch.tensor([0, 0, 3.0])]
     for index in (0, 1, 2, 0):
-        def closure():
+        def closure(index=index):
             w.grad = gradients[index].clone()
             return torch.zeros(())
         closure.batch_index, closure.batch_count = index, 3

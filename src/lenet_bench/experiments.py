@@ -101,6 +101,7 @@ def result_row(exp: Experiment, scenario: str) -> dict:
         "diverged": m["run"]["diverged"], "diverged_at_step": m["run"].get("diverged_at_step"),
         "threads": m["run"].get("threads"), "device": m["run"]["device"],
         "cpus": m["run"].get("cpus"), "load_average": m["run"].get("load_average"),
+        "versions": ", ".join(f"{k} {v}" for k, v in (m["run"].get("versions") or {}).items()) or None,
     }
 
 

@@ -1,8 +1,8 @@
 """Optimizer presets -> optimizers, and how each applies the L2 penalty."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

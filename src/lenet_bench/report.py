@@ -57,7 +57,8 @@ ALGORITHM_TEXT = {
             "of the second moments of its output gradients (labels drawn from the model) and of its inputs, "
             "refreshed every few steps on a sub-batch, inverted with damping through eigendecompositions; "
             "KL-clipped, with heavy-ball momentum",
-    "newton_cg": "Hessian-free Newton: truncated conjugate gradient on damped Gauss-Newton-vector products of a sub-batch",
+    "newton_cg": "Hessian-free Newton: truncated conjugate gradient on damped Gauss-Newton-vector products of a "
+                 "sub-batch",
     "adahessian": "AdaHessian: Adam's update on a Hutchinson estimate of the Hessian diagonal (one Hessian-vector "
                   "product a step)",
     "sophia": "SophiaH: momentum preconditioned by a Hutchinson estimate of the Hessian diagonal refreshed every few "
@@ -202,15 +203,15 @@ def leader_text(choice: Choice, scenario: str) -> str:
     t = choice.test
     if t is None:
         return f"Only {choice.chosen} ran in `{scenario}`: there is no runner-up to compare it with."
-    text = (f"In `{scenario}`, on the {t.seeds} seeds they share, the leader {t.first} minus the runner-up {t.second} is "
-            f"{t.mean:+.2f} percentage points of test accuracy on average (std {t.std:.2f}); {t.first} is ahead on "
-            f"{t.wins} of {t.seeds} seeds; exact two-sided sign-flip test p = {t.p:.3f}. ")
+    text = (f"In `{scenario}`, on the {t.seeds} seeds they share, the leader {t.first} minus the runner-up "
+            f"{t.second} is {t.mean:+.2f} percentage points of test accuracy on average (std {t.std:.2f}); "
+            f"{t.first} is ahead on {t.wins} of {t.seeds} seeds; exact two-sided sign-flip test p = {t.p:.3f}. ")
     if not choice.by_cost:
         return text + f"{t.first} is ahead at the {100 * SIGNIFICANCE:.0f}% level, and is the chosen method."
-    return text + (f"That is no evidence that either is better: **the leaders tie** ({', '.join(choice.tied)}: no paired "
-                   f"test puts {t.first} ahead of any of them at the {100 * SIGNIFICANCE:.0f}% level). The chosen method "
-                   f"is picked among them by a second criterion, the fewest gradient evaluations to reach "
-                   f"{100 * TARGET:.2f}% (mean over seeds): **{choice.chosen}**.")
+    return text + (f"That is no evidence that either is better: **the leaders tie** ({', '.join(choice.tied)}: "
+                   f"no paired test puts {t.first} ahead of any of them at the {100 * SIGNIFICANCE:.0f}% level). "
+                   "The chosen method is picked among them by a second criterion, the fewest gradient evaluations "
+                   f"to reach {100 * TARGET:.2f}% (mean over seeds): **{choice.chosen}**.")
 
 
 def results_table(study: pd.DataFrame, means: pd.DataFrame, scenario: str) -> str:
@@ -221,7 +222,8 @@ def results_table(study: pd.DataFrame, means: pd.DataFrame, scenario: str) -> st
         r = runs[runs["optimizer"] == m["optimizer"]]
         note = f" ({m['diverged']} diverged)" if m["diverged"] else ""
         lines.append(
-            f"| {m['optimizer']} | {m['family']} | {mean_std(r['test_accuracy'], 100)}{note} | {mean_std(r['test_loss'], 1, 4)} "
+            f"| {m['optimizer']} | {m['family']} | {mean_std(r['test_accuracy'], 100)}{note} "
+            f"| {mean_std(r['test_loss'], 1, 4)} "
             f"| {m['reached']}/{m['seeds']} | {_mean_or_dash(r['target_epoch'], '.1f')} "
             f"| {_mean_or_dash(r['target_grad_evals'] / 1e6, '.2f')} | {_mean_or_dash(r['target_seconds'], '.0f')} "
             f"| {m['seconds_per_epoch']:.1f} |")
@@ -347,8 +349,8 @@ def build(root: Path, out: Path) -> str:
     s.append("## 1. Setup\n")
     s.append(f"- **Model**: the brief's LeNet-5, unchanged (tanh, max-pooling, {PARAMETER_COUNT:,} parameters).\n"
              "- **Data**: Fashion-MNIST, the brief's split: 60,000 training and 10,000 test images; pixels in [0, 1].\n"
-             f"- **Budget**: {', '.join(map(str, budget))} epochs per run; target: **{100 * TARGET:.2f}%** test accuracy "
-             "(the brief's reference).\n"
+             f"- **Budget**: {', '.join(map(str, budget))} epochs per run; target: **{100 * TARGET:.2f}%** test "
+             "accuracy (the brief's reference).\n"
              "- **Scenarios**: " + "; ".join(f"`{s_}`: {SCENARIO_TEXT.get(s_, s_)}" for s_ in scenarios) + ".\n"
              f"- **Seeds**: {seeds.min() if seeds.min() == seeds.max() else f'{seeds.min()} to {seeds.max()}'} "
              "per method and scenario.\n"
@@ -359,14 +361,14 @@ def build(root: Path, out: Path) -> str:
              "vector product counts two; SVRG's full passes and L-BFGS's line-search evaluations count too); "
              "seconds are training wall time, test evaluation excluded.\n")
     s.append("**Tuning.** Every preset but the brief's baseline `sgd` gets the same budget, "
-             + (f"{params['tuning']['trials']} Optuna trials drawn by a seeded TPE sampler from a search space declared "
-                f"beside the preset (its learning rate over at least two decades, and at most two settings of its own); "
-                f"each trial trains for the full budget on {60_000 - params['tuning']['validation_size']:,} training images "
-                f"and is judged by its accuracy on the {params['tuning']['validation_size']:,} held out, and a successive-"
-                "halving pruner stops those that fall behind at the same epochs for every preset "
-                f"({', '.join(map(str, rungs(params)))}). The test set plays no part; the final runs train on all 60,000. "
-                "A caveat: a pruner judges a trial by its early epochs, which favours settings that start fast over "
-                "those that warm up (a one-cycle schedule's early epochs are its worst).\n\n"
+             + (f"{params['tuning']['trials']} Optuna trials drawn by a seeded TPE sampler from a search space "
+                "declared beside the preset (its learning rate over at least two decades, and at most two settings of "
+                f"its own); each trial trains for the full budget on {60_000 - params['tuning']['validation_size']:,} "
+                f"training images and is judged by its accuracy on the {params['tuning']['validation_size']:,} held "
+                "out, and a successive-halving pruner stops those that fall behind at the same epochs for every preset "
+                f"({', '.join(map(str, rungs(params)))}). The test set plays no part; the final runs train on all "
+                "60,000. A caveat: a pruner judges a trial by its early epochs, which favours settings that start "
+                "fast over those that warm up (a one-cycle schedule's early epochs are its worst).\n\n"
                 + tuning_section(root, params) if params else "as tuning/ records.")
              + "\n")
     s.append("## 2. Every method in every scenario\n")
@@ -421,7 +423,8 @@ def build(root: Path, out: Path) -> str:
     if baseline.empty:
         s.append("_The baseline preset `sgd` is not in this study._\n")
     else:
-        lines = ["| scenario | sgd (the brief's: lr 0.001, batch 64) | " + chosen + " | reference |", "|---|---|---|---|"]
+        lines = ["| scenario | sgd (the brief's: lr 0.001, batch 64) | " + chosen + " | reference |",
+                 "|---|---|---|---|"]
         for scenario in scenarios:
             b, c = baseline[baseline["scenario"] == scenario], chosen_rows[chosen_rows["scenario"] == scenario]
             lines.append(f"| {scenario} | {mean_std(b['test_accuracy'], 100)}% | {mean_std(c['test_accuracy'], 100)}% "

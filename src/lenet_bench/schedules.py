@@ -3,7 +3,7 @@ and the batch-size schedule (a batch that grows from epoch to epoch: dynamic sam
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch.optim import lr_scheduler

@@ -4,7 +4,6 @@ and tested against an explicit Gauss-Newton matrix (tests/test_second_order.py).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch.func import functional_call, jvp, vjp
 
 

@@ -7,7 +7,7 @@ the parameter) are held at exactly zero, so a pruned weight cannot grow back thr
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

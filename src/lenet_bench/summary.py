@@ -51,8 +51,8 @@ def sparse_table(root: Path) -> str:
     for _, r in sparse.sort_values(["density_bound", "test_accuracy"], ascending=[False, False]).iterrows():
         same = dense[(dense["optimizer"] == r["optimizer"]) & (dense["seed"] == r["seed"])
                      & (dense["threads"] == r["threads"]) & (dense["epochs_budget"] == r["epochs_budget"])]
-        versus = (f"{100 * (r['test_accuracy'] - same['test_accuracy'].iloc[0]):+.2f} pp vs {same['experiment'].iloc[0]}"
-                  if not same.empty else "–")
+        gap = r["test_accuracy"] - same["test_accuracy"].iloc[0] if not same.empty else None
+        versus = f"{100 * gap:+.2f} pp vs {same['experiment'].iloc[0]}" if not same.empty else "–"
         rows.append(f"| {r['experiment']} | {r['sparsity_method']} | {r['density_bound']:g} "
                     f"| {int(r['nonzero_fc1_fc2']):,} ({100 * r['density']:.1f}%) "
                     f"| {int(r['fc1_units'])}/{int(r['fc2_units'])} | {_percent(r['test_accuracy'])} "
@@ -74,7 +74,8 @@ def pipeline_table(root: Path) -> str:
         cost, run = m["cost"], m["run"]
         l2 = "none" if run["l2_mode"] == "none" else f"{run['l2_mode']}, wd={run['weight_decay']:g}"
         rows.append(f"| {name} | {run['optimizer']} | {_percent(m['test']['accuracy'])} | {m['test']['loss']:.4f} "
-                    f"| {_reached(m['target']['epoch'], m['target']['grad_evals'], m['target']['seconds'])} | {cost['epochs']} | {cost['grad_evals']:,} | {cost['steps']:,} "
+                    f"| {_reached(m['target']['epoch'], m['target']['grad_evals'], m['target']['seconds'])} "
+                    f"| {cost['epochs']} | {cost['grad_evals']:,} | {cost['steps']:,} "
                     f"| {cost['seconds']:.0f} | {l2} |")
     return "\n".join(rows)
 
@@ -133,9 +134,10 @@ def parallel_jobs_line(root: Path) -> str:
     """The committed output of benchmarks/parallel_jobs.py."""
     if (b := _benchmark(root, "parallel_jobs")) is None:
         return _not_measured("parallel_jobs")
-    return (f"Two runs of `{b['preset']}` (one epoch on {b['samples']:,} images) took {b['one_job_two_threads_seconds']:.1f} s "
-            f"one after the other with 2 threads each, and {b['two_jobs_one_thread_seconds']:.1f} s at once with 1 thread "
-            f"each: **{b['speedup']:.2f}x** the throughput ({b['cpus']} CPUs, torch {b['torch']}).")
+    return (f"Two runs of `{b['preset']}` (one epoch on {b['samples']:,} images) took "
+            f"{b['one_job_two_threads_seconds']:.1f} s one after the other with 2 threads each, and "
+            f"{b['two_jobs_one_thread_seconds']:.1f} s at once with 1 thread each: **{b['speedup']:.2f}x** the "
+            f"throughput ({b['cpus']} CPUs, torch {b['torch']}).")
 
 
 def full_gradient_line(root: Path) -> str:
@@ -170,8 +172,9 @@ def preset_runs_table(root: Path) -> str:
             "| train seconds | threads |", "|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in runs.sort_values(["scenario", "test_accuracy"], ascending=[False, False]).iterrows():
         reached = _reached(r["target_epoch"], r["target_grad_evals"], r["target_seconds"])
-        rows.append(f"| {r['optimizer']} | {r['lr']:g} | {r['scenario']} | {_percent(r['test_accuracy'])} | {r['test_loss']:.4f} "
-                    f"| {reached} | {int(r['grad_evals']):,} | {int(r['steps']):,} | {r['seconds']:.0f} | {int(r['threads'])} |")
+        rows.append(f"| {r['optimizer']} | {r['lr']:g} | {r['scenario']} | {_percent(r['test_accuracy'])} "
+                    f"| {r['test_loss']:.4f} | {reached} | {int(r['grad_evals']):,} | {int(r['steps']):,} "
+                    f"| {r['seconds']:.0f} | {int(r['threads'])} |")
     return "\n".join(rows)
 
 
@@ -207,7 +210,8 @@ def study_table(root: Path) -> str:
         rows.append(f"| {name} | {preset.get('family', '–')} | {library} | {runs['seed'].nunique()} | "
                     + " | ".join(cells) + f" | {mean_std(standard['test_loss'], digits=4)} "
                     f"| {len(reached)}/{len(standard)}" + (f", epoch {reached.mean():.1f}" if len(reached) else "")
-                    + f" | {standard['grad_evals'].mean() / 1e6:.2f} M | {(standard['seconds'] / standard['epochs']).mean():.1f} |")
+                    + f" | {standard['grad_evals'].mean() / 1e6:.2f} M "
+                    f"| {(standard['seconds'] / standard['epochs']).mean():.1f} |")
     return "\n".join(rows)
 
 
@@ -234,7 +238,8 @@ SECTIONS = {"presets": presets_table, "pipeline-results": pipeline_table, "prese
 def render(readme: str, root: Path) -> str:
     for name, table in SECTIONS.items():
         pattern = re.compile(rf"(<!-- {name}:start -->).*?(<!-- {name}:end -->)", re.S)
-        readme = pattern.sub(lambda m: f"{m.group(1)}\n{table(root)}\n{m.group(2)}", readme)
+        text = table(root)
+        readme = pattern.sub(lambda m, text=text: f"{m.group(1)}\n{text}\n{m.group(2)}", readme)
     return readme
 
 

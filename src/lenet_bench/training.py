@@ -6,6 +6,7 @@ import os
 import time
 import warnings
 from dataclasses import asdict, dataclass
+from importlib import metadata
 
 import torch
 import torch.nn.functional as F
@@ -97,6 +98,11 @@ class Objective:
         self.cost.grad_evals += 2 * products * (len(self.y) if samples is None else samples)
 
 
+def library_versions() -> dict[str, str]:
+    """The versions of the libraries a run's numbers depend on, recorded with it."""
+    return {name: metadata.version(name) for name in ("torch", "pytorch-optimizer", "schedulefree")}
+
+
 def build_averaging(model, settings: dict | None, steps_at):
     """An averaged copy of the model (torch.optim.swa_utils) and the step from which it averages."""
     if not settings:
@@ -178,7 +184,8 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
         row = {"epoch": epoch, "train_loss": train_loss}
         for split in ("test", "validation"):
             if f"{split}_x" in data:
-                row[f"{split}_loss"], row[f"{split}_accuracy"] = evaluate(judged, data[f"{split}_x"], data[f"{split}_y"])
+                loss, accuracy = evaluate(judged, data[f"{split}_x"], data[f"{split}_y"])
+                row[f"{split}_loss"], row[f"{split}_accuracy"] = loss, accuracy
         history.append({**row, **asdict(cost), "lr": optimizer.param_groups[0]["lr"]})
         judged_on = "test" if "test_x" in data else "validation"
         log(f"epoch {epoch:>3}/{epochs}  train loss {train_loss:.4f}  {judged_on} loss {row[f'{judged_on}_loss']:.4f}  "
@@ -193,7 +200,7 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
         "scenario": config["scenario"], "optimizer": config["optimizer"],
         "algorithm": preset["algorithm"], "weight_decay": weight_decay, "l2_mode": mode,
         "averaging": (preset.get("averaging") or {}).get("name", "none"),
-        "device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "device": str(device), "threads": torch.get_num_threads(), "versions": library_versions(),
         "cpus": os.cpu_count(), "load_average": round(sum(loads) / len(loads), 2),
         "diverged": diverged_at is not None, "diverged_at_step": diverged_at,
         "cost": {"epochs": len(history), **asdict(cost)}, "history": history,

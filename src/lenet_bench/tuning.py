@@ -21,7 +21,7 @@ from optuna.trial import TrialState
 
 from . import data, files, search
 from .params import check_device, run_config
-from .training import train
+from .training import library_versions, train
 
 TABLES = Path("tuning")
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -179,6 +179,7 @@ def run_trial(trial: optuna.Trial, preset: str, params: dict, dataset: dict, dev
     values = search.suggest(trial, dimensions)
     trial.set_user_attr("settings", values)
     trial.set_user_attr("device", str(device))
+    trial.set_user_attr("versions", library_versions())
     seconds = 0.0
 
     def after_epoch(row: dict) -> None:

@@ -5,7 +5,7 @@ the mathematics (linear convergence on a strongly convex problem, tests/test_var
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -76,7 +76,8 @@ class SAGA(torch.optim.Optimizer):
     """Each step on mini-batch j of a fixed partition: d = g_j(w) - t_j + mean(t), then t_j <- g_j(w)
     and w <- w - lr * d (with optional momentum on d). The table t holds one gradient per mini-batch
     (a table per sample would not fit in memory) and starts at zero. The training loop keeps the
-    same partition every epoch for it; the closure names its batch (batch_index of batch_count). One gradient evaluation per step, against SVRG's two and its full passes."""
+    same partition every epoch for it; the closure names its batch (batch_index of batch_count). One
+    gradient evaluation per step, against SVRG's two and its full passes."""
 
     def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
         super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
