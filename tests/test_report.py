@@ -25,13 +25,15 @@ def fake_params(root, extra=()):
 
 
 def fake_export(root, seeds=(0, 1), params=None):
-    """An export of the fake methods; with `params`, each row carries the fingerprint of its settings there."""
+    """An export of the fake methods, each row with the fingerprint of its settings in `params` (by default
+    fake_params, written to root/params.yaml)."""
+    params = params or fake_params(root)
     rows, curves = [], []
     for method, (family, accuracy) in METHODS.items():
         for scenario in ("standard", "l2", "sparse"):
             for seed in seeds:
                 acc = accuracy + 0.001 * seed - (0.002 if scenario == "sparse" else 0)
-                reached = acc > report.TARGET
+                reached = acc > params["train"]["target_accuracy"]
                 rows.append({"optimizer": method, "family": family, "algorithm": "sgd", "scenario": scenario,
                              "seed": seed, "epochs_budget": 10, "test_accuracy": acc, "test_loss": 1 - acc,
                              "epochs": 10, "grad_evals": 600_000, "seconds": 60 if method != "bad" else 600,
@@ -41,7 +43,7 @@ def fake_export(root, seeds=(0, 1), params=None):
                              "diverged_at_step": None, "device": "cpu", "threads": 1,
                              "preset_settings": json.dumps({"algorithm": "sgd", "lr": 0.05}),
                              "fingerprint": fingerprint(study_params(params, method, seed, 1, 10), scenario)
-                             if params else "made by hand"})
+                             if scenario in params["scenarios"] else "a scenario params.yaml lacks"})
                 for epoch in range(1, 11):
                     curves.append({"epoch": epoch, "test_accuracy": acc * epoch / 10, "test_loss": 2 - epoch / 10,
                                    "grad_evals": 60_000 * epoch, "seconds": 6 * epoch, "optimizer": method,
@@ -89,6 +91,7 @@ def test_profile_ratios_are_relative_to_the_cheapest_and_infinite_where_never_re
 
 
 def test_no_runs_is_a_clear_error(tmp_path):
+    fake_params(tmp_path)
     (tmp_path / "results").mkdir()
     pd.DataFrame(columns=["optimizer"]).to_csv(tmp_path / "results" / "study.csv", index=False)
     pd.DataFrame(columns=["optimizer"]).to_csv(tmp_path / "results" / "study_curves.csv", index=False)
@@ -157,3 +160,25 @@ def test_committed_report_prints_on_at_most_ten_a4_pages(tmp_path):
     count = printed.to_pdf(tmp_path / "report" / "REPORT.md", tmp_path / "REPORT.pdf")
     assert 1 <= count <= report.MAX_PAGES
     assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["REPORT.md", "figures"]  # no scratch left
+
+
+def test_the_report_takes_its_target_and_scenarios_from_params_yaml(tmp_path):
+    params = fake_params(tmp_path)
+    params["train"]["target_accuracy"] = 0.902
+    params["scenarios"] = {"l2": {**params["scenarios"]["l2"], "description": "a gentle penalty"},
+                           "standard": params["scenarios"]["standard"]}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    fake_export(tmp_path, params=params)  # its sparse runs are of a scenario params.yaml no longer has
+    text = report.build(tmp_path, tmp_path / "report")
+    assert "89.38" not in text and "target: **90.20%** test accuracy" in text
+    assert "- **Scenarios**: `l2`: a gentle penalty; `standard`: plain cross-entropy." in text
+    assert "### l2 (a gentle penalty)" in text and "### sparse" not in text
+    assert text.index("### l2") < text.index("### standard")  # params.yaml's order
+    assert "In `l2`, on the 2 seeds they share" in text  # the first scenario leads the choice
+
+
+def test_a_report_needs_the_params_it_was_made_for(tmp_path):
+    fake_export(tmp_path)
+    (tmp_path / "params.yaml").unlink()
+    with pytest.raises(SystemExit, match="params.yaml is missing: the report takes its target and scenarios from it"):
+        report.build(tmp_path, tmp_path / "report")

@@ -10,7 +10,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-TARGET_PERCENT = 89.38
 AXES = {"epoch": "epochs", "grad_evals": "gradient evaluations (millions)", "seconds": "training seconds"}
 COLOURS = plt.get_cmap("tab10").colors
 LINE_STYLES = ("-", "--", ":", "-.")
@@ -34,7 +33,7 @@ def _save(fig, path: Path) -> None:
 
 
 def learning_curves(curves: pd.DataFrame, methods: list[str], title: str, path: Path,
-                    style: dict[str, dict]) -> None:
+                    style: dict[str, dict], target_percent: float) -> None:
     """Test accuracy and loss (mean over seeds) against epochs, gradient evaluations and seconds."""
     fig, axes = plt.subplots(2, 3, figsize=(11, 6.2), sharey="row")
     losses = []
@@ -47,7 +46,7 @@ def learning_curves(curves: pd.DataFrame, methods: list[str], title: str, path: 
             axes[1, column].plot(xs, mean["test_loss"], label=method, **style[method])
             axes[1, column].set_xlabel(label)
     for column in range(3):
-        axes[0, column].axhline(TARGET_PERCENT, color="grey", linestyle=":")
+        axes[0, column].axhline(target_percent, color="grey", linestyle=":")
         axes[0, column].set_ylim(80, None)
         for row in range(2):
             axes[row, column].grid(True, alpha=0.3)
@@ -80,7 +79,8 @@ def performance_profile(ratios: dict[str, dict[str, np.ndarray]], path: Path, st
     _save(fig, path)
 
 
-def density_curve(sparse: pd.DataFrame, dense: tuple[float, float] | None, title: str, path: Path) -> None:
+def density_curve(sparse: pd.DataFrame, dense: tuple[float, float] | None, title: str, path: Path,
+                  target_percent: float) -> None:
     """Test accuracy against the density of fc1+fc2: a curve per method run at several densities
     (anchored at the dense run, when given as (density, accuracy)), a marker for the others."""
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -94,7 +94,7 @@ def density_curve(sparse: pd.DataFrame, dense: tuple[float, float] | None, title
             ax.plot(xs, [100 * y for y in ys], "o-", label=method)
         else:
             ax.plot(rows["density"], 100 * rows["test_accuracy"], next(markers), label=method, alpha=0.8)
-    ax.axhline(TARGET_PERCENT, color="grey", linestyle=":", label="89.38% (the brief's target)")
+    ax.axhline(target_percent, color="grey", linestyle=":", label=f"{target_percent:.2f}% (the target)")
     ax.set_xscale("log")
     ax.set_xlabel("density of fc1 + fc2 weights (nonzero / 40,800)")
     ax.set_ylabel("test accuracy (%)")
