@@ -7,9 +7,11 @@
     python scripts/tune.py adam --apply          # write the best finished trial into params.yaml
     python scripts/tune.py --all --table-only    # rebuild tuning/<preset>.csv from the storages
 
-Trials train for train.epochs on the training images less tuning.validation_size and are judged on those
-held out; a pruner stops those that fall behind at the rungs. Each trial prints one line; the table of
-every trial is tuning/<preset>.csv, rewritten after each one.
+Trials train for train.epochs on the training images less tuning.validation_size and are judged on
+those held out; a pruner stops those that fall behind at the rungs. Each trial prints one line; the
+table of every trial is tuning/<preset>.csv, rewritten after each one. To stop without losing a trial,
+`touch tuning/STOP`: the workers finish the trials they are running and take no more (delete the file
+to go on).
 """
 import argparse
 import multiprocessing
@@ -70,7 +72,9 @@ def tune(preset: str, params: dict, args) -> None:
     rungs = ", ".join(map(str, tuning.rungs(params)))
     print(f"{preset}: {params['tuning']['trials']} trials, {waiting} still to run, {args.workers} worker(s); "
           f"pruning at epochs {rungs}", flush=True)
-    if waiting and not args.table_only:
+    if (Path(".") / tuning.STOP).exists() and waiting and not args.table_only:
+        print(f"{preset}: {tuning.STOP} exists, so no trial starts; delete it to go on")
+    elif waiting and not args.table_only:
         if args.workers == 1:
             tuning.work(preset, params, location, DATASET)
         else:

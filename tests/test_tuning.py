@@ -302,3 +302,15 @@ def test_apply_writes_the_best_trial_into_params_yaml_and_keeps_its_comments(tmp
     assert changed == [(f"    lr: {was['lr']}", "    lr: 0.0123"), (f"    momentum: {was['momentum']}", "    momentum: 0.95")]
     assert params_module.load(tmp_path / "params.yaml")["optimizers"]["momentum"]["lr"] == 0.0123
     assert "already holds its settings" in tune(tmp_path, "momentum", "--apply").stdout
+
+
+def test_a_stop_file_lets_workers_finish_and_take_no_new_trial(project):
+    project(trials=3, epochs=1)
+    (project.root / "tuning").mkdir()
+    (project.root / "tuning" / "STOP").touch()
+    result = tune(project.root, "momentum")
+    assert "tuning/STOP exists, so no trial starts" in result.stdout
+    assert all(t.state == optuna.trial.TrialState.WAITING for t in trials_in(project.root))
+    (project.root / "tuning" / "STOP").unlink()
+    tune(project.root, "momentum")
+    assert all(t.state in tuning.FINISHED for t in trials_in(project.root))

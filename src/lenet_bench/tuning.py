@@ -24,6 +24,7 @@ from .params import check_device, run_config
 from .training import library_versions, train
 
 TABLES = Path("tuning")
+STOP = TABLES / "STOP"  # while this file exists, workers finish their trials and take no new ones
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 PRECISION = 4  # decimals a table keeps: trials equal to these are tied
 
@@ -227,7 +228,7 @@ def work(preset: str, params: dict, location: str, dataset_path: Path, root: Pat
     storage = open_storage(location)
     study = optuna.load_study(study_name=preset, storage=storage, pruner=pruner(params))
     dataset, done = None, 0
-    while (trial := claim(study, storage, params)) is not None:
+    while not (root / STOP).exists() and (trial := claim(study, storage, params)) is not None:
         dataset = dataset if dataset is not None else hold_out_split(params, dataset_path, device)
         print(run_trial(trial, preset, params, dataset, device), flush=True)
         write_table(preset, study, params, root)
