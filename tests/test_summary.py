@@ -7,9 +7,14 @@ from conftest import ROOT
 from lenet_bench import summary
 
 
-def test_readme_tables_match_the_committed_results():
-    readme = (ROOT / "README.md").read_text()
-    assert summary.render(readme, ROOT) == readme, "README.md is out of date: run `python -m lenet_bench.summary`"
+def test_generated_tables_match_the_committed_results():
+    for page in summary.PAGES:
+        text = (ROOT / page).read_text()
+        assert summary.render(text, ROOT) == text, f"{page} is out of date: run `python -m lenet_bench.summary`"
+
+
+def test_readme_is_a_short_guide():
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 200
 
 
 def test_pipeline_table_has_a_row_per_scenario_with_metrics():

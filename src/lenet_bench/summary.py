@@ -1,7 +1,7 @@
-"""Markdown tables of results, generated from committed metrics, and kept in README.md between markers.
+"""Markdown tables generated from committed files, kept between markers in README.md and report/*.md.
 
-    python -m lenet_bench.summary            # rewrite README.md's generated sections
-    python -m lenet_bench.summary --check    # exit 1 if README.md is out of date
+    python -m lenet_bench.summary            # rewrite the generated sections of every page
+    python -m lenet_bench.summary --check    # exit 1 if a page is out of date
 """
 from __future__ import annotations
 
@@ -249,17 +249,26 @@ def render(readme: str, root: Path) -> str:
     return readme
 
 
+PAGES = ("README.md", "report/results.md", "report/tuning.md", "report/presets.md", "report/sparse.md",
+         "report/speed.md")  # the pages with generated tables
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("."))
-    parser.add_argument("--check", action="store_true", help="fail if README.md is not up to date")
+    parser.add_argument("--check", action="store_true", help="fail if a page is not up to date")
     args = parser.parse_args()
-    path = args.root / "README.md"
-    current = path.read_text()
-    rendered = render(current, args.root)
-    if args.check:
-        sys.exit(0 if rendered == current else "README.md is out of date: run `python -m lenet_bench.summary`")
-    path.write_text(rendered)
+    stale = []
+    for page in PAGES:
+        path = args.root / page
+        current = path.read_text()
+        rendered = render(current, args.root)
+        if rendered != current:
+            stale.append(page)
+            if not args.check:
+                path.write_text(rendered)
+    if args.check and stale:
+        sys.exit(f"out of date: {', '.join(stale)}; run `python -m lenet_bench.summary`")
 
 
 if __name__ == "__main__":

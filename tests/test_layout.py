@@ -1,0 +1,96 @@
+"""The steps of adding an optimizer, a scenario or a metric (README.md) that are easy to forget."""
+import ast
+import json
+from pathlib import Path
+
+import yaml
+
+from conftest import ROOT
+from lenet_bench import params as params_module
+from lenet_bench.experiments import Experiment, result_row
+from lenet_bench.optimizers import ALGORITHMS
+from lenet_bench.report import ALGORITHM_TEXT
+
+LIBRARY = ROOT / "src" / "lenet_bench"
+
+
+def library_imports(path: Path) -> set[str]:
+    """The library modules a script imports, directly or through other library modules."""
+    seen, todo = set(), [path]
+    while todo:
+        tree = ast.parse(todo.pop().read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lenet_bench"):
+                base = node.module.split(".")[1:]
+                names = [base[0]] if base else [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 1:
+                names = [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
+            for name in names:
+                module = LIBRARY / f"{name}.py"
+                if module.exists() and name not in seen:
+                    seen.add(name)
+                    todo.append(module)
+    return seen
+
+
+def stage_deps(name: str) -> set[str]:
+    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][name]
+    return set((stage.get("do") or stage)["deps"])
+
+
+def test_every_stage_depends_on_every_library_module_it_imports():
+    for stage, script in (("prepare_data", "prepare_data.py"), ("configure", "configure.py"),
+                          ("train", "train.py"), ("evaluate", "evaluate.py")):
+        needed = {f"src/lenet_bench/{m}.py" for m in library_imports(ROOT / "stages" / script)}
+        missing = needed - stage_deps(stage)
+        assert not missing, f"dvc.yaml: stage {stage} imports {sorted(missing)} but does not list them in its deps"
+
+
+def test_every_scenario_has_its_plots():
+    scenarios = params_module.load(ROOT / "params.yaml")["scenarios"]
+    plotted = {(file, y) for plot in yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
+               for spec in plot.values() for file, y in spec["y"].items()}
+    for scenario in scenarios:
+        for y in ("test_accuracy", "test_loss"):
+            assert (f"plots/{scenario}.csv", y) in plotted, f"dvc.yaml: no plot of {y} for scenario {scenario}"
+
+
+def test_every_algorithm_is_described_for_the_report():
+    assert not set(ALGORITHMS) - set(ALGORITHM_TEXT), "describe it in ALGORITHM_TEXT of src/lenet_bench/report.py"
+
+
+# Leaves of metrics/<scenario>.json that the export carries under another name, or not at all (with why).
+EXPORTED_AS = {"test.loss": "test_loss", "test.accuracy": "test_accuracy", "train.loss": "train_loss",
+               "cost.epochs": "epochs", "cost.grad_evals": "grad_evals", "cost.steps": "steps",
+               "cost.seconds": "seconds", "target.epoch": "target_epoch", "target.grad_evals": "target_grad_evals",
+               "target.seconds": "target_seconds", "nonzero.fc1_fc2": "nonzero_fc1_fc2",
+               "nonzero.fc1_fc2_density": "density", "nonzero.fc1_units": "fc1_units",
+               "nonzero.fc2_units": "fc2_units", "run.optimizer": "optimizer", "run.algorithm": "algorithm",
+               "run.weight_decay": "weight_decay", "run.l2_mode": "l2_mode", "run.averaging": "averaging",
+               "run.diverged": "diverged", "run.diverged_at_step": "diverged_at_step", "run.device": "device",
+               "run.threads": "threads", "run.cpus": "cpus", "run.load_average": "load_average",
+               "run.versions": "versions", "sparsity.method": "sparsity_method", "sparsity.density": "density_bound"}
+NOT_EXPORTED = {"target.accuracy",  # a parameter (train.target_accuracy), in the run's fingerprint
+                "nonzero.fc1", "nonzero.fc2", "nonzero.fc1_density", "nonzero.fc2_density",  # fc1_fc2 sums them
+                "sparsity.scope"}  # a parameter of the scenario, in the run's fingerprint
+
+
+def leaves(tree: dict, prefix: str = "") -> set[str]:
+    found = set()
+    for key, value in tree.items():
+        if isinstance(value, dict) and key != "versions":
+            found |= leaves(value, f"{prefix}{key}.")
+        else:
+            found.add(f"{prefix}{key}")
+    return found
+
+
+def test_every_metric_reaches_the_study_export():
+    params = params_module.load(ROOT / "params.yaml")
+    for scenario in params["scenarios"]:
+        metrics = json.loads((ROOT / "metrics" / f"{scenario}.json").read_text())
+        unknown = leaves(metrics) - set(EXPORTED_AS) - NOT_EXPORTED
+        assert not unknown, f"metrics {sorted(unknown)} reach no column of results/study.csv: export them in result_row"
+        row = result_row(Experiment("x", "", "abc", params, {f"metrics/{scenario}.json": metrics}, {}), scenario)
+        assert {EXPORTED_AS[m] for m in leaves(metrics) if m in EXPORTED_AS} <= set(row)
