@@ -62,7 +62,7 @@ def test_run_config_merges_preset_scenario_and_train(project_params):
     (lambda p: p["train"].update(epoch=3),
      r"^train.epoch: unknown key \(did you mean 'epochs'\?\)"),
     (lambda p: p["scenarios"]["l2"].update(wieght_decay=0.1),
-     r"^scenarios.l2.wieght_decay: unknown key \(did you mean 'weight_decay'\?\); allowed: weight_decay, sparsity$"),
+     r"^scenarios.l2.wieght_decay: unknown key \(did you mean 'weight_decay'\?\); allowed: description, weight_decay, sparsity$"),
     (lambda p: p["scenarios"]["l2"].update(weight_decay=-1),
      r"^scenarios.l2.weight_decay: must be >= 0, got -1$"),
     (lambda p: p["scenarios"]["sparse"]["sparsity"].update(method="magnitude"),

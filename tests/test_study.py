@@ -147,3 +147,12 @@ def test_leaders_are_the_best_in_the_first_scenario_at_current_settings_on_the_s
     assert leaders(export, params, 2) == ["nadam", "adam"]  # radam ran on other hardware only
     params["optimizers"]["nadam"]["lr"] *= 2  # tuned since: its runs no longer count
     assert leaders(export, params, 2) == ["adam", "rmsprop"]
+
+
+def test_a_run_on_other_hardware_is_still_owed_by_the_study():
+    params = params_module.load(ROOT / "params.yaml")
+    row = {"optimizer": "momentum", "scenario": "standard", "seed": 0, "threads": 1,
+           "fingerprint": fingerprint(study_params(params, "momentum", 0, 1, None), "standard")}
+    on_gpu = pd.DataFrame([{**row, "device": "cuda"}])
+    assert plan(params, ["momentum"], ["standard"], [0], 1, None, on_gpu)[1] == 0
+    assert plan(params, ["momentum"], ["standard"], [0], 1, None, on_gpu.assign(device="cpu"))[1] == 1

@@ -99,6 +99,8 @@ def plan(params: dict, presets, scenarios, seeds, threads: int, epochs: int | No
     for name in scenarios:
         if name not in params["scenarios"]:
             raise ValueError(f"unknown scenario '{name}'; scenarios: {', '.join(params['scenarios'])}")
+    if not export.empty:
+        export = export[on_study_hardware(export)]  # a run on other hardware is one the study still owes
     done = set(zip(export["optimizer"], export["scenario"], export["seed"], export["fingerprint"])) \
         if not export.empty else set()
     runs, already = [], 0
