@@ -18,6 +18,8 @@ import multiprocessing
 import sys
 from pathlib import Path
 
+import optuna
+
 from lenet_bench import params as params_module
 from lenet_bench import params_writer, tuning
 from lenet_bench.params import ParamError, did_you_mean
@@ -60,10 +62,14 @@ def apply(preset: str, params: dict) -> None:
 
 def tune(preset: str, params: dict, args) -> None:
     location = args.storage or tuning.default_storage(preset)
+    if args.table_only and "://" not in location and not Path(location).exists():
+        print(f"{preset}: not tuned yet ({location} does not exist)")
+        return
     storage = tuning.open_storage(location)
-    try:
-        study = tuning.open_tuning(preset, params, storage)
-    except tuning.TuningError as err:
+    try:  # a table is rebuilt from the tuning as it stands: nothing is created or enqueued for it
+        study = (optuna.load_study(study_name=preset, storage=storage) if args.table_only
+                 else tuning.open_tuning(preset, params, storage))
+    except (tuning.TuningError, KeyError) as err:
         sys.exit(f"error: {err}")
     orphans = tuning.fail_orphans(study, storage, everywhere=args.fail_running)
     if orphans:

@@ -26,11 +26,7 @@ def set_preset(path: Path, preset: str, values: dict) -> list[str]:
         old = search.get(node, key)
         if old == value:
             continue
-        *parents, last = key.split(".")
-        target = node
-        for part in parents:
-            target = target[int(part)] if isinstance(target, list) else target[part]
-        target[int(last) if isinstance(target, list) else last] = value
+        search.put(node, key, value)
         changes.append(f"optimizers.{preset}.{key}: {old} -> {value}")
     if changes:
         text = io.StringIO()

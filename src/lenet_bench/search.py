@@ -57,18 +57,20 @@ def get(preset: dict, key: str):
     return value
 
 
+def put(preset, key: str, value) -> None:
+    """Set the value at a dotted path of the preset, in place (any mapping and list, YAML round-trip ones too)."""
+    *parents, last = key.split(".")
+    node = preset
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    node[int(last) if isinstance(node, list) else last] = value
+
+
 def with_values(preset: dict, values: dict) -> dict:
     """A copy of the preset with `values` (dotted path -> value) set in it."""
     result = copy.deepcopy(preset)
     for key, value in values.items():
-        *parents, last = key.split(".")
-        node = result
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        if isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
+        put(result, key, value)
     return result
 
 

@@ -209,10 +209,15 @@ def run_trial(trial: optuna.Trial, preset: str, params: dict, dataset: dict, dev
     return account(preset, frozen)
 
 
+def epochs_trained(attrs: dict) -> list[int]:
+    """The epochs a trial recorded (user attributes epoch1, epoch2, ... set by run_trial), in order."""
+    return sorted(int(k[len("epoch"):]) for k in attrs if k.startswith("epoch"))
+
+
 def account(preset: str, trial: optuna.trial.FrozenTrial) -> str:
     settings = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                          for k, v in trial.user_attrs.get("settings", {}).items())
-    epochs = sorted(int(k[5:]) for k in trial.user_attrs if k.startswith("epoch"))
+    epochs = epochs_trained(trial.user_attrs)
     accuracy = ", ".join(f"{100 * trial.user_attrs[f'epoch{e}']['accuracy']:.2f}% @{e}" for e in epochs
                          if e in trial.intermediate_values)
     outcome = {TrialState.COMPLETE: "finished", TrialState.PRUNED: f"pruned after epoch {epochs[-1] if epochs else 0}",
@@ -246,7 +251,7 @@ def table(study: optuna.Study, params: dict) -> pd.DataFrame:
             continue
         attrs = trial.user_attrs
         row = {"number": trial.number, **{k: attrs.get("settings", {}).get(k) for k in keys},
-               "state": trial.state.name, "epochs": sum(k.startswith("epoch") for k in attrs)}
+               "state": trial.state.name, "epochs": len(epochs_trained(attrs))}
         for epoch in judged_epochs(params):
             reached = attrs.get(f"epoch{epoch}", {})
             row[f"val_accuracy@{epoch}"] = _rounded(reached.get("accuracy"))
