@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import _src  # noqa: F401  (this checkout's src/ first)
-from lenet_bench import files, params
+from lenet_bench import atomic_files, params
 from lenet_bench.params import ParamError
 
 OUTPUT_DIR = Path("configs")
@@ -21,7 +21,7 @@ def main() -> None:
     except ParamError as err:
         sys.exit(f"error: params.yaml: {err}")
     for name, config in configs.items():
-        files.write_json(OUTPUT_DIR / f"{name}.json", config)
+        atomic_files.write_json(OUTPUT_DIR / f"{name}.json", config)
     print(f"optimizer '{settings['optimizer']['name']}', scenarios: {', '.join(configs)}")
 
 

@@ -5,13 +5,13 @@ from pathlib import Path
 import torch
 
 import _src  # noqa: F401  (this checkout's src/ first)
-from lenet_bench import data, evaluation, files
+from lenet_bench import atomic_files, data, evaluation
 from lenet_bench.model import LeNet5
 
 
 def main(scenario: str) -> None:
-    config = files.read_json(Path("configs") / f"{scenario}.json")
-    record = files.read_json(Path("models") / f"{scenario}.train.json")
+    config = atomic_files.read_json(Path("configs") / f"{scenario}.json")
+    record = atomic_files.read_json(Path("models") / f"{scenario}.train.json")
     state = torch.load(Path("models") / f"{scenario}.pt", weights_only=True)
     if config.get("sparsity"):
         try:
@@ -39,7 +39,7 @@ def main(scenario: str) -> None:
     if config["validation_size"]:
         loss, accuracy = evaluation.evaluate(model, dataset["validation_x"], dataset["validation_y"])
         metrics["validation"] = {"loss": loss, "accuracy": accuracy, "size": config["validation_size"]}
-    files.write_json(Path("metrics") / f"{scenario}.json", metrics)
+    atomic_files.write_json(Path("metrics") / f"{scenario}.json", metrics)
     print(f"{scenario}: test loss {test_loss:.4f}, test accuracy {100 * test_accuracy:.2f}%")
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 
 import _src  # noqa: F401  (this checkout's src/ first)
-from lenet_bench import data, files
+from lenet_bench import atomic_files, data
 from lenet_bench.data import DataError
 
 OUTPUT = "data/fashion_mnist.pt"
@@ -20,7 +20,7 @@ def main() -> None:
         data.check_split(dataset)
     except DataError as err:
         sys.exit(f"error: {err}")
-    files.save_torch(OUTPUT, dataset)
+    atomic_files.save_torch(OUTPUT, dataset)
     print(f"wrote {OUTPUT}: {len(dataset['train_images'])} train, {len(dataset['test_images'])} test images")
 
 

@@ -3,7 +3,7 @@ import sys
 from pathlib import Path
 
 import _src  # noqa: F401  (this checkout's src/ first)
-from lenet_bench import data, files, params, training
+from lenet_bench import atomic_files, data, params, training
 from lenet_bench.params import ParamError
 
 
@@ -12,7 +12,7 @@ def main(scenario: str) -> None:
     if not config_path.exists():
         sys.exit(f"error: scenario '{scenario}': {config_path} is missing; scenarios are the keys of "
                  "`scenarios` in params.yaml, written out by `dvc repro configure`")
-    config = files.read_json(config_path)
+    config = atomic_files.read_json(config_path)
     try:
         device = params.check_device(config["device"])
     except ParamError as err:
@@ -20,9 +20,9 @@ def main(scenario: str) -> None:
     print(f"scenario {scenario}: optimizer '{config['optimizer']}' on {device}")
     dataset = data.hold_out(data.load(Path("data/fashion_mnist.pt"), device), config["validation_size"])
     model, record = training.train(config, dataset, device)
-    files.save_torch(Path("models") / f"{scenario}.pt", {k: v.cpu() for k, v in model.state_dict().items()})
-    files.write_json(Path("models") / f"{scenario}.train.json", record)
-    files.write_csv(Path("plots") / f"{scenario}.csv", record["history"])
+    atomic_files.save_torch(Path("models") / f"{scenario}.pt", {k: v.cpu() for k, v in model.state_dict().items()})
+    atomic_files.write_json(Path("models") / f"{scenario}.train.json", record)
+    atomic_files.write_csv(Path("plots") / f"{scenario}.csv", record["history"])
 
 
 if __name__ == "__main__":

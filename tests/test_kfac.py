@@ -5,9 +5,8 @@ import torch
 import torch.nn.functional as F
 from test_training import CPU, config
 
-from conftest import synthetic_data
 from lenet_bench import training
-from lenet_bench.kfac import KFAC, kronecker_factors, precondition
+from lenet_bench.optim.kfac import KFAC, kronecker_factors, precondition
 
 
 def per_sample_fisher(model, layer, x, label):
@@ -106,7 +105,7 @@ def test_first_step_is_the_clipped_damped_natural_gradient_step():
     assert closure.backward_samples == 8
 
 
-def test_kfac_cost_counts_one_backward_pass_of_the_curvature_batch_every_update_period():
+def test_kfac_cost_counts_one_backward_pass_of_the_curvature_batch_every_update_period(synthetic_data):
     preset = {"algorithm": "kfac", "batch_size": 128, "lr": 0.01, "update_period": 3, "curvature_batch": 32,
               "schedule": {"name": "constant"}}
     _, record = training.train(dict(config(), epochs=3, preset=preset), synthetic_data(), CPU, log=lambda _: None)

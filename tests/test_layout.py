@@ -5,18 +5,16 @@ from pathlib import Path
 
 import yaml
 
-from conftest import ROOT
 from lenet_bench import params as params_module
-from lenet_bench.experiments import Experiment, result_row
+from lenet_bench.export import Experiment, result_row
 from lenet_bench.optimizers import ALGORITHMS
 from lenet_bench.report import ALGORITHM_TEXT
 
-LIBRARY = ROOT / "src" / "lenet_bench"
 
-
-def library_imports(path: Path) -> set[str]:
-    """The library modules a script imports, directly or through other library modules."""
-    seen, todo = set(), [path]
+def library_imports(root, path: Path) -> set[str]:
+    """The library modules a script imports, directly or through other library modules, as paths from
+    the repository root (a subpackage as its folder, which DVC hashes whole)."""
+    seen, paths, todo = set(), set(), [path]
     while todo:
         tree = ast.parse(todo.pop().read_text())
         for node in ast.walk(tree):
@@ -27,29 +25,31 @@ def library_imports(path: Path) -> set[str]:
             elif isinstance(node, ast.ImportFrom) and node.level == 1:
                 names = [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
             for name in names:
-                module = LIBRARY / f"{name}.py"
-                if module.exists() and name not in seen:
+                module, package = root / "src" / "lenet_bench" / f"{name}.py", root / "src" / "lenet_bench" / name
+                found = module if module.exists() else package if (package / "__init__.py").exists() else None
+                if found is not None and name not in seen:
                     seen.add(name)
-                    todo.append(module)
-    return seen
+                    paths.add(str(found.relative_to(root)))
+                    todo += [module] if found == module else sorted(package.glob("*.py"))
+    return paths
 
 
-def stage_deps(name: str) -> set[str]:
-    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][name]
+def stage_deps(root, name: str) -> set[str]:
+    stage = yaml.safe_load((root / "dvc.yaml").read_text())["stages"][name]
     return set((stage.get("do") or stage)["deps"])
 
 
-def test_every_stage_depends_on_every_library_module_it_imports():
+def test_every_stage_depends_on_every_library_module_it_imports(root):
     for stage, script in (("prepare_data", "prepare_data.py"), ("configure", "configure.py"),
                           ("train", "train.py"), ("evaluate", "evaluate.py")):
-        needed = {f"src/lenet_bench/{m}.py" for m in library_imports(ROOT / "stages" / script)}
-        missing = needed - stage_deps(stage)
+        needed = library_imports(root, root / "stages" / script)
+        missing = needed - stage_deps(root, stage)
         assert not missing, f"dvc.yaml: stage {stage} imports {sorted(missing)} but does not list them in its deps"
 
 
-def test_every_scenario_has_its_plots():
-    scenarios = params_module.load(ROOT / "params.yaml")["scenarios"]
-    plotted = {(file, y) for plot in yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
+def test_every_scenario_has_its_plots(root):
+    scenarios = params_module.load(root / "params.yaml")["scenarios"]
+    plotted = {(file, y) for plot in yaml.safe_load((root / "dvc.yaml").read_text())["plots"]
                for spec in plot.values() for file, y in spec["y"].items()}
     for scenario in scenarios:
         for y in ("test_accuracy", "test_loss"):
@@ -86,10 +86,10 @@ def leaves(tree: dict, prefix: str = "") -> set[str]:
     return found
 
 
-def test_every_metric_reaches_the_study_export():
-    params = params_module.load(ROOT / "params.yaml")
+def test_every_metric_reaches_the_study_export(root):
+    params = params_module.load(root / "params.yaml")
     for scenario in params["scenarios"]:
-        metrics = json.loads((ROOT / "metrics" / f"{scenario}.json").read_text())
+        metrics = json.loads((root / "metrics" / f"{scenario}.json").read_text())
         unknown = leaves(metrics) - set(EXPORTED_AS) - NOT_EXPORTED
         assert not unknown, f"metrics {sorted(unknown)} reach no column of results/study.csv: export them in result_row"
         row = result_row(Experiment("x", "", "abc", params, {f"metrics/{scenario}.json": metrics}, {}), scenario)

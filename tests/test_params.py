@@ -5,7 +5,6 @@ import pytest
 import torch
 import yaml
 
-from conftest import ROOT
 from lenet_bench import params
 from lenet_bench.params import ParamError
 
@@ -101,27 +100,27 @@ def test_auto_device_resolves_to_an_available_one():
     assert params.check_device("auto").type in {"cuda", "mps", "cpu"}
 
 
-def run_stage(cwd, *args):
-    return subprocess.run([sys.executable, str(ROOT / "stages" / args[0]), *args[1:]], cwd=cwd,
+def run_stage(root, cwd, *args):
+    return subprocess.run([sys.executable, str(root / "stages" / args[0]), *args[1:]], cwd=cwd,
                           capture_output=True, text=True)
 
 
-def test_configure_stage_fails_cleanly_and_keeps_earlier_outputs(tmp_path, project_params):
+def test_configure_stage_fails_cleanly_and_keeps_earlier_outputs(root, tmp_path, project_params):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(project_params))
-    assert run_stage(tmp_path, "configure.py").returncode == 0
+    assert run_stage(root, tmp_path, "configure.py").returncode == 0
     before = {p.name: p.read_text() for p in (tmp_path / "configs").iterdir()}
     assert set(before) == {"standard.json", "l2.json", "sparse.json"}
 
     project_params["optimizers"]["nesterov"]["lr"] = -1
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(project_params))
-    result = run_stage(tmp_path, "configure.py")
+    result = run_stage(root, tmp_path, "configure.py")
     assert result.returncode != 0
     assert result.stderr.strip() == "error: params.yaml: optimizers.nesterov.lr: must be > 0, got -1"
     assert {p.name: p.read_text() for p in (tmp_path / "configs").iterdir()} == before
 
 
-def test_train_stage_rejects_an_unknown_scenario(tmp_path):
-    result = run_stage(tmp_path, "train.py", "nosuch")
+def test_train_stage_rejects_an_unknown_scenario(root, tmp_path):
+    result = run_stage(root, tmp_path, "train.py", "nosuch")
     assert result.returncode != 0
     assert result.stderr.strip().startswith("error: scenario 'nosuch': configs/nosuch.json is missing")
 

@@ -11,8 +11,6 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT
-
 REAL_DATA = Path("/usr/share/datasets/fashion-mnist")
 pytestmark = [
     pytest.mark.slow,
@@ -34,14 +32,14 @@ def run(cwd, *command, check=True):
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory):
+def repo(root, tmp_path_factory):
     """The project's files (tracked and untracked-not-ignored), committed into a fresh git repo."""
     dest = tmp_path_factory.mktemp("repo")
-    listed = run(ROOT, "git", "ls-files", "--cached", "--others", "--exclude-standard", "-z").stdout
+    listed = run(root, "git", "ls-files", "--cached", "--others", "--exclude-standard", "-z").stdout
     for name in filter(None, listed.split("\0")):
-        if (ROOT / name).is_file() and not name.startswith(("metrics/", "plots/", "configs/", "results/", "report/")):
+        if (root / name).is_file() and not name.startswith(("metrics/", "plots/", "configs/", "results/", "report/")):
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
+            shutil.copy2(root / name, dest / name)
     params = yaml.safe_load((dest / "params.yaml").read_text())
     params["data"]["sources"] = [str(REAL_DATA)]
     params["train"]["epochs"] = 1
@@ -105,10 +103,10 @@ def test_plots_diff_between_experiments(repo):
 
 
 def test_study_and_report_on_a_tiny_budget(repo):
-    study = [sys.executable, "scripts/study.py", "--presets", "sgd,gd", "--scenarios", "standard", "--seeds", "0",
-             "--epochs", "1", "--jobs", "1", "--poll", "2"]
+    study = [sys.executable, "-m", "lenet_bench", "study", "--presets", "sgd,gd", "--scenarios", "standard",
+             "--seeds", "0", "--epochs", "1", "--with-dvc", "--jobs", "1", "--poll", "2"]
     out = run(repo, *study).stdout
-    assert "2 to run in 2 experiments" in out and "all 2 experiments recorded" in out
+    assert "2 to run" in out and "all 2 experiments recorded" in out
     runs = pd.read_csv(repo / "results" / "study.csv")
     assert sorted(runs["optimizer"]) == ["gd", "sgd"] and set(runs["scenario"]) == {"standard"}
     assert set(runs["seed"]) == {0} and set(runs["epochs"]) == {1} and set(runs["threads"]) == {1}
@@ -116,18 +114,18 @@ def test_study_and_report_on_a_tiny_budget(repo):
     assert len(curves) == 2 and set(curves["optimizer"]) == {"gd", "sgd"}
     assert "2 already in results/study.csv, 0 to run" in run(repo, *study).stdout  # nothing is rerun
 
-    run(repo, sys.executable, "-m", "lenet_bench.report")
+    run(repo, sys.executable, "-m", "lenet_bench", "report")
     text = (repo / "report" / "REPORT.md").read_text()
     assert "from results/study.csv (2 runs)" in text and "| sgd | mini-batch SGD |" in text
     assert (repo / "report" / "figures" / "profile.png").exists()
 
 
-def test_study_without_dvc_records_runs_that_the_dvc_study_then_skips(repo):
+def test_study_on_dask_records_runs_that_the_dvc_study_then_skips(repo):
     if not (repo / "data" / "fashion_mnist.pt").exists():
         run(repo, sys.executable, "stages/prepare_data.py")
     subset = ["--presets", "momentum", "--scenarios", "standard,l2", "--seeds", "1", "--epochs", "1"]
-    out = run(repo, sys.executable, "scripts/study.py", "--without-dvc", "--jobs", "2", *subset).stdout
-    assert "study-momentum-seed1 standard:" in out and "all 2 runs recorded" in out
+    out = run(repo, sys.executable, "-m", "lenet_bench", "study", "--workers", "2", *subset).stdout
+    assert "study-momentum-seed1-standard:" in out and "all 2 runs recorded" in out
     runs = pd.read_csv(repo / "results" / "study.csv").query("optimizer == 'momentum'")
     assert sorted(runs["scenario"]) == ["l2", "standard"] and set(runs["seed"]) == {1}
     assert set(runs["experiment"]) == {"study-momentum-seed1-standard", "study-momentum-seed1-l2"}
@@ -135,5 +133,5 @@ def test_study_without_dvc_records_runs_that_the_dvc_study_then_skips(repo):
     curves = pd.read_csv(repo / "results" / "study_curves.csv").query("optimizer == 'momentum'")
     assert len(curves) == 2
     # The same runs through DVC's queue would have the same fingerprints: nothing is left to run.
-    dry = run(repo, sys.executable, "scripts/study.py", "--dry-run", *subset).stdout
+    dry = run(repo, sys.executable, "-m", "lenet_bench", "study", "--with-dvc", "--dry-run", *subset).stdout
     assert "2 already in results/study.csv, 0 to run" in dry

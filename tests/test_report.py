@@ -1,4 +1,5 @@
 """The report from a small hand-made export: every section, the chosen method, determinism."""
+import copy
 import json
 import shutil
 
@@ -7,27 +8,25 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT
-from lenet_bench import figures, printed, report
-from lenet_bench import params as params_module
+from lenet_bench import figures, pdf, report
 from lenet_bench.study import fingerprint, study_params
 
 METHODS = {"good": ("momentum", 0.905), "fast": ("adaptive", 0.900), "bad": ("second-order", 0.85)}
 
 
-def fake_params(root, extra=()):
+def fake_params(root, project_params, extra=()):
     """params.yaml with the fake methods (and `extra` presets) as copies of the momentum preset."""
-    params = params_module.load(ROOT / "params.yaml")
+    params = copy.deepcopy(project_params)
     momentum = params["optimizers"]["momentum"]
     params["optimizers"] = {m: {**momentum, "family": METHODS.get(m, ("momentum",))[0]} for m in (*METHODS, *extra)}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return params
 
 
-def fake_export(root, seeds=(0, 1), params=None):
+def fake_export(root, project_params, seeds=(0, 1), params=None):
     """An export of the fake methods, each row with the fingerprint of its settings in `params` (by default
     fake_params, written to root/params.yaml)."""
-    params = params or fake_params(root)
+    params = params or fake_params(root, project_params)
     rows, curves = [], []
     for method, (family, accuracy) in METHODS.items():
         for scenario in ("standard", "l2", "sparse"):
@@ -53,8 +52,8 @@ def fake_export(root, seeds=(0, 1), params=None):
     pd.DataFrame(curves).to_csv(root / "results" / "study_curves.csv", index=False)
 
 
-def test_report_has_every_section_and_picks_the_best_method_that_beats_the_target(tmp_path):
-    fake_export(tmp_path)
+def test_report_has_every_section_and_picks_the_best_method_that_beats_the_target(tmp_path, project_params):
+    fake_export(tmp_path, project_params)
     text = report.build(tmp_path, tmp_path / "report")
     for heading in ("## 1. Setup", "## 2. Every method", "## 3. Learning curves", "## 4. Performance profile",
                     "## 5. The sparse scenario", "## 6. The chosen method: good", "## 7. The brief's baseline",
@@ -69,8 +68,8 @@ def test_report_has_every_section_and_picks_the_best_method_that_beats_the_targe
         assert (tmp_path / "report" / "figures" / figure).stat().st_size > 0
 
 
-def test_same_export_same_report(tmp_path):
-    fake_export(tmp_path)
+def test_same_export_same_report(tmp_path, project_params):
+    fake_export(tmp_path, project_params)
     first = report.build(tmp_path, tmp_path / "one")
     second = report.build(tmp_path, tmp_path / "two")
     assert first == second
@@ -78,8 +77,8 @@ def test_same_export_same_report(tmp_path):
         assert (tmp_path / "one" / "figures" / figure).read_bytes() == (tmp_path / "two" / "figures" / figure).read_bytes()
 
 
-def test_one_seed_has_no_spread(tmp_path):
-    fake_export(tmp_path, seeds=(0,))
+def test_one_seed_has_no_spread(tmp_path, project_params):
+    fake_export(tmp_path, project_params, seeds=(0,))
     assert "| good | momentum | 90.50 |" in report.build(tmp_path, tmp_path / "report")
 
 
@@ -90,17 +89,17 @@ def test_profile_ratios_are_relative_to_the_cheapest_and_infinite_where_never_re
     assert list(ratios["a"]) == [1.0, 1.0] and ratios["b"][0] == 3.0 and ratios["b"][1] == float("inf")
 
 
-def test_no_runs_is_a_clear_error(tmp_path):
-    fake_params(tmp_path)
+def test_no_runs_is_a_clear_error(tmp_path, project_params):
+    fake_params(tmp_path, project_params)
     (tmp_path / "results").mkdir()
     pd.DataFrame(columns=["optimizer"]).to_csv(tmp_path / "results" / "study.csv", index=False)
     pd.DataFrame(columns=["optimizer"]).to_csv(tmp_path / "results" / "study_curves.csv", index=False)
-    with pytest.raises(SystemExit, match="has no runs.*: run scripts/study.py first"):
+    with pytest.raises(SystemExit, match="has no runs.*: run `lenet-bench study` first"):
         report.build(tmp_path, tmp_path / "report")
 
 
-def test_runs_on_other_hardware_are_left_out_and_missing_presets_are_named(tmp_path):
-    fake_export(tmp_path, params=fake_params(tmp_path, extra=["untried"]))
+def test_runs_on_other_hardware_are_left_out_and_missing_presets_are_named(tmp_path, project_params):
+    fake_export(tmp_path, project_params, params=fake_params(tmp_path, project_params, extra=["untried"]))
     study = pd.read_csv(tmp_path / "results" / "study.csv")
     study.loc[study["optimizer"] == "bad", "device"] = "cuda"
     study.to_csv(tmp_path / "results" / "study.csv", index=False)
@@ -112,8 +111,8 @@ def test_runs_on_other_hardware_are_left_out_and_missing_presets_are_named(tmp_p
     assert "**Not in the study yet** (presets of params.yaml without a run here): bad, untried." in text
 
 
-def test_a_leader_ahead_on_every_one_of_ten_seeds_is_chosen_and_a_tie_is_called_a_tie(tmp_path):
-    fake_export(tmp_path, seeds=range(10))
+def test_a_leader_ahead_on_every_one_of_ten_seeds_is_chosen_and_a_tie_is_called_a_tie(tmp_path, project_params):
+    fake_export(tmp_path, project_params, seeds=range(10))
     text = report.build(tmp_path, tmp_path / "report")
     assert "on the 10 seeds they share, the leader good minus the runner-up fast is +0.50" in text
     assert "p = 0.002" in text and "good is ahead at the 5% level, and is the chosen method." in text
@@ -142,9 +141,9 @@ def test_every_method_gets_its_own_look_in_a_figure():
     assert figures.styles(["a", "b"])["a"] == figures.styles(["a", "c"])["a"]
 
 
-def test_runs_made_with_settings_params_yaml_no_longer_has_are_left_out_and_named(tmp_path):
-    params = fake_params(tmp_path)
-    fake_export(tmp_path, params=params)
+def test_runs_made_with_settings_params_yaml_no_longer_has_are_left_out_and_named(tmp_path, project_params):
+    params = fake_params(tmp_path, project_params)
+    fake_export(tmp_path, project_params, params=params)
     params["optimizers"]["fast"]["lr"] = 0.5  # tuned after its runs
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     text = report.build(tmp_path, tmp_path / "report")
@@ -154,22 +153,22 @@ def test_runs_made_with_settings_params_yaml_no_longer_has_are_left_out_and_name
     assert "| fast |" not in results and "| good |" in results
 
 
-@pytest.mark.skipif(bool(printed.missing_tools()), reason="needs pandoc and weasyprint (scripts/setup.sh installs them)")
-def test_committed_report_prints_on_at_most_ten_a4_pages(tmp_path):
-    shutil.copytree(ROOT / "report", tmp_path / "report", ignore=shutil.ignore_patterns("*.pdf"))
+@pytest.mark.skipif(bool(pdf.missing_tools()), reason="needs pandoc and weasyprint (scripts/setup.sh installs them)")
+def test_committed_report_prints_on_at_most_ten_a4_pages(root, tmp_path):
+    shutil.copytree(root / "report", tmp_path / "report", ignore=shutil.ignore_patterns("*.pdf"))
     before = sorted(p.name for p in (tmp_path / "report").iterdir())
-    count = printed.to_pdf(tmp_path / "report" / "REPORT.md", tmp_path / "REPORT.pdf")
+    count = pdf.to_pdf(tmp_path / "report" / "REPORT.md", tmp_path / "REPORT.pdf")
     assert 1 <= count <= report.MAX_PAGES
     assert sorted(p.name for p in (tmp_path / "report").iterdir()) == before  # no scratch left
 
 
-def test_the_report_takes_its_target_and_scenarios_from_params_yaml(tmp_path):
-    params = fake_params(tmp_path)
+def test_the_report_takes_its_target_and_scenarios_from_params_yaml(tmp_path, project_params):
+    params = fake_params(tmp_path, project_params)
     params["train"]["target_accuracy"] = 0.902
     params["scenarios"] = {"l2": {**params["scenarios"]["l2"], "description": "a gentle penalty"},
                            "standard": params["scenarios"]["standard"]}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    fake_export(tmp_path, params=params)  # its sparse runs are of a scenario params.yaml no longer has
+    fake_export(tmp_path, project_params, params=params)  # its sparse runs are of a scenario params.yaml no longer has
     text = report.build(tmp_path, tmp_path / "report")
     assert "89.38" not in text and "target: **90.20%** test accuracy" in text
     assert "- **Scenarios**: `l2`: a gentle penalty; `standard`: plain cross-entropy." in text
@@ -178,8 +177,8 @@ def test_the_report_takes_its_target_and_scenarios_from_params_yaml(tmp_path):
     assert "In `l2`, on the 2 seeds they share" in text  # the first scenario leads the choice
 
 
-def test_a_report_needs_the_params_it_was_made_for(tmp_path):
-    fake_export(tmp_path)
+def test_a_report_needs_the_params_it_was_made_for(tmp_path, project_params):
+    fake_export(tmp_path, project_params)
     (tmp_path / "params.yaml").unlink()
     with pytest.raises(SystemExit, match="params.yaml is missing: the report takes its target and scenarios from it"):
         report.build(tmp_path, tmp_path / "report")

@@ -7,8 +7,7 @@ import torch.nn.functional as F
 from test_model import BriefLeNet5
 from test_training import config
 
-from conftest import ROOT, synthetic_data
-from lenet_bench import evaluation, files, training
+from lenet_bench import atomic_files, evaluation, training
 from lenet_bench.model import LeNet5
 from lenet_bench.schedules import step_clock
 from lenet_bench.sparsity import METHODS, Sparsifier, top_k_masks
@@ -32,7 +31,7 @@ def sparse_config(method, density=0.6, scope="global", **extra):
 
 @pytest.mark.parametrize("method", list(METHODS))
 @pytest.mark.parametrize("scope", ["global", "per_layer"])
-def test_each_method_meets_its_bound_exactly(method, scope):
+def test_each_method_meets_its_bound_exactly(synthetic_data, method, scope):
     model, _ = training.train(sparse_config(method, density=0.3, scope=scope), synthetic_data(), CPU,
                               log=lambda _: None)
     state = model.state_dict()
@@ -55,9 +54,9 @@ def test_top_k_masks_keep_exactly_the_allowed_number_even_with_ties():
     assert int(per_layer["fc1"].sum()) == 60 and int(per_layer["fc2"].sum()) == 30
 
 
-def test_saved_sparse_model_holds_real_zeros_and_loads_strictly_into_the_brief_class(tmp_path):
+def test_saved_sparse_model_holds_real_zeros_and_loads_strictly_into_the_brief_class(synthetic_data, tmp_path):
     model, _ = training.train(sparse_config("gradual"), synthetic_data(), CPU, log=lambda _: None)
-    files.save_torch(tmp_path / "model.pt", model.state_dict())
+    atomic_files.save_torch(tmp_path / "model.pt", model.state_dict())
     state = torch.load(tmp_path / "model.pt", weights_only=True)
     assert set(state) == set(LeNet5().state_dict())  # no weight_orig / weight_mask
     assert int((state["fc1.weight"] == 0).sum() + (state["fc2.weight"] == 0).sum()) >= 40_800 - 24_480
@@ -68,7 +67,7 @@ def test_saved_sparse_model_holds_real_zeros_and_loads_strictly_into_the_brief_c
     lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9),
     lambda p: torch.optim.Adam(p, lr=1e-3),
 ], ids=["sgd-momentum", "adam"])
-def test_pruned_weights_do_not_regrow_through_optimizer_state(make_optimizer):
+def test_pruned_weights_do_not_regrow_through_optimizer_state(synthetic_data, make_optimizer):
     torch.manual_seed(0)
     data = synthetic_data()
     model = LeNet5()
@@ -96,7 +95,7 @@ def test_pruned_weights_do_not_regrow_through_optimizer_state(make_optimizer):
     assert not bool(model.fc1.weight[~sparsifier.masks["fc1.weight"]].any())
 
 
-def test_rigl_moves_connections_but_keeps_their_number():
+def test_rigl_moves_connections_but_keeps_their_number(synthetic_data):
     model, _ = training.train(sparse_config("rigl", drop_fraction=0.5), synthetic_data(), CPU, log=lambda _: None)
     torch.manual_seed(3)  # the seed of config(): RigL's first random mask
     start = top_k_masks({k: torch.rand_like(getattr(LeNet5(), k).weight) for k in ("fc1", "fc2")}, 0.6, "global")
@@ -104,14 +103,14 @@ def test_rigl_moves_connections_but_keeps_their_number():
     assert any(not torch.equal(start[k], final[k]) for k in final)
 
 
-def test_evaluate_stage_rejects_a_model_that_breaks_the_bound(tmp_path):
+def test_evaluate_stage_rejects_a_model_that_breaks_the_bound(root, tmp_path):
     (tmp_path / "configs").mkdir()
-    files.write_json(tmp_path / "configs" / "sparse.json",
+    atomic_files.write_json(tmp_path / "configs" / "sparse.json",
                      dict(config(), validation_size=0,
                           sparsity={"density": 0.6, "layers": ["fc1", "fc2"], "scope": "global", "method": "gradual"}))
-    files.save_torch(tmp_path / "models" / "sparse.pt", LeNet5().state_dict())  # dense
-    files.write_json(tmp_path / "models" / "sparse.train.json", {})
-    result = subprocess.run([sys.executable, str(ROOT / "stages" / "evaluate.py"), "sparse"], cwd=tmp_path,
+    atomic_files.save_torch(tmp_path / "models" / "sparse.pt", LeNet5().state_dict())  # dense
+    atomic_files.write_json(tmp_path / "models" / "sparse.train.json", {})
+    result = subprocess.run([sys.executable, str(root / "stages" / "evaluate.py"), "sparse"], cwd=tmp_path,
                             capture_output=True, text=True)
     assert result.returncode != 0
     assert result.stderr.strip() == ("error: models/sparse.pt breaks the sparsity bound: fc1+fc2 has 40800 "
@@ -119,7 +118,7 @@ def test_evaluate_stage_rejects_a_model_that_breaks_the_bound(tmp_path):
     assert not (tmp_path / "metrics").exists()
 
 
-def test_neurons_removes_whole_units_and_what_reads_them():
+def test_neurons_removes_whole_units_and_what_reads_them(synthetic_data):
     model, _ = training.train(sparse_config("neurons", density=0.5), synthetic_data(), CPU, log=lambda _: None)
     state = model.state_dict()
     fc1_alive = state["fc1.weight"].abs().sum(dim=1) != 0
@@ -133,7 +132,7 @@ def test_neurons_removes_whole_units_and_what_reads_them():
 
 
 @pytest.mark.parametrize("method", ["gradual", "neurons", "rigl"])
-def test_the_bound_holds_when_the_schedule_outlasts_the_budget(method):
+def test_the_bound_holds_when_the_schedule_outlasts_the_budget(synthetic_data, method):
     run = sparse_config(method)
     run["sparsity"].update(end_epoch=10)  # the run has 3 epochs
     model, _ = training.train(run, synthetic_data(), CPU, log=lambda _: None)

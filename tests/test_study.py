@@ -1,27 +1,22 @@
 """The study's bookkeeping without DVC: planning against the export, and adopting finished experiments."""
+import dataclasses
 import fcntl
 import os
 
 import pandas as pd
 import pytest
 
-from conftest import ROOT
 from lenet_bench import params as params_module
-from lenet_bench.experiments import Experiment
-from lenet_bench.study import (
-    adopt,
+from lenet_bench.export import (
+    Experiment,
     export_lock,
     fingerprint,
     forget,
-    leaders,
-    overrides,
-    parse_seeds,
-    plan,
-    queue_experiment,
     read_export,
     split_by_settings,
     study_params,
 )
+from lenet_bench.study import adopt, leaders, overrides, parse_seeds, plan
 
 
 def metrics(accuracy):
@@ -37,9 +32,10 @@ def experiment(name, run_params, ran, commit_metrics):
                       commit_metrics=commit_metrics)
 
 
-def test_adopt_records_only_scenarios_an_experiment_reran_with_the_same_settings(tmp_path, monkeypatch):
-    monkeypatch.setattr("lenet_bench.study.learning_curve", lambda exp, scenario: "epoch,test_accuracy\n1,0.9\n")
-    params = params_module.load(ROOT / "params.yaml")
+def test_adopt_records_only_scenarios_an_experiment_reran_with_the_same_settings(root, tmp_path, monkeypatch):
+    monkeypatch.setattr("lenet_bench.study.with_curves", lambda exp, scenarios, root: dataclasses.replace(
+        exp, curves={s: "epoch,test_accuracy\n1,0.9\n" for s in scenarios}))
+    params = params_module.load(root / "params.yaml")
     runs, already = plan(params, ["momentum"], ["standard", "l2", "sparse"], [0], 1, 1, read_export(tmp_path))
     assert already == 0 and runs[0].scenarios == ("standard", "l2", "sparse")
     stale = {"metrics/sparse.json": metrics(0.5)}  # the commit's metrics: sparse was not re-run
@@ -74,23 +70,8 @@ def test_export_lock_shuts_out_another_writer_until_released(tmp_path):
     assert try_lock()
 
 
-def test_queue_experiment_holds_the_export_lock_while_dvc_runs(tmp_path, stand_in_dvc):
-    """A stand-in `dvc` succeeds only if it cannot take the export's lock itself, i.e. the study holds it."""
-    stand_in_dvc("import fcntl, os, sys\n"
-                 "fd = os.open('results', os.O_RDONLY)\n"
-                 "try:\n"
-                 "    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
-                 "except BlockingIOError:\n"
-                 "    sys.exit(0)\n"
-                 "print('the export was not locked'); sys.exit(1)\n")
-    queue_experiment("study-sgd-seed0", ["optimizer.name=sgd"], ["evaluate@standard"], tmp_path)
-    stand_in_dvc("import sys\nprint('no such stage'); sys.exit(2)\n")
-    with pytest.raises(SystemExit, match="no such stage"):
-        queue_experiment("study-sgd-seed0", [], ["evaluate@nowhere"], tmp_path)
-
-
-def test_split_by_settings_sets_apart_runs_made_with_settings_params_yaml_no_longer_has():
-    params = params_module.load(ROOT / "params.yaml")
+def test_split_by_settings_sets_apart_runs_made_with_settings_params_yaml_no_longer_has(root):
+    params = params_module.load(root / "params.yaml")
     current = fingerprint(study_params(params, "momentum", 0, 1, 10), "standard")
     export = pd.DataFrame([
         {"optimizer": "momentum", "scenario": "standard", "seed": 0, "epochs_budget": 10, "fingerprint": current},
@@ -126,16 +107,16 @@ def test_seeds_are_listed_or_given_as_ranges():
         parse_seeds("0,x")
 
 
-def test_study_runs_are_made_on_the_cpu_with_one_thread_whatever_params_yaml_says():
-    params = params_module.load(ROOT / "params.yaml")
+def test_study_runs_are_made_on_the_cpu_with_one_thread_whatever_params_yaml_says(root):
+    params = params_module.load(root / "params.yaml")
     params["train"]["device"] = "auto"
     run = study_params(params, "momentum", 0, 1, None)
     assert (run["train"]["device"], run["train"]["threads"]) == ("cpu", 1)
     assert "train.device=cpu" in overrides("momentum", 0, 1, None)
 
 
-def test_leaders_are_the_best_in_the_first_scenario_at_current_settings_on_the_study_hardware():
-    params = params_module.load(ROOT / "params.yaml")
+def test_leaders_are_the_best_in_the_first_scenario_at_current_settings_on_the_study_hardware(root):
+    params = params_module.load(root / "params.yaml")
     rows = []
     for preset, accuracy, device in (("adam", 0.90, "cpu"), ("nadam", 0.91, "cpu"), ("radam", 0.92, "cuda"),
                                      ("rmsprop", 0.89, "cpu")):
@@ -149,8 +130,8 @@ def test_leaders_are_the_best_in_the_first_scenario_at_current_settings_on_the_s
     assert leaders(export, params, 2) == ["adam", "rmsprop"]
 
 
-def test_a_run_on_other_hardware_is_still_owed_by_the_study():
-    params = params_module.load(ROOT / "params.yaml")
+def test_a_run_on_other_hardware_is_still_owed_by_the_study(root):
+    params = params_module.load(root / "params.yaml")
     row = {"optimizer": "momentum", "scenario": "standard", "seed": 0, "threads": 1,
            "fingerprint": fingerprint(study_params(params, "momentum", 0, 1, None), "standard")}
     on_gpu = pd.DataFrame([{**row, "device": "cuda"}])

@@ -3,8 +3,6 @@ import math
 import pytest
 import torch
 
-from conftest import ROOT, synthetic_data
-from lenet_bench import params as params_module
 from lenet_bench import training
 from lenet_bench.evaluation import first_reaching, nonzero_counts
 from lenet_bench.model import LeNet5
@@ -21,12 +19,14 @@ def config(**preset):
 
 
 def without_seconds(record):
+    """The record less what varies between two runs of one config: seconds, and the machine's load meanwhile."""
     record = dict(record, cost={k: v for k, v in record["cost"].items() if k != "seconds"})
+    record.pop("load_average", None)
     record["history"] = [{k: v for k, v in row.items() if k != "seconds"} for row in record["history"]]
     return record
 
 
-def test_same_seed_same_run():
+def test_same_seed_same_run(synthetic_data):
     first_model, first = training.train(config(momentum=0.9), synthetic_data(), CPU, log=lambda _: None)
     second_model, second = training.train(config(momentum=0.9), synthetic_data(), CPU, log=lambda _: None)
     assert without_seconds(first) == without_seconds(second)
@@ -34,13 +34,13 @@ def test_same_seed_same_run():
         assert torch.equal(a, b)
 
 
-def test_other_seed_other_run():
+def test_other_seed_other_run(synthetic_data):
     _, first = training.train(config(), synthetic_data(), CPU, log=lambda _: None)
     _, second = training.train(dict(config(), seed=4), synthetic_data(), CPU, log=lambda _: None)
     assert first["history"][-1]["train_loss"] != second["history"][-1]["train_loss"]
 
 
-def test_cost_counts_samples_per_backward_and_steps():
+def test_cost_counts_samples_per_backward_and_steps(synthetic_data):
     # 256 samples in batches of 100: 3 steps per epoch (the last one of 56 samples).
     _, record = training.train(config(batch_size=100), synthetic_data(), CPU, log=lambda _: None)
     assert record["cost"]["steps"] == 6
@@ -49,13 +49,13 @@ def test_cost_counts_samples_per_backward_and_steps():
     assert record["cost"]["epochs"] == 2
 
 
-def test_training_lowers_the_loss():
+def test_training_lowers_the_loss(synthetic_data):
     _, record = training.train(dict(config(momentum=0.9), epochs=5), synthetic_data(), CPU, log=lambda _: None)
     losses = [row["train_loss"] for row in record["history"]]
     assert losses[-1] < losses[0]
 
 
-def test_divergence_stops_the_run_and_is_recorded():
+def test_divergence_stops_the_run_and_is_recorded(synthetic_data):
     _, record = training.train(dict(config(lr=float("inf"), batch_size=4), epochs=3), synthetic_data(), CPU,
                                log=lambda _: None)
     assert record["diverged"] is True
@@ -64,7 +64,7 @@ def test_divergence_stops_the_run_and_is_recorded():
     assert not math.isfinite(record["history"][-1]["train_loss"])
 
 
-def test_epoch_summary_line_is_logged():
+def test_epoch_summary_line_is_logged(synthetic_data):
     lines = []
     training.train(config(), synthetic_data(), CPU, log=lines.append)
     assert len(lines) == 2
@@ -87,7 +87,7 @@ def test_first_reaching_target():
     assert first_reaching(history, 0.99) == {"epoch": None, "grad_evals": None, "seconds": None}
 
 
-def test_validation_curves_when_a_validation_set_is_held_out():
+def test_validation_curves_when_a_validation_set_is_held_out(synthetic_data):
     from lenet_bench.data import hold_out
     _, record = training.train(dict(config(), epochs=1), hold_out(synthetic_data(), 64), CPU, log=lambda _: None)
     row = record["history"][0]
@@ -95,12 +95,8 @@ def test_validation_curves_when_a_validation_set_is_held_out():
     assert 0 <= row["validation_accuracy"] <= 1 and row["validation_loss"] > 0
 
 
-PRESETS = params_module.load(ROOT / "params.yaml")["optimizers"]
-
-
-@pytest.mark.parametrize("name", list(PRESETS))
-def test_every_preset_takes_steps_and_lowers_the_loss(name):
-    preset = {k: v for k, v in PRESETS[name].items() if k != "family"}
+def test_every_preset_takes_steps_and_lowers_the_loss(synthetic_data, project_params, preset_name):
+    preset = {k: v for k, v in project_params["optimizers"][preset_name].items() if k != "family"}
     preset["batch_size"] = min(preset["batch_size"], 256)  # the synthetic set has 256 samples
     run_config = dict(config(), epochs=4, preset=preset)
     _, record = training.train(run_config, synthetic_data(), CPU, log=lambda _: None)
@@ -110,7 +106,7 @@ def test_every_preset_takes_steps_and_lowers_the_loss(name):
     assert not record["diverged"] and losses[-1] < losses[0]
 
 
-def test_lbfgs_counts_every_gradient_its_line_search_evaluates():
+def test_lbfgs_counts_every_gradient_its_line_search_evaluates(synthetic_data):
     preset = {"algorithm": "lbfgs", "batch_size": 256, "lr": 1.0, "max_iter": 3, "line_search_fn": "strong_wolfe",
               "schedule": {"name": "constant"}}
     _, record = training.train(dict(config(), epochs=1, preset=preset), synthetic_data(), CPU, log=lambda _: None)
@@ -143,7 +139,7 @@ def test_set_mode_switches_schedule_free_to_its_averaged_weights_and_leaves_othe
     assert torch.equal(weight.detach(), before)
 
 
-def test_svrg_cost_counts_its_full_gradients_and_both_closure_calls():
+def test_svrg_cost_counts_its_full_gradients_and_both_closure_calls(synthetic_data):
     preset = {"algorithm": "svrg", "batch_size": 64, "lr": 0.05, "snapshot_epochs": 1, "schedule": {"name": "constant"}}
     _, record = training.train(dict(config(), epochs=2, preset=preset), synthetic_data(), CPU, log=lambda _: None)
     # per epoch: one full gradient (256) and, for each of 4 steps, the batch at w and at the snapshot
@@ -151,7 +147,7 @@ def test_svrg_cost_counts_its_full_gradients_and_both_closure_calls():
     assert record["cost"]["steps"] == 8
 
 
-def test_a_growing_batch_takes_fewer_steps_each_epoch():
+def test_a_growing_batch_takes_fewer_steps_each_epoch(synthetic_data):
     preset = {"algorithm": "sgd", "batch_size": 16, "batch_growth": 2.0, "max_batch_size": 100, "lr": 0.05,
               "schedule": {"name": "cosine"}}
     assert batch_sizes(preset, 5, 256) == [16, 32, 64, 100, 100]
@@ -168,7 +164,7 @@ def test_step_clock_converts_epochs_to_steps():
     assert [steps_at(e) for e in (0, 0.5, 1, 1.4, 2, 3, 4)] == [0, 5, 10, 12, 15, 17, 17]
 
 
-def test_ema_averaging_evaluates_and_returns_the_average():
+def test_ema_averaging_evaluates_and_returns_the_average(synthetic_data):
     preset = {"averaging": {"name": "ema", "decay": 0.5}, "momentum": 0.9}
     averaged_model, record = training.train(config(**preset), synthetic_data(), CPU, log=lambda _: None)
     live_model, live = training.train(config(momentum=0.9), synthetic_data(), CPU, log=lambda _: None)
@@ -191,7 +187,7 @@ def test_swa_averages_from_its_start_epoch_with_equal_weights():
     torch.testing.assert_close(averaged.module.weight, torch.full((1, 2), 3.0))
 
 
-def test_averaging_keeps_the_sparsity_bound():
+def test_averaging_keeps_the_sparsity_bound(synthetic_data):
     sparsity = {"density": 0.5, "layers": ["fc1", "fc2"], "scope": "global", "method": "prune_finetune",
                 "prune_epoch": 1}
     run = dict(config(averaging={"name": "swa", "start_epoch": 0}), sparsity=sparsity)
@@ -200,7 +196,7 @@ def test_averaging_keeps_the_sparsity_bound():
 
 
 @pytest.mark.parametrize("algorithm, update_period, products_per_step", [("adahessian", 1, 1), ("sophia", 3, 1 / 3)])
-def test_hessian_vector_products_count_two_gradient_evaluations(algorithm, update_period, products_per_step):
+def test_hessian_vector_products_count_two_gradient_evaluations(synthetic_data, algorithm, update_period, products_per_step):
     preset = {"algorithm": algorithm, "batch_size": 64, "lr": 0.01, "update_period": update_period,
               "schedule": {"name": "constant"}}
     _, record = training.train(dict(config(), epochs=3, preset=preset), synthetic_data(), CPU, log=lambda _: None)

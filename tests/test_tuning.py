@@ -5,34 +5,20 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import optuna
 import pandas as pd
 import pytest
-import torch
 import yaml
 
-from conftest import ROOT, synthetic_data
 from lenet_bench import params as params_module
 from lenet_bench import search, tuning
 from lenet_bench.params import ParamError
 
-TUNE = ROOT / "scripts" / "tune.py"
-
-
-def write_dataset(path: Path, n_train: int, n_test: int = 64) -> None:
-    """A stand-in for data/fashion_mnist.pt: synthetic images stored as the data stage stores them."""
-    data = synthetic_data(n_train, n_test)
-    as_bytes = lambda x: (x[:, 0] * 255).round().to(torch.uint8)  # noqa: E731
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"train_images": as_bytes(data["train_x"]), "train_labels": data["train_y"],
-                "test_images": as_bytes(data["test_x"]), "test_labels": data["test_y"]}, path)
-
 
 @pytest.fixture
-def project(tmp_path, project_params):
-    """A folder to run scripts/tune.py in: params.yaml on a tiny budget, and a small synthetic data set."""
+def project(tmp_path, project_params, write_dataset):
+    """A folder to run `lenet-bench tune` in: params.yaml on a tiny budget, and a small synthetic data set."""
     def make(trials=4, epochs=2, n_train=400, validation_size=100, batch_size=64):
         p = project_params
         p["train"]["epochs"] = epochs
@@ -46,9 +32,9 @@ def project(tmp_path, project_params):
 
 
 def tune(root, *args, check=True, **kwargs):
-    result = subprocess.run([sys.executable, str(TUNE), *args], cwd=root, capture_output=True, text=True, **kwargs)
+    result = subprocess.run([sys.executable, "-m", "lenet_bench", "tune", *args], cwd=root, capture_output=True, text=True, **kwargs)
     if check and result.returncode != 0:
-        raise AssertionError(f"tune.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(f"lenet-bench tune {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
 
 
@@ -209,7 +195,7 @@ def test_two_workers_sharing_one_storage_stop_at_exactly_the_budget(project):
 
 def test_two_commands_sharing_one_storage_stop_at_exactly_the_budget(project):
     project(trials=6, epochs=1)
-    commands = [subprocess.Popen([sys.executable, str(TUNE), "momentum"], cwd=project.root,
+    commands = [subprocess.Popen([sys.executable, "-m", "lenet_bench", "tune", "momentum"], cwd=project.root,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     for command in commands:
         command.communicate()
@@ -221,7 +207,7 @@ def test_two_commands_sharing_one_storage_stop_at_exactly_the_budget(project):
 def test_a_killed_tuning_resumes_without_running_finished_trials_again(project):
     project(trials=4, epochs=3, n_train=3000, validation_size=500, batch_size=16)
     table = project.root / "tuning" / "momentum.csv"
-    command = subprocess.Popen([sys.executable, str(TUNE), "momentum"], cwd=project.root,
+    command = subprocess.Popen([sys.executable, "-m", "lenet_bench", "tune", "momentum"], cwd=project.root,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 300
     while not (table.exists() and len(pd.read_csv(table)) >= 1) and command.poll() is None:
@@ -243,13 +229,13 @@ def test_a_killed_tuning_resumes_without_running_finished_trials_again(project):
 
 # --- rungs, tables and the tuned presets ---------------------------------------------------------------
 
-def test_every_preset_is_judged_at_the_same_rungs(project_params):
+def test_every_preset_is_judged_at_the_same_rungs(root, project_params):
     assert tuning.rungs(project_params) == [1, 3, 9]
     pruners = {name: vars(tuning.pruner(project_params)) for name in project_params["optimizers"]
                if name not in project_params["tuning"]["fixed"]}
     assert len({json.dumps(p, sort_keys=True, default=str) for p in pruners.values()}) == 1
     columns = [f"val_{m}@{e}" for e in tuning.judged_epochs(project_params) for m in ("accuracy", "loss")]
-    for path in sorted((ROOT / "tuning").glob("*.csv")):
+    for path in sorted((root / "tuning").glob("*.csv")):
         table = pd.read_csv(path)
         assert [c for c in table.columns if c.startswith("val_")] == columns, path.name
         storage = tuning.open_storage(str(path.with_suffix(".journal")))
@@ -257,15 +243,15 @@ def test_every_preset_is_judged_at_the_same_rungs(project_params):
         assert study.user_attrs["terms"] == tuning.terms(path.stem, project_params), path.name
 
 
-def test_each_tuned_preset_holds_the_best_finished_trial_of_its_table(project_params):
-    for path in sorted((ROOT / "tuning").glob("*.csv")):
+def test_each_tuned_preset_holds_the_best_finished_trial_of_its_table(root, project_params):
+    for path in sorted((root / "tuning").glob("*.csv")):
         trials = pd.read_csv(path)
         assert len(trials) <= project_params["tuning"]["trials"], path.name
         if tuning.finished(trials) < project_params["tuning"]["trials"]:
             continue  # still being tuned
         preset = project_params["optimizers"][path.stem]
         for key, value in tuning.best_settings(path.stem, trials, project_params).items():
-            assert search.get(preset, key) == value, f"{path.stem}.{key}: run `python scripts/tune.py {path.stem} --apply`"
+            assert search.get(preset, key) == value, f"{path.stem}.{key}: run `lenet-bench tune {path.stem} --apply`"
 
 
 def test_the_best_trial_is_the_most_accurate_then_the_lowest_loss_then_the_first(project_params):
@@ -277,8 +263,8 @@ def test_the_best_trial_is_the_most_accurate_then_the_lowest_loss_then_the_first
     assert tuning.best(trials[trials["state"] != "COMPLETE"], project_params) is None
 
 
-def test_apply_writes_the_best_trial_into_params_yaml_and_keeps_its_comments(tmp_path):
-    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+def test_apply_writes_the_best_trial_into_params_yaml_and_keeps_its_comments(root, tmp_path):
+    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
     p = params_module.load(tmp_path / "params.yaml")
     budget, last = p["tuning"]["trials"], p["train"]["epochs"]
     trials = pd.DataFrame({"number": range(budget), "lr": [0.0123] + [0.05] * (budget - 1),
@@ -298,7 +284,7 @@ def test_apply_writes_the_best_trial_into_params_yaml_and_keeps_its_comments(tmp
                                           f"  optimizers.momentum.lr: {was['lr']} -> 0.0123",
                                           f"  optimizers.momentum.momentum: {was['momentum']} -> 0.95"]
     text = (tmp_path / "params.yaml").read_text()
-    changed = [(a, b) for a, b in zip((ROOT / "params.yaml").read_text().splitlines(), text.splitlines()) if a != b]
+    changed = [(a, b) for a, b in zip((root / "params.yaml").read_text().splitlines(), text.splitlines()) if a != b]
     assert changed == [(f"    lr: {was['lr']}", "    lr: 0.0123"), (f"    momentum: {was['momentum']}", "    momentum: 0.95")]
     assert params_module.load(tmp_path / "params.yaml")["optimizers"]["momentum"]["lr"] == 0.0123
     assert "already holds its settings" in tune(tmp_path, "momentum", "--apply").stdout

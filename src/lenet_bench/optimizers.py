@@ -83,25 +83,25 @@ class MuonWithAdamW(torch.optim.Optimizer):
 
 
 def _svrg(params, **settings):
-    from .variance_reduction import SVRG
+    from .optim import SVRG
 
     return SVRG(params, **settings)
 
 
 def _saga(params, **settings):
-    from .variance_reduction import SAGA
+    from .optim import SAGA
 
     return SAGA(params, **settings)
 
 
 def _newton_cg(params, **settings):
-    from .second_order import NewtonCG
+    from .optim import NewtonCG
 
     return NewtonCG(params, **settings)
 
 
 def _kfac(params, **settings):
-    from .kfac import KFAC
+    from .optim import KFAC
 
     return KFAC(params, **settings)
 
@@ -145,13 +145,13 @@ ALGORITHMS: dict[str, Algorithm] = {
                                      ("betas", "eps", "warmup_steps"), "decoupled"),
     "sam": Algorithm(_sharpness_aware_sgd, "pytorch_optimizer.SAM over torch.optim.SGD",
                      ("rho", "adaptive", "momentum", "nesterov"), "coupled"),
-    "svrg": Algorithm(_svrg, "lenet_bench.variance_reduction.SVRG (own)", ("snapshot_epochs", "momentum"),
+    "svrg": Algorithm(_svrg, "lenet_bench.optim.variance_reduction.SVRG (own)", ("snapshot_epochs", "momentum"),
                       "coupled"),
-    "saga": Algorithm(_saga, "lenet_bench.variance_reduction.SAGA (own)", ("momentum",), "coupled",
+    "saga": Algorithm(_saga, "lenet_bench.optim.variance_reduction.SAGA (own)", ("momentum",), "coupled",
                       fixed_batches=True),
-    "newton_cg": Algorithm(_newton_cg, "lenet_bench.second_order.NewtonCG (own)",
+    "newton_cg": Algorithm(_newton_cg, "lenet_bench.optim.newton_cg.NewtonCG (own)",
                            ("damping", "cg_iterations", "cg_tolerance", "curvature_batch"), "coupled"),
-    "kfac": Algorithm(_kfac, "lenet_bench.kfac.KFAC (own)",
+    "kfac": Algorithm(_kfac, "lenet_bench.optim.kfac.KFAC (own)",
                       ("momentum", "damping", "update_period", "curvature_batch", "factor_decay", "kl_clip"),
                       "coupled"),
     "adahessian": Algorithm(_pytorch_optimizer("AdaHessian", hessian=True), "pytorch_optimizer.AdaHessian",

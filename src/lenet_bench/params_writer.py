@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from . import files, search
+from . import atomic_files, search
 
 
 def _yaml() -> YAML:
@@ -31,5 +31,5 @@ def set_preset(path: Path, preset: str, values: dict) -> list[str]:
     if changes:
         text = io.StringIO()
         yaml.dump(document, text)
-        files.write_text(Path(path), text.getvalue())
+        atomic_files.write_text(Path(path), text.getvalue())
     return changes

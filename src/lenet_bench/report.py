@@ -1,12 +1,9 @@
 """The study's report, report/REPORT.md and its figures, built from the exported results alone:
-results/study.csv and results/study_curves.csv (scripts/study.py), results/experiments.csv (the
-sparsification comparisons) and tuning/*.csv (the tunings). The same files give the same report.
-
-    python -m lenet_bench.report [--root .] [--out report]
-"""
+results/study.csv and results/study_curves.csv (`lenet-bench study`), results/experiments.csv (the
+sparsification comparisons) and tuning/*.csv (the tunings). The same files give the same report
+(`lenet-bench report`)."""
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import math
@@ -16,17 +13,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import figures, printed
+from . import figures
+from .atomic_files import write_text
 from .data import TEST_SIZE, TRAIN_SIZE
-from .files import write_text
+from .export import DEVICE, KEY, THREADS, on_study_hardware, split_by_settings
 from .model import PARAMETER_COUNT
 from .params import load as load_params
-from .study import DEVICE, KEY, THREADS, on_study_hardware, split_by_settings
 from .tuning import best, epochs_spent, finished, read_table, rungs
 
 MAX_PAGES = 10  # the brief's limit, printed on A4
 SIGNIFICANCE = 0.05  # a leader is ahead of the runner-up when the paired test's p falls below this
-LEADERS = 3  # the presets of the first scenario that the study gives more seeds (scripts/study.py --top)
+LEADERS = 3  # the presets of the first scenario that the study gives more seeds (lenet-bench study --top)
 
 # What each algorithm does, for the chosen method's section.
 ALGORITHM_TEXT = {
@@ -85,24 +82,6 @@ def mean_std(values: pd.Series, scale: float = 1.0, digits: int = 2, unit: str =
 def _mean_or_dash(values: pd.Series, fmt: str) -> str:
     values = values.dropna()
     return "–" if values.empty else format(values.mean(), fmt)
-
-
-def load(root: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The study's runs and learning curves; apart, the runs made with settings that root's params.yaml no
-    longer has (none when the export comes without a params.yaml), and those made on other hardware than
-    the study's (one kind for every table, so that accuracy and seconds compare)."""
-    study = pd.read_csv(root / "results" / "study.csv")
-    curves = pd.read_csv(root / "results" / "study_curves.csv")
-    stale = study.iloc[:0]
-    if (root / "params.yaml").exists():
-        study, stale = split_by_settings(study, load_params(root / "params.yaml"))
-    here = on_study_hardware(study) if not study.empty else pd.Series(dtype=bool)
-    elsewhere, study = study[~here], study[here]
-    if study.empty:
-        raise SystemExit("results/study.csv has no runs with the settings of params.yaml on the study's hardware "
-                         f"({DEVICE}, {THREADS} thread): run scripts/study.py first")
-    curves = curves[curves.set_index(KEY).index.isin(study.set_index(KEY).index)]
-    return study, curves, stale, elsewhere
 
 
 def hardware(runs: pd.DataFrame) -> str:
@@ -252,16 +231,18 @@ def cost_comparison(means: pd.DataFrame, chosen: str, other: str, scenario: str)
             f"takes {a['seconds_per_epoch'] / b['seconds_per_epoch']:.1f}x the wall time of {other}.")
 
 
-def tuning_section(root: Path, params: dict) -> str:
-    """The tuning budget of every preset (tuning/<preset>.csv), so that equal budgets show at a glance."""
+def tuning_tables(root: Path, params: dict) -> dict[str, pd.DataFrame | None]:
+    """Each tuned preset's table of trials (tuning/<preset>.csv), None where it is not tuned yet."""
+    return {p: read_table(p, root) for p in params["optimizers"] if p not in params["tuning"]["fixed"]}
+
+
+def tuning_section(params: dict, tunings: dict[str, pd.DataFrame | None]) -> str:
+    """The tuning budget of every preset, so that equal budgets show at a glance."""
     budget, epochs = params["tuning"]["trials"], params["train"]["epochs"]
     lines = ["| preset | trials | finished | pruned | failed | epochs spent | full runs | best validation accuracy |",
              "|---|---|---|---|---|---|---|---|"]
     spent = []
-    for preset in params["optimizers"]:
-        if preset in params["tuning"]["fixed"]:
-            continue
-        trials = read_table(preset, root)
+    for preset, trials in tunings.items():
         if trials is None:
             lines.append(f"| {preset} | not tuned yet | | | | | | |")
             continue
@@ -280,88 +261,67 @@ def tuning_section(root: Path, params: dict) -> str:
     return "\n".join(lines)
 
 
-def sparse_section(root: Path, study: pd.DataFrame, out: Path, params: dict) -> str:
-    path = root / "results" / "experiments.csv"
-    runs = pd.read_csv(path) if path.exists() else pd.DataFrame()
-    if runs.empty or "sparsity_method" not in runs:
-        return "_No sparsification comparison exported (results/experiments.csv)._"
-    sparse = runs[(runs["scenario"] == "sparse") & runs["experiment"].str.startswith(("sparse-", "thin-"))]
-    if sparse.empty:
-        return "_No sparsification comparison exported (results/experiments.csv)._"
-    optimizer = sparse["optimizer"].iloc[0]
-    dense_runs = study[(study["optimizer"] == optimizer) & (study["scenario"] == "standard")]
-    dense = (1.0, dense_runs["test_accuracy"].mean()) if not dense_runs.empty else None
-    figures.density_curve(sparse, dense, f"optimizer {optimizer}, {params['train']['epochs']} epochs, "
-                          f"seed {int(sparse['seed'].iloc[0])}", out / "figures" / "density.png",
-                          100 * params["train"]["target_accuracy"])
-    lines = ["| method | density bound | nonzero fc1+fc2 | test accuracy | test loss |", "|---|---|---|---|---|"]
-    for _, r in sparse.sort_values(["density_bound", "test_accuracy"], ascending=[False, False]).iterrows():
-        lines.append(f"| {r['sparsity_method']} | {r['density_bound']:g} | {int(r['nonzero_fc1_fc2']):,} "
-                     f"({100 * r['density']:.1f}%) | {100 * r['test_accuracy']:.2f}% | {r['test_loss']:.4f} |")
-    anchor = (f" The dense point at 1.0 is {optimizer}'s mean over seeds in the standard scenario." if dense else "")
-    return ("Sparsification methods, each with the same optimizer and seed (one run each, from "
-            f"results/experiments.csv).{anchor}\n\n![density](figures/density.png)\n\n" + "\n".join(lines))
+@dataclass(frozen=True)
+class Results:
+    """What the report is built from, read once (load)."""
+    params: dict
+    study: pd.DataFrame        # the runs at params.yaml's settings on the study's hardware, of its scenarios
+    curves: pd.DataFrame       # their learning curves
+    stale: pd.DataFrame        # runs made with settings params.yaml no longer has
+    elsewhere: pd.DataFrame    # runs at the current settings on other hardware
+    scenarios: list[str]       # params.yaml's scenarios that have runs, in its order
+    means: pd.DataFrame        # summary(study)
+    tunings: dict              # preset -> its table of trials, None where not tuned yet
+    experiments: pd.DataFrame  # results/experiments.csv: the sparsification comparisons
+
+    @property
+    def target(self) -> float:
+        return self.params["train"]["target_accuracy"]
+
+    def of(self, method: str) -> pd.DataFrame:
+        return self.study[self.study["optimizer"] == method]
 
 
-def presets_missing(root: Path, study: pd.DataFrame) -> list[str]:
-    """Presets of params.yaml with no run in the study yet."""
-    path = root / "params.yaml"
-    presets = list(load_params(path)["optimizers"]) if path.exists() else []
-    studied = set(study["optimizer"])
-    return [p for p in presets if p not in studied]
-
-
-def build(root: Path, out: Path) -> str:
+def load(root: Path) -> Results:
+    """The study's runs and learning curves; apart, the runs made with settings that root's params.yaml no
+    longer has, and those made on other hardware than the study's (one kind for every table, so that
+    accuracy and seconds compare); the tunings and the exported sparsification comparisons."""
     if not (root / "params.yaml").exists():
         raise SystemExit(f"{root / 'params.yaml'} is missing: the report takes its target and scenarios from it")
     params = load_params(root / "params.yaml")
-    target, described = params["train"]["target_accuracy"], params["scenarios"]
-    study, curves, stale, elsewhere = load(root)
+    study, stale = split_by_settings(pd.read_csv(root / "results" / "study.csv"), params)
+    here = on_study_hardware(study) if not study.empty else pd.Series(dtype=bool)
+    elsewhere, study = study[~here], study[here]
+    if study.empty:
+        raise SystemExit("results/study.csv has no runs with the settings of params.yaml on the study's hardware "
+                         f"({DEVICE}, {THREADS} thread): run `lenet-bench study` first")
+    curves = pd.read_csv(root / "results" / "study_curves.csv")
+    curves = curves[curves.set_index(KEY).index.isin(study.set_index(KEY).index)]
     study = study.sort_values(["optimizer", "scenario", "seed"]).reset_index(drop=True)
-    scenarios = [s for s in described if s in set(study["scenario"])]  # params.yaml's order
+    scenarios = [s for s in params["scenarios"] if s in set(study["scenario"])]
     if not scenarios:
         raise SystemExit("results/study.csv has no run of a scenario that params.yaml has")
     study = study[study["scenario"].isin(scenarios)]
-    means = summary(study)
-    choice = choose(study, means, scenarios[0])
-    chosen = choice.chosen
+    experiments = root / "results" / "experiments.csv"
+    return Results(params, study, curves, stale, elsewhere, scenarios, summary(study), tuning_tables(root, params),
+                   pd.read_csv(experiments) if experiments.exists() else pd.DataFrame())
+
+
+def setup_section(r: Results) -> str:
+    params, study, target = r.params, r.study, r.target
     seeds = study.groupby(["optimizer", "scenario"])["seed"].nunique()
     budget = sorted(study["epochs_budget"].unique())
-    styles = figures.styles(sorted(study["optimizer"].unique()))
-
-    best_by_family = (means[means["scenario"] == scenarios[0]].sort_values("accuracy", ascending=False)
-                      .drop_duplicates("family")["optimizer"].tolist())
-    for scenario in scenarios:
-        figures.learning_curves(curves[curves["scenario"] == scenario], best_by_family,
-                                f"{scenario}: the best method of each family (mean over seeds)",
-                                out / "figures" / f"curves_{scenario}.png", styles, 100 * target)
-    reached = sorted(study.loc[study["target_epoch"].notna(), "optimizer"].unique())
-    solved = study[study["optimizer"].isin(reached)]
-    figures.performance_profile({"gradient evaluations": profile_ratios(solved, "grad_evals"),
-                                 f"seconds ({hardware(study)})": profile_ratios(solved, "seconds")},
-                                out / "figures" / "profile.png", styles)
-
-    chosen_rows = study[study["optimizer"] == chosen]
-    settings = json.loads(chosen_rows["preset_settings"].iloc[0]) if "preset_settings" in chosen_rows else {}
-    runner_up = next((m for m in choice.ranked if m != chosen), None)
-    baseline = study[study["optimizer"] == "sgd"]
-    typical = means["seconds_per_epoch"].median()
-    expensive = means[means["seconds_per_epoch"] > 3 * typical]
-    missing = presets_missing(root, study)
-    missed = means[means["accuracy"] <= target]
-    diverged = study[study["diverged"].astype(bool)]
-
-    s = []
-    s.append("# Optimizers for LeNet-5 on Fashion-MNIST: the study\n")
-    s.append(f"_Generated by `python -m lenet_bench.report` from results/study.csv ({len(study)} runs); "
-             "every number and figure below comes from those exported runs. Do not edit by hand._\n")
-    s.append("## 1. Setup\n")
+    s = ["# Optimizers for LeNet-5 on Fashion-MNIST: the study\n",
+         f"_Generated by `lenet-bench report` from results/study.csv ({len(study)} runs); "
+         "every number and figure below comes from those exported runs. Do not edit by hand._\n",
+         "## 1. Setup\n"]
     s.append(f"- **Model**: the brief's LeNet-5, unchanged (tanh, max-pooling, {PARAMETER_COUNT:,} parameters).\n"
              f"- **Data**: Fashion-MNIST, the brief's split: {TRAIN_SIZE:,} training and {TEST_SIZE:,} test images; "
              "pixels in [0, 1].\n"
              f"- **Budget**: {', '.join(map(str, budget))} epochs per run; target: **{100 * target:.2f}%** test "
              "accuracy (the brief's reference).\n"
-             "- **Scenarios**: " + "; ".join(f"`{s_}`: {describe(described, s_)}" for s_ in scenarios) + ".\n"
+             "- **Scenarios**: " + "; ".join(f"`{s_}`: {describe(params['scenarios'], s_)}" for s_ in r.scenarios)
+             + ".\n"
              f"- **Seeds**: {seeds.min() if seeds.min() == seeds.max() else f'{seeds.min()} to {seeds.max()}'} "
              "per method and scenario.\n"
              f"- **Hardware**: every run below, {len(study)} of them, on one kind: {hardware(study)} "
@@ -381,79 +341,136 @@ def build(root: Path, out: Path) -> str:
                 f"({', '.join(map(str, rungs(params)))}). The test set plays no part; the final runs train on all "
                 f"{TRAIN_SIZE:,}. A caveat: a pruner judges a trial by its early epochs, which favours settings that "
                 "start fast over those that warm up (a one-cycle schedule's early epochs are its worst).\n\n"
-                + tuning_section(root, params))
+                + tuning_section(params, r.tunings))
              + "\n")
-    s.append("## 2. Every method in every scenario\n")
-    s.append("Mean ± standard deviation over seeds. *Reached* counts the seeds whose test accuracy reached "
-             f"{100 * target:.2f}% within the budget; the cost columns average over those seeds.\n")
+    return "\n".join(s)
+
+
+def methods_section(r: Results) -> str:
+    s = ["## 2. Every method in every scenario\n",
+         "Mean ± standard deviation over seeds. *Reached* counts the seeds whose test accuracy reached "
+         f"{100 * r.target:.2f}% within the budget; the cost columns average over those seeds.\n"]
+    missing = [p for p in r.params["optimizers"] if p not in set(r.study["optimizer"])]
     if missing:
         s.append(f"**Not in the study yet** (presets of params.yaml without a run here): {', '.join(missing)}.\n")
-    if not stale.empty:
-        counts = stale["optimizer"].value_counts().sort_index()
+    if not r.stale.empty:
+        counts = r.stale["optimizer"].value_counts().sort_index()
         s.append("**Left out**: runs made with settings that params.yaml no longer has ("
                  + ", ".join(f"{method}: {count}" for method, count in counts.items())
-                 + "); `python scripts/study.py` runs these presets again with the current settings.\n")
-    if not elsewhere.empty:
-        s.append(f"**Left out**: {len(elsewhere)} runs at the current settings made on other hardware "
-                 f"({hardware(elsewhere)}); every table holds runs of one kind only.\n")
-    for scenario in scenarios:
-        s.append(f"### {scenario} ({describe(described, scenario)})\n")
-        s.append(results_table(study, means, scenario, target) + "\n")
-    s.append("## 3. Learning curves\n")
-    s.append(f"The best method of each family ({', '.join(best_by_family)}), by mean test accuracy in "
-             f"`{scenarios[0]}`; test accuracy and loss against epochs, gradient evaluations and seconds.\n")
-    for scenario in scenarios:
-        s.append(f"![{scenario} learning curves](figures/curves_{scenario}.png)\n")
-    s.append("## 4. Performance profile\n")
-    s.append("In the manner of the AlgoPerf benchmark: a problem is one scenario and seed; a method's cost on it is "
-             f"what it spent to first reach {100 * target:.2f}% (gradient evaluations, or seconds on the one kind of "
-             "hardware); the curve gives the fraction of problems a method solved within τ times the cheapest "
-             "method's cost. Every method that reached the target at least once is drawn "
-             f"({len(reached)} of {study['optimizer'].nunique()}); a problem it never solved never counts.\n")
-    s.append("![performance profile](figures/profile.png)\n")
-    s.append("## 5. The sparse scenario\n")
-    s.append(sparse_section(root, study, out, params) + "\n")
-    s.append(f"## 6. The chosen method: {chosen}\n")
-    s.append(leader_text(choice, scenarios[0], target) + "\n")
+                 + "); `lenet-bench study` runs these presets again with the current settings.\n")
+    if not r.elsewhere.empty:
+        s.append(f"**Left out**: {len(r.elsewhere)} runs at the current settings made on other hardware "
+                 f"({hardware(r.elsewhere)}); every table holds runs of one kind only.\n")
+    for scenario in r.scenarios:
+        s.append(f"### {scenario} ({describe(r.params['scenarios'], scenario)})\n")
+        s.append(results_table(r.study, r.means, scenario, r.target) + "\n")
+    return "\n".join(s)
+
+
+def curves_section(r: Results, out: Path, styles: dict) -> str:
+    """The learning curves of the best method of each family; draws figures/curves_<scenario>.png."""
+    first = r.means[r.means["scenario"] == r.scenarios[0]]
+    best_by_family = first.sort_values("accuracy", ascending=False).drop_duplicates("family")["optimizer"].tolist()
+    for scenario in r.scenarios:
+        figures.learning_curves(r.curves[r.curves["scenario"] == scenario], best_by_family,
+                                f"{scenario}: the best method of each family (mean over seeds)",
+                                out / "figures" / f"curves_{scenario}.png", styles, 100 * r.target)
+    s = ["## 3. Learning curves\n",
+         f"The best method of each family ({', '.join(best_by_family)}), by mean test accuracy in "
+         f"`{r.scenarios[0]}`; test accuracy and loss against epochs, gradient evaluations and seconds.\n"]
+    s += [f"![{scenario} learning curves](figures/curves_{scenario}.png)\n" for scenario in r.scenarios]
+    return "\n".join(s)
+
+
+def profile_section(r: Results, out: Path, styles: dict) -> str:
+    """Cost to the target against the cheapest method's, per problem; draws figures/profile.png."""
+    study = r.study
+    reached = sorted(study.loc[study["target_epoch"].notna(), "optimizer"].unique())
+    solved = study[study["optimizer"].isin(reached)]
+    figures.performance_profile({"gradient evaluations": profile_ratios(solved, "grad_evals"),
+                                 f"seconds ({hardware(study)})": profile_ratios(solved, "seconds")},
+                                out / "figures" / "profile.png", styles)
+    return "\n".join([
+        "## 4. Performance profile\n",
+        "In the manner of the AlgoPerf benchmark: a problem is one scenario and seed; a method's cost on it is "
+        f"what it spent to first reach {100 * r.target:.2f}% (gradient evaluations, or seconds on the one kind of "
+        "hardware); the curve gives the fraction of problems a method solved within τ times the cheapest "
+        "method's cost. Every method that reached the target at least once is drawn "
+        f"({len(reached)} of {study['optimizer'].nunique()}); a problem it never solved never counts.\n",
+        "![performance profile](figures/profile.png)\n"])
+
+
+def sparse_section(r: Results, out: Path) -> str:
+    """The sparsification methods compared (results/experiments.csv); draws figures/density.png."""
+    runs, none = r.experiments, "_No sparsification comparison exported (results/experiments.csv)._"
+    sparse = (runs[(runs["scenario"] == "sparse") & runs["experiment"].str.startswith(("sparse-", "thin-"))]
+              if not runs.empty and "sparsity_method" in runs else runs.iloc[:0])
+    if sparse.empty:
+        return f"## 5. The sparse scenario\n\n{none}\n"
+    optimizer = sparse["optimizer"].iloc[0]
+    dense_runs = r.study[(r.study["optimizer"] == optimizer) & (r.study["scenario"] == "standard")]
+    dense = (1.0, dense_runs["test_accuracy"].mean()) if not dense_runs.empty else None
+    figures.density_curve(sparse, dense, f"optimizer {optimizer}, {r.params['train']['epochs']} epochs, "
+                          f"seed {int(sparse['seed'].iloc[0])}", out / "figures" / "density.png", 100 * r.target)
+    lines = ["| method | density bound | nonzero fc1+fc2 | test accuracy | test loss |", "|---|---|---|---|---|"]
+    for _, row in sparse.sort_values(["density_bound", "test_accuracy"], ascending=[False, False]).iterrows():
+        lines.append(f"| {row['sparsity_method']} | {row['density_bound']:g} | {int(row['nonzero_fc1_fc2']):,} "
+                     f"({100 * row['density']:.1f}%) | {100 * row['test_accuracy']:.2f}% | {row['test_loss']:.4f} |")
+    anchor = f" The dense point at 1.0 is {optimizer}'s mean over seeds in the standard scenario." if dense else ""
+    return ("## 5. The sparse scenario\n\nSparsification methods, each with the same optimizer and seed (one run "
+            f"each, from results/experiments.csv).{anchor}\n\n![density](figures/density.png)\n\n"
+            + "\n".join(lines) + "\n")
+
+
+def chosen_section(r: Results, choice: Choice) -> str:
+    chosen, target = choice.chosen, r.target
+    rows = r.of(chosen)
+    settings = json.loads(rows["preset_settings"].iloc[0]) if "preset_settings" in rows else {}
+    s = [f"## 6. The chosen method: {chosen}\n", leader_text(choice, r.scenarios[0], target) + "\n"]
     lines = [f"| scenario | test accuracy (%) | test loss | reached {100 * target:.2f}% | M grad evals to it |",
              "|---|---|---|---|---|"]
-    for scenario in scenarios:
-        r = chosen_rows[chosen_rows["scenario"] == scenario]
-        lines.append(f"| {scenario} | {mean_std(r['test_accuracy'], 100)} | {mean_std(r['test_loss'], 1, 4)} "
-                     f"| {int(r['target_epoch'].notna().sum())}/{len(r)} "
-                     f"| {_mean_or_dash(r['target_grad_evals'] / 1e6, '.2f')} |")
-    s.append(f"Family: {chosen_rows['family'].iloc[0]}; algorithm `{chosen_rows['algorithm'].iloc[0]}`; its preset: "
+    for scenario in r.scenarios:
+        runs = rows[rows["scenario"] == scenario]
+        lines.append(f"| {scenario} | {mean_std(runs['test_accuracy'], 100)} | {mean_std(runs['test_loss'], 1, 4)} "
+                     f"| {int(runs['target_epoch'].notna().sum())}/{len(runs)} "
+                     f"| {_mean_or_dash(runs['target_grad_evals'] / 1e6, '.2f')} |")
+    s.append(f"Family: {rows['family'].iloc[0]}; algorithm `{rows['algorithm'].iloc[0]}`; its preset: "
              + ", ".join(f"`{k}: {json.dumps(v)}`" for k, v in settings.items() if k not in ("family", "search"))
              + ".\n")
     s.append("\n".join(lines) + "\n")
-    algorithm = chosen_rows["algorithm"].iloc[0]
+    algorithm = rows["algorithm"].iloc[0]
     if algorithm in ALGORITHM_TEXT:
         s.append(f"**How it works**: {ALGORITHM_TEXT[algorithm]}.\n")
+    runner_up = next((m for m in choice.ranked if m != chosen), None)
     if runner_up:
-        s.append(cost_comparison(means, chosen, runner_up, scenarios[0]) + "\n")
-    s.append("## 7. The brief's baseline beside ours\n")
+        s.append(cost_comparison(r.means, chosen, runner_up, r.scenarios[0]) + "\n")
+    return "\n".join(s)
+
+
+def baseline_section(r: Results, chosen: str) -> str:
+    baseline = r.of("sgd")
     if baseline.empty:
-        s.append("_The baseline preset `sgd` is not in this study._\n")
-    else:
-        sgd = params["optimizers"].get("sgd", {})
-        lines = [f"| scenario | sgd (lr {sgd.get('lr', '?')}, batch {sgd.get('batch_size', '?')}) | {chosen} "
-                 "| target |",
-                 "|---|---|---|---|"]
-        for scenario in scenarios:
-            b, c = baseline[baseline["scenario"] == scenario], chosen_rows[chosen_rows["scenario"] == scenario]
-            lines.append(f"| {scenario} | {mean_std(b['test_accuracy'], 100)}% | {mean_std(c['test_accuracy'], 100)}% "
-                         f"| {100 * target:.2f}% |")
-        s.append("\n".join(lines) + "\n")
-    s.append("## 8. What did not work\n")
-    items = []
-    if not diverged.empty:
-        items += [f"- {r['optimizer']} diverged in `{r['scenario']}`, seed {int(r['seed'])}, at step "
-                  f"{int(r['diverged_at_step']) if not pd.isna(r['diverged_at_step']) else '?'}."
-                  for _, r in diverged.iterrows()]
-    order = missed.groupby("optimizer")["accuracy"].mean().sort_values().index
-    for method in order:  # the worst first, one line per method, its scenarios in the report's order
+        return "## 7. The brief's baseline beside ours\n\n_The baseline preset `sgd` is not in this study._\n"
+    sgd = r.params["optimizers"].get("sgd", {})
+    lines = [f"| scenario | sgd (lr {sgd.get('lr', '?')}, batch {sgd.get('batch_size', '?')}) | {chosen} | target |",
+             "|---|---|---|---|"]
+    for scenario in r.scenarios:
+        b, c = (runs[runs["scenario"] == scenario] for runs in (baseline, r.of(chosen)))
+        lines.append(f"| {scenario} | {mean_std(b['test_accuracy'], 100)}% | {mean_std(c['test_accuracy'], 100)}% "
+                     f"| {100 * r.target:.2f}% |")
+    return "## 7. The brief's baseline beside ours\n\n" + "\n".join(lines) + "\n"
+
+
+def failures_section(r: Results) -> str:
+    means, scenarios, target = r.means, r.scenarios, r.target
+    items = [f"- {row['optimizer']} diverged in `{row['scenario']}`, seed {int(row['seed'])}, at step "
+             f"{int(row['diverged_at_step']) if not pd.isna(row['diverged_at_step']) else '?'}."
+             for _, row in r.study[r.study["diverged"].astype(bool)].iterrows()]
+    missed = means[means["accuracy"] <= target]
+    for method in missed.groupby("optimizer")["accuracy"].mean().sort_values().index:
+        # the worst first, one line per method, its scenarios in the report's order
         rows = missed[missed["optimizer"] == method].sort_values("scenario", key=lambda c: c.map(scenarios.index))
-        where = ", ".join(f"`{r['scenario']}` ({100 * r['accuracy']:.2f}%)" for _, r in rows.iterrows())
+        where = ", ".join(f"`{row['scenario']}` ({100 * row['accuracy']:.2f}%)" for _, row in rows.iterrows())
         items.append(f"- {method} stayed below {100 * target:.2f}% on average in {where}; "
                      f"{rows['reached'].sum()} of those {rows['seeds'].sum()} runs reached it.")
     if "sparse" in scenarios and "standard" in scenarios:
@@ -461,33 +478,22 @@ def build(root: Path, out: Path) -> str:
         hurt = (table["sparse"] - table["standard"]).dropna().sort_values()
         for method, delta in hurt[hurt < -0.003].items():
             items.append(f"- The sparse constraint cost {method} {100 * -delta:.2f} percentage points.")
-    for _, r in expensive.drop_duplicates("optimizer").iterrows():
-        items.append(f"- {r['optimizer']} costs {r['seconds_per_epoch']:.0f} s per epoch, over 3x "
-                     f"the median method's {typical:.0f} s (and {r['grad_evals_per_epoch'] / TRAIN_SIZE:.1f} "
+    typical = means["seconds_per_epoch"].median()
+    for _, row in means[means["seconds_per_epoch"] > 3 * typical].drop_duplicates("optimizer").iterrows():
+        items.append(f"- {row['optimizer']} costs {row['seconds_per_epoch']:.0f} s per epoch, over 3x "
+                     f"the median method's {typical:.0f} s (and {row['grad_evals_per_epoch'] / TRAIN_SIZE:.1f} "
                      "gradient evaluations per sample per epoch); its budget was not cut.")
-    s.append("\n".join(items) if items else "Every method reached the target in every scenario.")
-    s.append("")
-    report = "\n".join(s) + "\n"
+    return "## 8. What did not work\n\n" + ("\n".join(items) if items else
+                                             "Every method reached the target in every scenario.") + "\n"
+
+
+def build(root: Path, out: Path) -> str:
+    """Write out/REPORT.md and its figures from the results under root; return the text."""
+    r = load(root)
+    choice = choose(r.study, r.means, r.scenarios[0])
+    styles = figures.styles(sorted(r.study["optimizer"].unique()))
+    report = "\n".join([setup_section(r), methods_section(r), curves_section(r, out, styles),
+                        profile_section(r, out, styles), sparse_section(r, out), chosen_section(r, choice),
+                        baseline_section(r, choice.chosen), failures_section(r)]) + "\n"
     write_text(out / "REPORT.md", report)
     return report
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path("."))
-    parser.add_argument("--out", type=Path, default=Path("report"))
-    parser.add_argument("--pdf", action="store_true", help="also print it to REPORT.pdf (needs pandoc, weasyprint)")
-    args = parser.parse_args()
-    if args.pdf:
-        printed.require_tools()  # before anything is written
-    build(args.root, args.out)
-    print(f"wrote {args.out / 'REPORT.md'}")
-    if args.pdf:
-        count = printed.to_pdf(args.out / "REPORT.md", args.out / "REPORT.pdf")
-        print(f"wrote {args.out / 'REPORT.pdf'}: {count} A4 pages")
-        if count > MAX_PAGES:
-            raise SystemExit(f"error: the report takes {count} pages, over the brief's {MAX_PAGES}")
-
-
-if __name__ == "__main__":
-    main()

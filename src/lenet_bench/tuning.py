@@ -12,6 +12,7 @@ import copy
 import math
 import os
 import socket
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import optuna
@@ -19,7 +20,7 @@ import pandas as pd
 import torch
 from optuna.trial import TrialState
 
-from . import data, files, search
+from . import atomic_files, data, search, study_task
 from .params import check_device, run_config
 from .training import library_versions, train
 
@@ -241,6 +242,28 @@ def work(preset: str, params: dict, location: str, dataset_path: Path, root: Pat
     return done
 
 
+@dataclass(frozen=True)
+class Worker:
+    """One tuning worker as a Dask task: what it tunes, where the tuning is kept, and the code and data
+    the worker must have (study_task.check_worker)."""
+    preset: str
+    params: dict
+    location: str
+    dataset: str
+    commit: str
+    data_md5: str | None
+    number: int = 0
+
+    def numbered(self, number: int) -> Worker:
+        return replace(self, number=number)
+
+
+def work_on(job: Worker) -> int:
+    """A Dask task: check the worker, then work; return how many trials it ran."""
+    study_task.check_worker(job.commit, job.data_md5)
+    return work(job.preset, job.params, job.location, Path(job.dataset))
+
+
 def table(study: optuna.Study, params: dict) -> pd.DataFrame:
     """Every trial begun, by number: its settings, Optuna's state, epochs trained, validation accuracy
     and loss at each rung and at the last epoch, and seconds of training."""
@@ -270,7 +293,7 @@ def _rounded(value):
 
 def write_table(preset: str, study: optuna.Study, params: dict, root: Path = Path(".")) -> Path:
     path = root / TABLES / f"{preset}.csv"
-    files.write_text(path, table(study, params).to_csv(index=False))
+    atomic_files.write_text(path, table(study, params).to_csv(index=False))
     return path
 
 

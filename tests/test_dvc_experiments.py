@@ -2,10 +2,9 @@
 import json
 import subprocess
 
-import pytest
 import yaml
 
-from lenet_bench.experiments import finished_experiments, queue_status
+from lenet_bench.dvc_experiments import finished_experiments
 
 
 def git(repo, *args) -> str:
@@ -46,22 +45,3 @@ def test_finished_experiments_is_empty_without_experiments(tmp_path):
     git(tmp_path, "init", "-q")
     commit(tmp_path, {"params.yaml": "scenarios: {}\n"}, "baseline")
     assert finished_experiments(tmp_path) == []
-
-
-
-def test_queue_status_tries_again_when_dvc_fails_for_a_moment(tmp_path, stand_in_dvc):
-    """A stand-in `dvc` fails its first call, as dvc does while a worker moves a task."""
-    calls = tmp_path / "calls"
-    stand_in_dvc("import pathlib, sys\n"
-                 f"calls = pathlib.Path({str(calls)!r})\n"
-                 "calls.write_text(calls.read_text() + 'x' if calls.exists() else 'x')\n"
-                 "if len(calls.read_text()) == 1:\n"
-                 "    print(\"ERROR: Invalid experiment '5628a71'.\"); sys.exit(255)\n"
-                 "print('Task     Name                   Created    Status')\n"
-                 "print('18a1f5d  study-newton_cg-seed1  07:34 AM   Running')\n"
-                 "print('5a01169  study-newton_cg-seed0  07:34 AM   Success')\n"
-                 "print(); print('Worker status: 1 active, 0 idle')\n")
-    assert queue_status(pause=0) == {"study-newton_cg-seed1": "Running", "study-newton_cg-seed0": "Success"}
-    calls.unlink()
-    with pytest.raises(SystemExit, match=r"failed \(1 attempt\(s\)\):\nERROR: Invalid experiment"):
-        queue_status(attempts=1)

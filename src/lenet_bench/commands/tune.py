@@ -1,27 +1,27 @@
 """Tune presets on Optuna, each with the same budget of trials from its declared search space.
 
-    python scripts/tune.py adam                  # tune one preset (resumes a stopped tuning)
-    python scripts/tune.py adam,nadam --workers 2   # two worker processes, one torch thread each
-    python scripts/tune.py --all                 # every preset but tuning.fixed, one after the other
-    python scripts/tune.py adam --storage postgresql://host/db   # workers on several machines share one
-    python scripts/tune.py adam --apply          # write the best finished trial into params.yaml
-    python scripts/tune.py --all --table-only    # rebuild tuning/<preset>.csv from the storages
+    lenet-bench tune adam                  # tune one preset (resumes a stopped tuning)
+    lenet-bench tune adam,nadam --workers 2   # on a local Dask cluster of two workers, one torch thread each
+    lenet-bench tune --all                 # every preset but tuning.fixed, one after the other
+    lenet-bench tune adam --storage postgresql://host/db --scheduler tcp://host:8786   # several machines
+    lenet-bench tune adam --apply          # write the best finished trial into params.yaml
+    lenet-bench tune --all --table-only    # rebuild tuning/<preset>.csv from the storages
 
 Trials train for train.epochs on the training images less tuning.validation_size and are judged on
 those held out; a pruner stops those that fall behind at the rungs. Each trial prints one line; the
-table of every trial is tuning/<preset>.csv, rewritten after each one. To stop without losing a trial,
-`touch tuning/STOP`: the workers finish the trials they are running and take no more (delete the file
-to go on).
+table of every trial is tuning/<preset>.csv, rewritten after each one. With more than one worker (or a
+--scheduler, or --cluster slurm), each worker is one Dask task taking trials from the shared storage
+until the budget is spent. To stop without losing a trial, `touch tuning/STOP`: the workers finish the
+trials they are running and take no more (delete the file to go on).
 """
 import argparse
-import multiprocessing
 import sys
 from pathlib import Path
 
 import optuna
 
+from lenet_bench import cluster, params_writer, study_task, tuning
 from lenet_bench import params as params_module
-from lenet_bench import params_writer, tuning
 from lenet_bench.params import ParamError, did_you_mean
 
 DATASET = Path("data/fashion_mnist.pt")
@@ -47,10 +47,10 @@ def apply(preset: str, params: dict) -> None:
     trials = tuning.read_table(preset)
     budget = params["tuning"]["trials"]
     if trials is None:
-        sys.exit(f"error: {preset}: no tuning/{preset}.csv; tune it first: python scripts/tune.py {preset}")
+        sys.exit(f"error: {preset}: no tuning/{preset}.csv; tune it first: lenet-bench tune {preset}")
     if tuning.finished(trials) < budget:
         sys.exit(f"error: {preset}: {tuning.finished(trials)} of its {budget} trials have finished; "
-                 f"finish the tuning first: python scripts/tune.py {preset}")
+                 f"finish the tuning first: lenet-bench tune {preset}")
     try:
         values = tuning.best_settings(preset, trials, params)
     except tuning.TuningError as err:
@@ -81,19 +81,29 @@ def tune(preset: str, params: dict, args) -> None:
     if (Path(".") / tuning.STOP).exists() and waiting and not args.table_only:
         print(f"{preset}: {tuning.STOP} exists, so no trial starts; delete it to go on")
     elif waiting and not args.table_only:
-        if args.workers == 1:
+        if args.workers == 1 and not (args.scheduler or args.cluster):
             tuning.work(preset, params, location, DATASET)
         else:
-            spawn = multiprocessing.get_context("spawn")
-            workers = [spawn.Process(target=tuning.work, args=(preset, params, location, DATASET))
-                       for _ in range(min(args.workers, waiting))]
-            for worker in workers:
-                worker.start()
-            for worker in workers:
-                worker.join()
+            on_cluster(preset, params, location, args, waiting)
         tuning.fail_orphans(study, storage)  # a worker that crashed left its trial running
     path = tuning.write_table(preset, study, params)
     summarize(preset, tuning.read_table(preset), params, path)
+
+
+def on_cluster(preset: str, params: dict, location: str, args, waiting: int) -> None:
+    """One Dask task per worker, each taking trials from the shared storage until none is left."""
+    if "://" not in location and args.scheduler:
+        print(f"{preset}: workers on other machines need {location} on a shared file system, or --storage URL")
+    job = tuning.Worker(preset, params, location, str(DATASET), study_task.code_commit(),
+                        study_task.data_md5())
+    with cluster.connect(args.scheduler, args.cluster == "slurm", args.workers) as client:
+        workers = min(args.workers, waiting) if not args.scheduler else len(client.scheduler_info()["workers"])
+        failures = cluster.run_all(client, tuning.work_on, [job.numbered(i) for i in range(max(workers, 1))],
+                                   label=lambda j: f"tune-{preset}-{j.number}", unit="worker",
+                                   on_result=lambda j, done: None,
+                                   on_failure=lambda j, err: print(f"error: {preset} worker {j.number}: {err}"))
+    if failures:
+        print(f"{preset}: {failures} worker task(s) failed; their trials, if any, are marked FAIL")
 
 
 def summarize(preset: str, trials, params: dict, path: Path) -> None:
@@ -110,17 +120,20 @@ def summarize(preset: str, trials, params: dict, path: Path) -> None:
     print(f"{line}\nwrote {path}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="lenet-bench tune", description=__doc__.splitlines()[0])
     parser.add_argument("presets", nargs="?", help="comma-separated presets")
     parser.add_argument("--all", action="store_true", help="every preset but those in tuning.fixed")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="workers: Dask worker processes on this machine, or Slurm jobs (default 1: this process)")
+    parser.add_argument("--scheduler", help="a running Dask scheduler, e.g. tcp://host:8786 (one task per worker)")
+    parser.add_argument("--cluster", choices=["slurm"], help="get workers from Slurm (dask-jobqueue)")
     parser.add_argument("--storage", help="an Optuna storage URL or journal path (default tuning/<preset>.journal)")
     parser.add_argument("--apply", action="store_true", help="write each preset's best trial into params.yaml")
     parser.add_argument("--table-only", action="store_true", help="rebuild the tables; run no trial")
     parser.add_argument("--fail-running", action="store_true",
                         help="mark FAIL the trials other machines' workers left running (after those stopped)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     params = params_module.load(PARAMS)
     try:
         params_module.check(params)
@@ -138,6 +151,3 @@ def main() -> None:
     for preset in presets:
         tune(preset, params, args)
 
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """Hessian-free optimisation (Martens, 2010): truncated conjugate gradient on damped Gauss-Newton-
 vector products, built on torch.func. No well-kept torch optimizer does this, so it is written here
-and tested against an explicit Gauss-Newton matrix (tests/test_second_order.py)."""
+and tested against an explicit Gauss-Newton matrix (tests/test_newton_cg.py)."""
 from __future__ import annotations
 
 import torch

@@ -1,6 +1,6 @@
 """Append the finished DVC experiments of this machine to the committed results/experiments.csv.
 
-    python scripts/export_results.py [--all]
+    lenet-bench export-experiments [--all]
 
 One row per experiment and scenario, with the parameters that produced it. Rows already in the
 file are kept (they may come from other machines); a row for the same experiment and scenario is
@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from lenet_bench.experiments import finished_experiments, result_row
+from lenet_bench import atomic_files
+from lenet_bench.dvc_experiments import finished_experiments
+from lenet_bench.export import result_row
 
 OUTPUT = Path("results/experiments.csv")
 KEY = ["experiment", "scenario"]
@@ -29,19 +31,13 @@ def rows_from(experiments, include_tuning: bool) -> list[dict]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="lenet-bench export-experiments", description=__doc__.splitlines()[0])
     parser.add_argument("--all", action="store_true", help="include tuning experiments")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     new = pd.DataFrame(rows_from(finished_experiments(), args.all))
     old = pd.read_csv(OUTPUT) if OUTPUT.exists() else pd.DataFrame(columns=new.columns)
     merged = pd.concat([old, new]).drop_duplicates(KEY, keep="last").sort_values(KEY)
-    OUTPUT.parent.mkdir(exist_ok=True)
-    tmp = OUTPUT.with_suffix(".tmp")
-    merged.to_csv(tmp, index=False)
-    tmp.replace(OUTPUT)
+    atomic_files.write_text(OUTPUT, merged.to_csv(index=False))
     print(f"{OUTPUT}: {len(merged)} rows ({len(new)} from this machine's experiments)")
 
-
-if __name__ == "__main__":
-    main()

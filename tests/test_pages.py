@@ -3,48 +3,47 @@ import shutil
 import pandas as pd
 import yaml
 
-from conftest import ROOT
-from lenet_bench import summary
+from lenet_bench import pages
 
 
-def test_generated_tables_match_the_committed_results():
-    for page in summary.PAGES:
-        text = (ROOT / page).read_text()
-        assert summary.render(text, ROOT) == text, f"{page} is out of date: run `python -m lenet_bench.summary`"
+def test_generated_tables_match_the_committed_results(root):
+    for page in pages.PAGES:
+        text = (root / page).read_text()
+        assert pages.render(text, root) == text, f"{page} is out of date: run `lenet-bench pages`"
 
 
-def test_readme_is_a_short_guide():
-    assert len((ROOT / "README.md").read_text().splitlines()) <= 200
+def test_readme_is_a_short_guide(root):
+    assert len((root / "README.md").read_text().splitlines()) <= 200
 
 
-def test_pipeline_table_has_a_row_per_scenario_with_metrics():
-    table = summary.pipeline_table(ROOT).splitlines()
+def test_pipeline_table_has_a_row_per_scenario_with_metrics(root):
+    table = pages.pipeline_table(root).splitlines()
     assert table[0].startswith("| scenario | optimizer | test accuracy")
     assert [row.split("|")[1].strip() for row in table[2:]] == ["standard", "l2", "sparse"]
 
 
-def test_study_table_lists_every_preset_and_says_which_are_not_in_the_study(tmp_path):
-    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
-    rows = summary.study_table(tmp_path).splitlines()[2:]
-    assert len(rows) == len(summary.load_params(ROOT / "params.yaml")["optimizers"])
+def test_study_table_lists_every_preset_and_says_which_are_not_in_the_study(root, tmp_path):
+    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
+    rows = pages.study_table(tmp_path).splitlines()[2:]
+    assert len(rows) == len(pages.load_params(root / "params.yaml")["optimizers"])
     assert all("not in the study yet" in row for row in rows)
 
 
-def test_study_table_says_which_presets_changed_since_their_study_runs(tmp_path):
+def test_study_table_says_which_presets_changed_since_their_study_runs(root, tmp_path):
     (tmp_path / "results").mkdir()
-    shutil.copy(ROOT / "results" / "study.csv", tmp_path / "results" / "study.csv")
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    tuned = pd.read_csv(ROOT / "results" / "study.csv")["optimizer"].iloc[0]
+    shutil.copy(root / "results" / "study.csv", tmp_path / "results" / "study.csv")
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    tuned = pd.read_csv(root / "results" / "study.csv")["optimizer"].iloc[0]
     params["optimizers"][tuned]["lr"] *= 2
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    row = next(r for r in summary.study_table(tmp_path).splitlines() if r.startswith(f"| {tuned} |"))
+    row = next(r for r in pages.study_table(tmp_path).splitlines() if r.startswith(f"| {tuned} |"))
     assert "settings changed since its study runs" in row
 
 
-def test_tuning_table_gives_every_tuned_preset_its_budget_and_says_which_are_not_tuned(tmp_path):
-    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+def test_tuning_table_gives_every_tuned_preset_its_budget_and_says_which_are_not_tuned(root, tmp_path):
+    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
     (tmp_path / "tuning").mkdir()
-    params = summary.load_params(tmp_path / "params.yaml")
+    params = pages.load_params(tmp_path / "params.yaml")
     budget, last = params["tuning"]["trials"], params["train"]["epochs"]
     states = ["COMPLETE", "COMPLETE"] + ["PRUNED"] * (budget - 3) + ["FAIL"]
     pd.DataFrame({"number": range(budget), "lr": [0.01] * budget, "state": states,
@@ -52,7 +51,7 @@ def test_tuning_table_gives_every_tuned_preset_its_budget_and_says_which_are_not
                   f"val_accuracy@{last}": [0.9, 0.91] + [None] * (budget - 2),
                   f"val_loss@{last}": [0.3, 0.29] + [None] * (budget - 2)}).to_csv(tmp_path / "tuning" / "adam.csv",
                                                                                   index=False)
-    table = summary.tuning_table(tmp_path).splitlines()
+    table = pages.tuning_table(tmp_path).splitlines()
     adam = next(r for r in table if r.startswith("| adam |"))
     spent = 2 * last + budget - 3
     assert adam == f"| adam | {budget}/{budget} | 2 | {budget - 3} | 1 | {spent} | {spent / last:.1f} | 91.00% |"

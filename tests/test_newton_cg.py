@@ -4,9 +4,8 @@ import torch
 import torch.nn.functional as F
 from test_training import CPU, config
 
-from conftest import synthetic_data
 from lenet_bench import training
-from lenet_bench.second_order import NewtonCG, conjugate_gradient, gauss_newton_product
+from lenet_bench.optim.newton_cg import NewtonCG, conjugate_gradient, gauss_newton_product
 
 
 def tiny_network():
@@ -78,7 +77,7 @@ def test_newton_cg_step_is_the_damped_gauss_newton_direction():
     torch.testing.assert_close(after, expected)
 
 
-def test_newton_cg_cost_counts_each_product_twice_on_the_curvature_batch():
+def test_newton_cg_cost_counts_each_product_twice_on_the_curvature_batch(synthetic_data):
     preset = {"algorithm": "newton_cg", "batch_size": 128, "lr": 1.0, "damping": 1.0, "cg_iterations": 3,
               "cg_tolerance": 0.0, "curvature_batch": 32, "schedule": {"name": "constant"}}
     _, record = training.train(dict(config(), epochs=1, preset=preset), synthetic_data(), CPU, log=lambda _: None)

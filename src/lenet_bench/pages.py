@@ -1,22 +1,17 @@
-"""Markdown tables generated from committed files, kept between markers in README.md and report/*.md.
-
-    python -m lenet_bench.summary            # rewrite the generated sections of every page
-    python -m lenet_bench.summary --check    # exit 1 if a page is out of date
-"""
+"""Markdown tables generated from committed files, kept between markers in README.md and report/*.md
+(`lenet-bench pages` rewrites them)."""
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
 from pathlib import Path
 
 import pandas as pd
 
+from .export import on_study_hardware, split_by_settings
 from .optimizers import ALGORITHMS
 from .params import load as load_params
-from .report import hardware, mean_std, tuning_section
-from .study import on_study_hardware, split_by_settings
+from .report import hardware, mean_std, tuning_section, tuning_tables
 
 
 def _target(settings: dict) -> str:
@@ -40,7 +35,7 @@ def _exported(root: Path, keep) -> pd.DataFrame:
     return runs[keep(runs)]
 
 
-NOTHING_YET = "_nothing exported yet: see scripts/export_results.py_"
+NOTHING_YET = "_nothing exported yet: see `lenet-bench export-experiments`_"
 
 
 def sparse_table(root: Path) -> str:
@@ -165,7 +160,8 @@ def single_sample_line(root: Path) -> str:
 
 def tuning_table(root: Path) -> str:
     """Each preset's tuning budget (tuning/<preset>.csv): the report's table."""
-    return tuning_section(root, load_params(root / "params.yaml"))
+    params = load_params(root / "params.yaml")
+    return tuning_section(params, tuning_tables(root, params))
 
 
 def preset_runs_table(root: Path) -> str:
@@ -251,25 +247,3 @@ def render(readme: str, root: Path) -> str:
 
 PAGES = ("README.md", "report/results.md", "report/tuning.md", "report/presets.md", "report/sparse.md",
          "report/speed.md")  # the pages with generated tables
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path("."))
-    parser.add_argument("--check", action="store_true", help="fail if a page is not up to date")
-    args = parser.parse_args()
-    stale = []
-    for page in PAGES:
-        path = args.root / page
-        current = path.read_text()
-        rendered = render(current, args.root)
-        if rendered != current:
-            stale.append(page)
-            if not args.check:
-                path.write_text(rendered)
-    if args.check and stale:
-        sys.exit(f"out of date: {', '.join(stale)}; run `python -m lenet_bench.summary`")
-
-
-if __name__ == "__main__":
-    main()

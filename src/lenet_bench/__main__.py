@@ -1,0 +1,3 @@
+from lenet_bench.cli import main
+
+main()

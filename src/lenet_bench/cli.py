@@ -1,0 +1,27 @@
+"""lenet-bench <command> [options]: the one entry point of the project's commands (`python -m
+lenet_bench` is the same). Each command is a module of lenet_bench.commands with main(argv)."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {
+    "tune": "tune presets on Optuna, the same budget of trials each",
+    "study": "run every preset x scenario x seed, on a Dask cluster or DVC's queue",
+    "report": "build report/REPORT.md (and with --pdf its PDF) from the committed results",
+    "pages": "rewrite the generated tables of README.md and report/*.md",
+    "export-experiments": "append this machine's finished DVC experiments to results/experiments.csv",
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        width = max(map(len, COMMANDS))
+        print("usage: lenet-bench <command> [options]   (lenet-bench <command> --help for its options)\n\ncommands:")
+        print("\n".join(f"  {name:<{width}}  {text}" for name, text in COMMANDS.items()))
+        return
+    if argv[0] not in COMMANDS:
+        sys.exit(f"error: unknown command '{argv[0]}'; commands: {', '.join(COMMANDS)}")
+    module = importlib.import_module(f"lenet_bench.commands.{argv[0].replace('-', '_')}")
+    module.main(argv[1:])

@@ -1,0 +1,81 @@
+"""Where a multi-run command's tasks execute: a Dask cluster. With no address, a LocalCluster of one
+single-threaded worker process per core, stopped at the end; `scheduler` joins a running cluster
+(`dask scheduler` / `dask worker`, each worker started in a checkout of the same commit); `slurm` asks
+Slurm for workers through dask-jobqueue's SLURMCluster, configured in Dask's own config
+(jobqueue.slurm in ~/.config/dask/jobqueue.yaml)."""
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import dask
+from distributed import Client, LocalCluster, as_completed
+from tqdm import tqdm
+
+# A run whose worker died is given to another worker this many times in all before it counts as failed
+# (Dask's KilledWorker); a run that fails on its own is not tried again.
+ALLOWED_WORKER_DEATHS = 3
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@contextmanager
+def connect(scheduler: str | None = None, slurm: bool = False, workers: int | None = None) -> Iterator[Client]:
+    """A client of the cluster the command asked for; a cluster started here stops at the end."""
+    if scheduler and slurm:
+        raise SystemExit("error: give --scheduler or --cluster slurm, not both")
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS - 1}):
+        if scheduler:
+            client = Client(scheduler, timeout="30s")
+            cluster = None
+        elif slurm:
+            try:
+                from dask_jobqueue import SLURMCluster
+            except ImportError:
+                raise SystemExit("error: --cluster slurm needs dask-jobqueue: pip install 'lenet-bench[slurm]'") \
+                    from None
+            cluster = SLURMCluster(cores=1, processes=1, job_script_prologue=[
+                f"export {k}={v}" for k, v in ONE_THREAD.items()])
+            cluster.scale(workers or 1)
+            client = Client(cluster)
+        else:
+            cluster = LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1, processes=True,
+                                   dashboard_address=":0" if _has_dashboard() else None, env=ONE_THREAD)
+            client = Client(cluster)
+    if _has_dashboard() and client.dashboard_link:
+        print(f"dask dashboard: {client.dashboard_link}", flush=True)
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _has_dashboard() -> bool:
+    return importlib.util.find_spec("bokeh") is not None  # Dask serves its dashboard only with bokeh
+
+
+def run_all(client: Client, function: Callable, items: list, label: Callable[[object], str],
+            on_result: Callable[[object, object], None], on_failure: Callable[[object, BaseException], None],
+            unit: str = "run") -> int:
+    """Submit function(item) for every item, one task each, and hand each result (or failure) on as it
+    arrives, in this process; one progress bar with done, failed and running. Returns the failures."""
+    futures = {client.submit(function, item, key=f"{label(item)}-{dask.base.tokenize(item)}", pure=False): item
+               for item in items}
+    failed = 0
+    with tqdm(total=len(futures), unit=unit, dynamic_ncols=True) as bar:
+        for future in as_completed(futures):
+            item = futures[future]
+            try:
+                result = future.result()
+            except Exception as err:  # the run's own error, KilledWorker, or a cancelled future
+                failed += 1
+                on_failure(item, err)
+            else:
+                on_result(item, result)
+            bar.update()
+            running = sum(len(tasks) for tasks in client.processing().values())
+            bar.set_postfix_str(f"failed {failed}, running {running}")
+    return failed

@@ -1,0 +1,1 @@
+"""The project's commands, each run as `lenet-bench <command>` (lenet_bench.cli)."""

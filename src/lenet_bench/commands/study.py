@@ -1,0 +1,164 @@
+"""Run the study: every optimizer preset x scenario x seed, on a Dask cluster or as DVC experiments.
+
+    lenet-bench study                          # everything, seeds 0 1 2, a local Dask cluster
+    lenet-bench study --presets momentum,adam --seeds 0 --scenarios standard
+    lenet-bench study --dry-run                # what would run, and what is done
+    lenet-bench study --scheduler tcp://host:8786   # the workers of a running Dask cluster
+    lenet-bench study --cluster slurm --workers 32  # workers from Slurm (dask-jobqueue)
+    lenet-bench study --with-dvc --jobs 2      # each run a DVC experiment, through DVC's local queue
+    lenet-bench study --top 3 --seeds 0-9 --scenarios standard   # more seeds for the three leaders
+
+Every run is made on the CPU with one torch thread (lenet_bench.export.DEVICE, THREADS), so that every
+table compares runs made on one kind of hardware. On Dask, one run (a preset, seed and scenario) is one
+task; results come back to this process, which alone appends each to results/study.csv as it arrives
+(learning curves in results/study_curves.csv), so a stopped study loses only the runs in flight. A run
+whose worker died goes to another worker; one that fails on its own is recorded in
+results/study_failures.csv and not retried. Runs already in the export with the same settings are
+skipped, so a study can stop and go on later, on this machine or another. Exits non-zero if a run failed.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+from lenet_bench import cluster, dvc_queue, export
+from lenet_bench import params as params_module
+from lenet_bench.dvc_experiments import finished_experiments, with_curves
+from lenet_bench.params import ParamError
+from lenet_bench.study import adopt, leaders, overrides, parse_seeds, plan
+from lenet_bench.study_task import DATA, Task, code_commit, data_md5, execute
+
+FAILURES = Path("results/study_failures.csv")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="lenet-bench study", description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", help="comma-separated presets (default: every preset in params.yaml)")
+    parser.add_argument("--scenarios", help="comma-separated scenarios (default: every scenario)")
+    parser.add_argument("--seeds", default="0,1,2", help="seeds, e.g. 0,1,2 or 0-9 (default: 0,1,2)")
+    parser.add_argument("--top", type=int, help="instead of --presets: the N presets with the best mean test "
+                        "accuracy in the first scenario, from the export")
+    parser.add_argument("--epochs", type=int, help="override train.epochs (e.g. 1 for a smoke test)")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    parser.add_argument("--redo", action="store_true",
+                        help="run the selected results again even if the export has them (after a fix to a "
+                             "method's code); their rows leave the export when the new runs start")
+    where = parser.add_argument_group("where the runs execute (default: a local Dask cluster, a worker per core)")
+    where.add_argument("--workers", type=int, help="local Dask worker processes, or Slurm jobs (default: cores)")
+    where.add_argument("--scheduler", help="a running Dask scheduler, e.g. tcp://host:8786")
+    where.add_argument("--cluster", choices=["slurm"], help="get workers from Slurm through dask-jobqueue")
+    where.add_argument("--with-dvc", action="store_true", help="queue each run as a DVC experiment instead")
+    where.add_argument("--jobs", type=int, default=2, help="with --with-dvc: DVC queue workers (default 2)")
+    where.add_argument("--poll", type=float, default=60,
+                       help="with --with-dvc: seconds between checks (each `dvc queue status` costs CPU)")
+    args = parser.parse_args(argv)
+
+    params = params_module.load()
+    if args.top is not None and args.presets:
+        sys.exit("error: give --presets or --top, not both")
+    if args.with_dvc and (args.scheduler or args.cluster or args.workers):
+        sys.exit("error: --with-dvc runs on DVC's local queue: drop --scheduler, --cluster and --workers")
+    if args.workers is not None and args.workers < 1:
+        sys.exit(f"error: --workers must be at least 1, got {args.workers}")
+    presets = args.presets.split(",") if args.presets else list(params["optimizers"])
+    if args.top is not None:
+        presets = leaders(export.read_export(), params, args.top)
+        if len(presets) < args.top:
+            sys.exit(f"error: --top {args.top}: the export has {len(presets)} preset(s) at the current settings")
+        print(f"--top {args.top}: {', '.join(presets)}")
+    scenarios = args.scenarios.split(",") if args.scenarios else list(params["scenarios"])
+    try:
+        seeds = parse_seeds(args.seeds)
+        current = export.read_export()
+        if args.redo:
+            current = current[~export.selected(current, presets, scenarios, seeds)]
+        runs, already = plan(params, presets, scenarios, seeds, export.THREADS, args.epochs, current)
+    except (ValueError, ParamError) as err:
+        sys.exit(f"error: {err}")
+    total = len(presets) * len(scenarios) * len(seeds)
+    todo = sum(len(run.scenarios) for run in runs)
+    print(f"study: {len(presets)} presets x {len(scenarios)} scenarios x {len(seeds)} seeds = {total} results; "
+          f"{already} already in results/study.csv, {todo} to run")
+    if args.dry_run or not runs:
+        for run in runs:
+            print(f"  {run.name}: {', '.join(run.scenarios)}")
+        return
+    if not args.with_dvc and data_md5() is None:
+        sys.exit(f"error: {DATA} is missing; make it first: dvc repro prepare_data")
+    if args.redo:
+        print(f"--redo: {export.forget(presets, scenarios, seeds)} result(s) taken out of results/study.csv")
+    if args.with_dvc:
+        with_dvc_queue(runs, args)
+    else:
+        on_dask(runs, args)
+
+
+def on_dask(runs, args) -> None:
+    """One task per run and scenario, the fewest samples per step first (the longest runs start first)."""
+    commit, md5 = code_commit(), data_md5()
+    tasks = sorted((Task(f"{run.name}-{s}", s, run.params, commit, md5) for run in runs for s in run.scenarios),
+                   key=lambda task: task.params["optimizers"][task.params["optimizer"]["name"]]["batch_size"])
+    if commit.endswith("-dirty") or commit == "unknown":
+        print(f"warning: the code is at {commit}: the export's rows will not name a commit that holds it")
+
+    def recorded(task: Task, result: export.Experiment) -> None:
+        export.record(result, [task.scenario])
+        export.forget_failure(FAILURES, task.params, task.scenario)
+        m = result.metrics[f"metrics/{task.scenario}.json"]
+        print(f"{task.name}: {100 * m['test']['accuracy']:.2f}% in {m['cost']['seconds']:.0f} s", flush=True)
+
+    def failed(task: Task, err: BaseException) -> None:
+        export.record_failure(FAILURES, task.params, task.scenario, f"{type(err).__name__}: {err}")
+        print(f"error: {err}", file=sys.stderr, flush=True)
+
+    with cluster.connect(args.scheduler, args.cluster == "slurm", args.workers) as client:
+        failures = cluster.run_all(client, execute, tasks, label=lambda task: task.name,
+                                   on_result=recorded, on_failure=failed)
+    if failures:
+        sys.exit(f"error: {failures} of {len(tasks)} run(s) failed (listed in {FAILURES}); fix, and run this "
+                 "command again (it reruns only what is missing)")
+    print(f"study: all {len(tasks)} runs recorded in results/study.csv")
+
+
+def free_name(name: str, taken: set[str]) -> str:
+    """DVC names an experiment once per commit: a rerun gets a suffix."""
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}-{n}"
+    return candidate
+
+
+def with_dvc_queue(runs, args) -> None:
+    # What an earlier, stopped study command left: finished experiments to record, queued ones to wait
+    # for (not with --redo: those ran the code that is being redone).
+    if not args.redo:
+        runs, adopted = adopt(runs, finished_experiments())
+        if adopted:
+            print(f"recorded {adopted} result(s) that finished experiments of this study already held")
+        if not runs:
+            return
+    states = dvc_queue.queue_status()
+    queued = {run.name: run for run in runs if states.get(run.name) in ("Queued", "Running") and not args.redo}
+    if queued:
+        print(f"waiting for {len(queued)} experiment(s) an earlier study command queued")
+    taken = {e.name for e in finished_experiments()} | set(states)
+    for run in runs:
+        if run.name in queued:
+            continue
+        name = free_name(run.name, taken)
+        taken.add(name)
+        dvc_queue.queue_experiment(name, overrides(run.preset, run.seed, export.THREADS, args.epochs),
+                                   [f"evaluate@{s}" for s in run.scenarios])
+        queued[name] = run
+    dvc_queue.start_queue(args.jobs)
+
+    def record(names: list[str]) -> None:
+        experiments = {e.name: e for e in finished_experiments()}
+        for name in names:
+            export.record(with_curves(experiments[name], queued[name].scenarios), queued[name].scenarios)
+
+    failed = dvc_queue.wait(queued, args.poll, record)
+    if failed:
+        sys.exit(f"error: {len(failed)} experiment(s) failed: {', '.join(sorted(failed))}; "
+                 "see `dvc queue logs <name>`, fix, and run this command again (it reruns only what is missing)")
+    print(f"study: all {len(queued)} experiments recorded in results/study.csv")

@@ -1,0 +1,191 @@
+"""The study's export: results/study.csv (one row per preset, scenario and seed, with the settings that
+produced it) and its learning curves, results/study_curves.csv. A study records each finished run here
+at once, so that it can be spread over sittings and machines and a report built from the export alone.
+
+This module owns what a study run is (its params and fingerprint), the export's rows and their
+writing: record, forget, and the split into runs at params.yaml's settings and stale ones."""
+from __future__ import annotations
+
+import copy
+import fcntl
+import hashlib
+import io
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from . import atomic_files
+from .params import run_config
+
+EXPORT = Path("results/study.csv")
+CURVES = Path("results/study_curves.csv")
+KEY = ["optimizer", "scenario", "seed"]
+EXECUTION = ("device", "threads")  # how a run executes, not what it is: left out of its fingerprint
+# Every study run is made on the CPU with one torch thread, whatever the machine has, so that accuracy
+# and seconds compare within every table and anyone can reproduce them.
+DEVICE, THREADS = "cpu", 1
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A finished run of one or more scenarios: a DVC experiment, or a study task run without DVC."""
+    name: str
+    rev: str               # a DVC experiment's own commit (full SHA); "" for a run made without DVC
+    commit: str            # the commit it was made on
+    params: dict           # its params.yaml
+    metrics: dict          # metrics file path -> its metrics
+    commit_metrics: dict   # the same for its commit: what a scenario it did not re-run still shows
+    curves: dict | None = None  # scenario -> its plots/<scenario>.csv text, once read
+
+
+def study_params(params: dict, preset: str, seed: int, threads: int, epochs: int | None) -> dict:
+    """params.yaml as one study run sees it."""
+    run = copy.deepcopy(params)
+    run["optimizer"]["name"] = preset
+    run["train"].update(seed=seed, threads=threads, device=DEVICE, **({"epochs": epochs} if epochs else {}))
+    return run
+
+
+def fingerprint(params: dict, scenario: str) -> str:
+    """What defines a run's result: its whole run configuration but how it executes."""
+    config = {k: v for k, v in run_config(params, scenario).items() if k not in EXECUTION}
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def on_study_hardware(export: pd.DataFrame) -> pd.Series:
+    """Which of the export's runs were made as the study makes them: on the CPU, one torch thread."""
+    return (export["device"] == DEVICE) & (export["threads"] == THREADS)
+
+
+def split_by_settings(export: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The export's runs made with params.yaml's current settings, and those made with settings it
+    no longer has (a preset tuned since, say): the study would re-run these, and a report must not
+    present them as the current preset's."""
+    def current(row) -> bool:
+        if row["optimizer"] not in params["optimizers"] or row["scenario"] not in params["scenarios"]:
+            return False
+        run = study_params(params, row["optimizer"], int(row["seed"]), 1, int(row["epochs_budget"]))
+        return fingerprint(run, row["scenario"]) == row["fingerprint"]
+    if export.empty:
+        return export, export
+    mask = export.apply(current, axis=1).astype(bool)
+    return export[mask], export[~mask]
+
+
+def result_row(exp: Experiment, scenario: str) -> dict:
+    """One scenario's results with the parameters that produced them, as an export row."""
+    params, m = exp.params, exp.metrics[f"metrics/{scenario}.json"]
+    preset_name = params["optimizer"]["name"]
+    preset = params["optimizers"][preset_name]
+    sparsity = (params["scenarios"].get(scenario) or {}).get("sparsity") or {}
+    nonzero = m.get("nonzero", {})
+    return {
+        "experiment": exp.name, "commit": exp.commit, "scenario": scenario,
+        "optimizer": preset_name, "family": preset.get("family"), "algorithm": preset["algorithm"],
+        "lr": preset["lr"], "batch_size": preset["batch_size"],
+        "schedule": (preset.get("schedule") or {}).get("name", "constant"),
+        "averaging": (preset.get("averaging") or {}).get("name", "none"),
+        "seed": params["train"]["seed"], "epochs_budget": params["train"]["epochs"],
+        "validation_size": params["data"].get("validation_size", 0),
+        "weight_decay": m["run"]["weight_decay"], "l2_mode": m["run"]["l2_mode"],
+        "test_accuracy": m["test"]["accuracy"], "test_loss": m["test"]["loss"],
+        "train_loss": m["train"]["loss"], "epochs": m["cost"]["epochs"],
+        "grad_evals": m["cost"]["grad_evals"], "steps": m["cost"]["steps"],
+        "seconds": m["cost"]["seconds"], "target_epoch": m["target"].get("epoch"),
+        "target_grad_evals": m["target"].get("grad_evals"),  # DVC drops null metrics
+        "target_seconds": m["target"].get("seconds"),
+        "sparsity_method": sparsity.get("method"), "density_bound": sparsity.get("density"),
+        "nonzero_fc1_fc2": nonzero.get("fc1_fc2"), "density": nonzero.get("fc1_fc2_density"),
+        "fc1_units": nonzero.get("fc1_units"), "fc2_units": nonzero.get("fc2_units"),
+        "diverged": m["run"]["diverged"], "diverged_at_step": m["run"].get("diverged_at_step"),
+        "threads": m["run"].get("threads"), "device": m["run"]["device"],
+        "cpus": m["run"].get("cpus"), "load_average": m["run"].get("load_average"),
+        "versions": ", ".join(f"{k} {v}" for k, v in (m["run"].get("versions") or {}).items()) or None,
+    }
+
+
+def read_export(root: Path = Path(".")) -> pd.DataFrame:
+    path = root / EXPORT
+    return pd.read_csv(path) if path.exists() else pd.DataFrame(columns=[*KEY, "fingerprint"])
+
+
+def record(exp: Experiment, scenarios, root: Path = Path(".")) -> None:
+    """Append (or replace, by preset, scenario and seed) the experiment's results in the export; its
+    `curves` must hold each scenario's learning curve."""
+    rows, curves = [], []
+    for scenario in scenarios:
+        preset = exp.params["optimizers"][exp.params["optimizer"]["name"]]
+        rows.append({**result_row(exp, scenario), "fingerprint": fingerprint(exp.params, scenario),
+                     "preset_settings": json.dumps(preset, sort_keys=True)})
+        curve = pd.read_csv(io.StringIO(exp.curves[scenario]))
+        curves.append(curve.assign(optimizer=rows[-1]["optimizer"], scenario=scenario, seed=rows[-1]["seed"]))
+    with export_lock(root):  # two study commands may share one export
+        _merge(root / EXPORT, pd.DataFrame(rows), KEY)
+        _merge(root / CURVES, pd.concat(curves), [*KEY, "epoch"], replace=KEY)
+
+
+def selected(export: pd.DataFrame, presets, scenarios, seeds) -> pd.Series:
+    """Which of the export's rows are results of these presets, scenarios and seeds."""
+    return (export["optimizer"].isin(presets) & export["scenario"].isin(scenarios)
+            & export["seed"].isin(seeds))
+
+
+def forget(presets, scenarios, seeds, root: Path = Path(".")) -> int:
+    """Take these results (and their learning curves) out of the export, so that the study runs
+    them again, e.g. after a fix to a method's code; return how many results were taken out."""
+    with export_lock(root):
+        export = read_export(root)
+        drop = selected(export, presets, scenarios, seeds)
+        if drop.any():
+            atomic_files.write_text(root / EXPORT, export[~drop].to_csv(index=False))
+            curves = pd.read_csv(root / CURVES)
+            atomic_files.write_text(root / CURVES,
+                                    curves[~selected(curves, presets, scenarios, seeds)].to_csv(index=False))
+    return int(drop.sum())
+
+
+@contextmanager
+def export_lock(root: Path = Path(".")):
+    """Held while the export is written, and while an experiment is queued (dvc_queue.queue_experiment)."""
+    folder = root / EXPORT.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _merge(path: Path, new: pd.DataFrame, key: list[str], replace: list[str] | None = None) -> None:
+    """Write `new` into the CSV at `path`, dropping the old rows it replaces; atomically."""
+    replace = replace or key
+    if path.exists():
+        old = pd.read_csv(path)
+        stale = old.set_index(replace).index.isin(new.set_index(replace).index)
+        new = pd.concat([old[~stale], new])
+    atomic_files.write_text(path, new.sort_values(key).to_csv(index=False))
+
+
+def record_failure(path: Path, params: dict, scenario: str, error: str, root: Path = Path(".")) -> None:
+    """Note a run that failed (one row per preset, scenario and seed, the last failure's one-line error),
+    so that the study's failures are on file, not only in a terminal."""
+    row = {"optimizer": params["optimizer"]["name"], "scenario": scenario, "seed": params["train"]["seed"],
+           "fingerprint": fingerprint(params, scenario), "error": " ".join(error.split())[:300]}
+    with export_lock(root):
+        _merge(root / path, pd.DataFrame([row]), KEY)
+
+
+def forget_failure(path: Path, params: dict, scenario: str, root: Path = Path(".")) -> None:
+    """Take a run off the failures once it succeeded."""
+    key = (params["optimizer"]["name"], scenario, params["train"]["seed"])
+    with export_lock(root):
+        if (root / path).exists():
+            failures = pd.read_csv(root / path)
+            kept = failures[[tuple(k) != key for k in failures[KEY].itertuples(index=False)]]
+            if len(kept) < len(failures):
+                atomic_files.write_text(root / path, kept.to_csv(index=False))
