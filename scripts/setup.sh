@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Set up a fresh clone: Fashion-MNIST from Debian's package, and pandoc and WeasyPrint to print the
-# report (when apt is there), then a virtual environment in .venv with the locked dependencies
-# (requirements.lock, made by pip-compile from pyproject.toml) and this project. Safe to run again.
+# Set up a fresh clone: Fashion-MNIST from Debian's package, pandoc and Pango to print the report (when
+# apt is there), then a virtual environment in .venv with the locked dependencies (requirements.lock,
+# made by pip-compile from pyproject.toml; WeasyPrint among them) and this project. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,8 +14,12 @@ apt_install() {
 }
 [ -d /usr/share/datasets/fashion-mnist ] \
   || apt_install "the data stage will try torchvision's download" dataset-fashion-mnist
-{ command -v pandoc && command -v weasyprint; } >/dev/null \
-  || apt_install "the report is written, but not printed to PDF" pandoc weasyprint
+command -v pandoc >/dev/null \
+  || apt_install "the report is written, but not printed to PDF" pandoc
+# WeasyPrint comes from pip (apt's package drags in SciPy, SymPy and Boost); it needs only Pango and HarfBuzz.
+libs=$(ldconfig -p 2>/dev/null || true)
+[[ $libs == *libpangoft2-1.0* && $libs == *libharfbuzz-subset* ]] \
+  || apt_install "the report is written, but not printed to PDF" libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip

@@ -153,7 +153,7 @@ def test_runs_made_with_settings_params_yaml_no_longer_has_are_left_out_and_name
     assert "| fast |" not in results and "| good |" in results
 
 
-@pytest.mark.skipif(bool(pdf.missing_tools()), reason="needs pandoc and weasyprint (scripts/setup.sh installs them)")
+@pytest.mark.skipif(bool(pdf.missing_tools()), reason="needs pandoc and weasyprint (scripts/setup.sh installs both)")
 def test_committed_report_prints_on_at_most_ten_a4_pages(root, tmp_path):
     shutil.copytree(root / "report", tmp_path / "report", ignore=shutil.ignore_patterns("*.pdf"))
     before = sorted(p.name for p in (tmp_path / "report").iterdir())

@@ -1,43 +1,44 @@
-"""The report as a printed document: Markdown to an A4 PDF with pandoc and WeasyPrint, and its page count."""
+"""The report as a printed document: Markdown to HTML with pandoc, HTML to an A4 PDF with WeasyPrint."""
 from __future__ import annotations
 
-import re
+import importlib.util
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 STYLE = Path(__file__).with_name("print.css")
-TOOLS = ("pandoc", "weasyprint")
+# Each tool and how to get it: pandoc from the system, WeasyPrint from requirements.lock (the `pdf` extra).
+INSTALL = {"pandoc": "apt-get install pandoc", "weasyprint": "pip install 'lenet-bench[pdf]'"}
 
 
 def missing_tools() -> list[str]:
-    return [tool for tool in TOOLS if shutil.which(tool) is None]
+    found = {"pandoc": shutil.which("pandoc") is not None,
+             "weasyprint": importlib.util.find_spec("weasyprint") is not None}
+    return [name for name in INSTALL if not found[name]]
 
 
 def require_tools() -> None:
     if missing := missing_tools():
         raise SystemExit(f"error: printing the report needs {' and '.join(missing)}: "
-                         "apt-get install pandoc weasyprint (scripts/setup.sh does it where apt-get is there)")
+                         f"{'; '.join(INSTALL[name] for name in missing)} (scripts/setup.sh installs both)")
 
 
 def to_pdf(markdown: Path, pdf: Path) -> int:
     """Write `markdown` (figures relative to it) as `pdf`; return its number of pages."""
     require_tools()
+    import weasyprint  # the optional `pdf` extra, checked above
+
     with tempfile.TemporaryDirectory() as scratch:
-        # The HTML sits beside the Markdown, so that figures/... resolve; only then is it moved.
+        # The HTML sits beside the Markdown, so that figures/... resolve; only the finished PDF is moved in place.
         html = markdown.parent / f".{markdown.stem}.print.html"
         try:
             subprocess.run(["pandoc", str(markdown), "--standalone", "--metadata", f"pagetitle={markdown.stem}",
                             "--css", str(STYLE), "--output", str(html)], check=True)
+            document = weasyprint.HTML(filename=str(html)).render()
             written = Path(scratch) / pdf.name
-            subprocess.run(["weasyprint", "--quiet", str(html), str(written)], check=True)
+            document.write_pdf(written)
         finally:
             html.unlink(missing_ok=True)
         shutil.move(written, pdf)
-    return pages(pdf)
-
-
-def pages(pdf: Path) -> int:
-    """The page objects of a PDF (`/Type /Page`, not the `/Type /Pages` tree nodes)."""
-    return len(re.findall(rb"/Type\s*/Page(?![a-z])", pdf.read_bytes()))
+    return len(document.pages)
