@@ -79,6 +79,9 @@ def test_split_by_settings_sets_apart_runs_made_with_settings_params_yaml_no_lon
         {"optimizer": "retired", "scenario": "standard", "seed": 0, "epochs_budget": 10, "fingerprint": current}])
     kept, stale = split_by_settings(export, params)
     assert kept.index.tolist() == [0] and stale.index.tolist() == [1, 2]
+    smoke = study_params(params, "momentum", 0, 1, 1)  # `study --epochs 1`, which replaces the full run's row
+    one_epoch = export.assign(epochs_budget=1, fingerprint=fingerprint(smoke, "standard"))
+    assert split_by_settings(one_epoch, params)[0].empty
     params["optimizers"]["momentum"]["lr"] = 0.5  # tuned since
     kept, stale = split_by_settings(export, params)
     assert kept.empty and len(stale) == 3

@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", default="0,1,2", help="seeds, e.g. 0,1,2 or 0-9 (default: 0,1,2)")
     parser.add_argument("--top", type=int, help="instead of --presets: the N presets with the best mean test "
                         "accuracy in the first scenario, from the export")
-    parser.add_argument("--epochs", type=int, help="override train.epochs (e.g. 1 for a smoke test)")
+    parser.add_argument("--epochs", type=int, help="override train.epochs (e.g. 1 for a smoke test: its rows replace"
+                        " the full runs' in the export, so smoke-test in a copy of the repository)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     parser.add_argument("--redo", action="store_true",
                         help="run the selected results again even if the export has them (after a fix to a "
