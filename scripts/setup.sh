@@ -14,12 +14,10 @@ apt_install() {
 }
 [ -d /usr/share/datasets/fashion-mnist ] \
   || apt_install "the data stage will try torchvision's download" dataset-fashion-mnist
-command -v pandoc >/dev/null \
-  || apt_install "the report is written, but not printed to PDF" pandoc
 # WeasyPrint comes from pip (apt's package drags in SciPy, SymPy and Boost); it needs only Pango and HarfBuzz.
 libs=$(ldconfig -p 2>/dev/null || true)
-[[ $libs == *libpangoft2-1.0* && $libs == *libharfbuzz-subset* ]] \
-  || apt_install "the report is written, but not printed to PDF" libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+{ command -v pandoc >/dev/null && [[ $libs == *libpangoft2-1.0* && $libs == *libharfbuzz-subset* ]]; } \
+  || apt_install "the report is written, but not printed to PDF" pandoc libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip

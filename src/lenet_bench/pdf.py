@@ -9,7 +9,7 @@ from pathlib import Path
 
 STYLE = Path(__file__).with_name("print.css")
 # Each tool and how to get it: pandoc from the system, WeasyPrint from requirements.lock (the `pdf` extra).
-INSTALL = {"pandoc": "apt-get install pandoc", "weasyprint": "pip install 'lenet-bench[pdf]'"}
+INSTALL = {"pandoc": "apt-get install pandoc", "weasyprint": "pip install -e '.[pdf]'"}
 
 
 def missing_tools() -> list[str]:
