@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from lenet_bench import params as params_module
+from lenet_bench.commands import study as study_command
 from lenet_bench.export import (
     Experiment,
     export_lock,
@@ -16,7 +17,7 @@ from lenet_bench.export import (
     split_by_settings,
     study_params,
 )
-from lenet_bench.study import adopt, leaders, overrides, parse_seeds, plan
+from lenet_bench.study import adopt, leaders, overrides, parse_seeds, plan, replaced_budgets
 
 
 def metrics(accuracy):
@@ -79,12 +80,39 @@ def test_split_by_settings_sets_apart_runs_made_with_settings_params_yaml_no_lon
         {"optimizer": "retired", "scenario": "standard", "seed": 0, "epochs_budget": 10, "fingerprint": current}])
     kept, stale = split_by_settings(export, params)
     assert kept.index.tolist() == [0] and stale.index.tolist() == [1, 2]
-    smoke = study_params(params, "momentum", 0, 1, 1)  # `study --epochs 1`, which replaces the full run's row
+    smoke = study_params(params, "momentum", 0, 1, 1)  # a smoke run's row (`study --epochs 1`, in a copy)
     one_epoch = export.assign(epochs_budget=1, fingerprint=fingerprint(smoke, "standard"))
     assert split_by_settings(one_epoch, params)[0].empty
     params["optimizers"]["momentum"]["lr"] = 0.5  # tuned since
     kept, stale = split_by_settings(export, params)
     assert kept.empty and len(stale) == 3
+
+
+def test_a_run_of_another_epoch_budget_is_named_before_it_replaces_a_result(root):
+    params = params_module.load(root / "params.yaml")
+    full = study_params(params, "momentum", 0, 1, None)
+    export = pd.DataFrame([{"optimizer": "momentum", "scenario": "standard", "seed": 0, "epochs_budget": 10,
+                            "fingerprint": fingerprint(full, "standard"), "device": "cpu", "threads": 1}])
+    smoke, _ = plan(params, ["momentum"], ["standard", "l2"], [0], 1, 1, export)
+    assert replaced_budgets(smoke, export, params) == ["momentum/standard/seed 0 (10 epochs)"]  # l2 has no result yet
+    smoked = export.assign(epochs_budget=1, fingerprint="x")
+    back_to_full, _ = plan(params, ["momentum"], ["standard"], [0], 1, None, smoked)
+    assert replaced_budgets(back_to_full, smoked, params) == []  # a full run may replace a smoke run
+
+
+def test_a_smoke_study_refuses_to_replace_full_results_and_leaves_the_export_as_it_was(root, tmp_path, monkeypatch):
+    params = params_module.load(root / "params.yaml")
+    full = study_params(params, "adam", 0, 1, None)
+    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
+    (tmp_path / "results").mkdir()
+    csv = pd.DataFrame([{"optimizer": "adam", "scenario": "standard", "seed": 0, "epochs_budget": 10,
+                         "fingerprint": fingerprint(full, "standard"), "device": "cpu", "threads": 1}]).to_csv(index=False)
+    (tmp_path / "results" / "study.csv").write_text(csv)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match=r"^error: --epochs 1 would replace 1 result\(s\) of another epoch budget "
+                                         r"in results/study.csv \(adam/standard/seed 0 \(10 epochs\)\); smoke-test in a copy"):
+        study_command.main(["--presets", "adam", "--scenarios", "standard", "--seeds", "0", "--epochs", "1"])
+    assert (tmp_path / "results" / "study.csv").read_text() == csv
 
 
 def test_forget_takes_the_selected_results_and_their_curves_out_of_the_export(tmp_path):

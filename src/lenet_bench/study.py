@@ -76,6 +76,19 @@ def plan(params: dict, presets, scenarios, seeds, threads: int, epochs: int | No
     return runs, already
 
 
+def replaced_budgets(runs: list[Run], export: pd.DataFrame, params: dict) -> list[str]:
+    """The export's results that runs at a budget other than params.yaml's would replace with results of
+    another epoch budget (`--epochs 1` would replace the full 10-epoch ones), as preset/scenario/seed
+    labels. A run at params.yaml's budget may replace anything: that is the study's own result."""
+    if export.empty:
+        return []
+    budget = {(o, s, int(seed)): int(b) for o, s, seed, b in
+              zip(export["optimizer"], export["scenario"], export["seed"], export["epochs_budget"])}
+    return [f"{run.preset}/{s}/seed {run.seed} ({budget[run.preset, s, run.seed]} epochs)"
+            for run in runs if run.params["train"]["epochs"] != params["train"]["epochs"] for s in run.scenarios
+            if budget.get((run.preset, s, run.seed), run.params["train"]["epochs"]) != run.params["train"]["epochs"]]
+
+
 def adopt(runs: list[Run], experiments, root: Path = Path(".")) -> tuple[list[Run], int]:
     """Record the scenarios that finished experiments of this study already ran with the same settings
     (a study command stopped before it recorded them); return the runs still to do and how many

@@ -24,7 +24,7 @@ from lenet_bench import cluster, dvc_queue, export
 from lenet_bench import params as params_module
 from lenet_bench.dvc_experiments import finished_experiments, with_curves
 from lenet_bench.params import ParamError
-from lenet_bench.study import adopt, leaders, overrides, parse_seeds, plan
+from lenet_bench.study import adopt, leaders, overrides, parse_seeds, plan, replaced_budgets
 from lenet_bench.study_task import DATA, Task, code_commit, data_md5, execute
 
 FAILURES = Path("results/study_failures.csv")
@@ -37,8 +37,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", default="0,1,2", help="seeds, e.g. 0,1,2 or 0-9 (default: 0,1,2)")
     parser.add_argument("--top", type=int, help="instead of --presets: the N presets with the best mean test "
                         "accuracy in the first scenario, from the export")
-    parser.add_argument("--epochs", type=int, help="override train.epochs (e.g. 1 for a smoke test: its rows replace"
-                        " the full runs' in the export, so smoke-test in a copy of the repository)")
+    parser.add_argument("--epochs", type=int, help="override train.epochs (e.g. 1 for a smoke test, in a copy of the "
+                        "repository: the export keeps one result per preset, scenario and seed, so this refuses "
+                        "to replace results of another budget)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     parser.add_argument("--redo", action="store_true",
                         help="run the selected results again even if the export has them (after a fix to a "
@@ -75,6 +76,10 @@ def main(argv: list[str] | None = None) -> None:
         runs, already = plan(params, presets, scenarios, seeds, export.THREADS, args.epochs, current)
     except (ValueError, ParamError) as err:
         sys.exit(f"error: {err}")
+    if replaced := replaced_budgets(runs, export.read_export(), params):
+        sys.exit(f"error: --epochs {args.epochs} would replace {len(replaced)} result(s) of another epoch budget in "
+                 f"{export.EXPORT} ({', '.join(replaced[:3])}{', ...' if len(replaced) > 3 else ''}); smoke-test "
+                 "in a copy: git clone . ../smoke && cd ../smoke && dvc repro prepare_data")
     total = len(presets) * len(scenarios) * len(seeds)
     todo = sum(len(run.scenarios) for run in runs)
     print(f"study: {len(presets)} presets x {len(scenarios)} scenarios x {len(seeds)} seeds = {total} results; "
