@@ -182,3 +182,12 @@ def test_a_report_needs_the_params_it_was_made_for(tmp_path, project_params):
     (tmp_path / "params.yaml").unlink()
     with pytest.raises(SystemExit, match="params.yaml is missing: the report takes its target and scenarios from it"):
         report.build(tmp_path, tmp_path / "report")
+
+
+def test_the_setup_says_how_far_seconds_on_one_kind_of_hardware_spread_between_sittings():
+    runs = pd.DataFrame({"optimizer": ["adam"] * 3 + ["kfac"] * 3 + ["sgd"] * 2, "scenario": "standard",
+                         "seconds": [100, 150, 300, 200, 200, 220, 10, 90],
+                         "grad_evals": [600_000] * 3 + [1_200_000, 1_200_000, 1_320_000] + [600_000] * 2})
+    line = report.speed_spread_line(runs)  # kfac's third run did 10% more work in 10% more time: no spread
+    assert "up to 3.0x the fastest's seconds per gradient evaluation (adam, standard; median 2.0x over 2 " in line
+    assert report.speed_spread_line(runs[runs["optimizer"] == "sgd"]) == ""  # two seeds say too little

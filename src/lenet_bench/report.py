@@ -101,6 +101,22 @@ def load_line(study: pd.DataFrame) -> str:
             "the others ran before loads were recorded")
 
 
+def speed_spread_line(study: pd.DataFrame) -> str:
+    """How far one kind of hardware is from one speed: the spread of seconds per gradient evaluation
+    among the seeds of each method and scenario, which do the same work in different sittings."""
+    rate = study["seconds"] / study["grad_evals"]
+    groups = rate.groupby([study["optimizer"], study["scenario"]])
+    ratios = (groups.max() / groups.min())[groups.size() >= 3]
+    if ratios.empty:
+        return ""
+    (method, scenario), worst = ratios.idxmax(), ratios.max()
+    return (f"Machines of this kind still differ in speed from sitting to sitting: among the seeds of one method "
+            f"and scenario, the slowest took up to {worst:.1f}x the fastest's seconds per gradient evaluation "
+            f"({method}, {scenario}; median {ratios.median():.1f}x over {len(ratios)} methods and scenarios). "
+            "Accuracy and gradient evaluations compare exactly across every table and figure; seconds only "
+            "roughly, within about that factor.")
+
+
 def summary(study: pd.DataFrame) -> pd.DataFrame:
     """One row per method and scenario: means and spreads over seeds, and how often it reached the target."""
     rows = []
@@ -326,7 +342,7 @@ def setup_section(r: Results) -> str:
              "per method and scenario.\n"
              f"- **Hardware**: every run below, {len(study)} of them, on one kind: {hardware(study)} "
              f"({study['seconds'].sum() / 3600:.1f} hours of training summed over runs); {load_line(study)}. "
-             "Accuracy and seconds therefore compare across every table and figure.\n"
+             f"{speed_spread_line(study)}\n"
              "- **Cost**: gradient evaluations count one per sample per backward pass (a Hessian- or Gauss-Newton-"
              "vector product counts two; SVRG's full passes and L-BFGS's line-search evaluations count too); "
              "seconds are training wall time, test evaluation excluded.\n")
