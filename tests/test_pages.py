@@ -22,6 +22,12 @@ def test_pipeline_table_has_a_row_per_scenario_with_metrics(root):
     assert [row.split("|")[1].strip() for row in table[2:]] == ["standard", "l2", "sparse"]
 
 
+def test_pipeline_table_says_where_each_run_trained_and_under_what_load():
+    cpu = {"device": "cpu", "threads": 2, "cpus": 2, "load_average": 3.1}
+    assert pages._hardware(cpu) == "cpu, 2 threads, load 1.55/CPU"
+    assert pages._hardware({"device": "cuda"}) == "cuda"
+
+
 def test_study_table_lists_every_preset_and_says_which_are_not_in_the_study(root, tmp_path):
     (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
     rows = pages.study_table(tmp_path).splitlines()[2:]

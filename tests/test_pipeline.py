@@ -63,9 +63,11 @@ def test_repro_trains_and_evaluates_every_scenario(repo):
     run(repo, "dvc", "repro")
     for scenario in ("standard", "l2", "sparse"):
         result = metrics(repo, scenario)
-        # One epoch of 60 large batches: well above chance (10%) whatever the default preset.
+        # One epoch of 60 large batches: well above chance (10%) whatever the default preset. Every one of
+        # the 60,000 training images is used once (no hold-out); curvature passes (K-FAC) may add more.
         assert 0.25 < result["test"]["accuracy"] <= 1 and result["test"]["loss"] > 0
-        assert result["cost"]["epochs"] == 1 and result["cost"]["grad_evals"] == 60_000
+        assert result["cost"]["epochs"] == 1 and result["cost"]["steps"] == 60
+        assert 60_000 <= result["cost"]["grad_evals"] < 2 * 60_000
         if scenario != "sparse":
             assert result["nonzero"]["fc1"] == 30_720
         assert (repo / "models" / f"{scenario}.pt").exists()

@@ -64,8 +64,8 @@ def pipeline_table(root: Path) -> str:
     settings = load_params(root / "params.yaml")
     scenarios = settings["scenarios"]
     rows = [f"| scenario | optimizer | test accuracy | test loss | reached {_target(settings)} at | epochs "
-            "| gradient evals | steps | train seconds | L2 applied |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            "| gradient evals | steps | train seconds | ran on | L2 applied |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in scenarios:
         path = root / "metrics" / f"{name}.json"
         if not path.exists():
@@ -76,8 +76,16 @@ def pipeline_table(root: Path) -> str:
         rows.append(f"| {name} | {run['optimizer']} | {_percent(m['test']['accuracy'])} | {m['test']['loss']:.4f} "
                     f"| {_reached(m['target']['epoch'], m['target']['grad_evals'], m['target']['seconds'])} "
                     f"| {cost['epochs']} | {cost['grad_evals']:,} | {cost['steps']:,} "
-                    f"| {cost['seconds']:.0f} | {l2} |")
+                    f"| {cost['seconds']:.0f} | {_hardware(run)} | {l2} |")
     return "\n".join(rows)
+
+
+def _hardware(run: dict) -> str:
+    """Where a run's seconds come from: the device, and on the CPU its threads and the machine's load."""
+    if run.get("device", "cpu") != "cpu":
+        return run["device"]
+    load = f", load {run['load_average'] / run['cpus']:.2f}/CPU" if run.get("load_average") is not None else ""
+    return f"cpu, {run.get('threads', '?')} threads{load}"
 
 
 def presets_table(root: Path) -> str:
