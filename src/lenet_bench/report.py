@@ -19,7 +19,7 @@ from .data import TEST_SIZE, TRAIN_SIZE
 from .export import DEVICE, KEY, THREADS, on_study_hardware, split_by_settings
 from .model import PARAMETER_COUNT
 from .params import load as load_params
-from .tuning import best, epochs_spent, finished, read_table, rungs
+from .tuning import best, budget_used, read_table, rungs
 
 MAX_PAGES = 10  # the brief's limit, printed on A4
 SIGNIFICANCE = 0.05  # a leader is ahead of the runner-up when the paired test's p falls below this
@@ -262,13 +262,13 @@ def tuning_section(params: dict, tunings: dict[str, pd.DataFrame | None]) -> str
         if trials is None:
             lines.append(f"| {preset} | not tuned yet | | | | | | |")
             continue
-        states, top, done = trials["state"].value_counts(), best(trials, params), finished(trials)
-        if done == budget:
-            spent.append(epochs_spent(trials))
+        used, top = budget_used(trials), best(trials, params)
+        if used.done == budget:
+            spent.append(used.epochs)
         accuracy = "–" if top is None else f"{100 * top[f'val_accuracy@{epochs}']:.2f}%"
-        lines.append(f"| {preset} | {done}/{budget}{'' if done == budget else ' (running)'} "
-                     f"| {states.get('COMPLETE', 0)} | {states.get('PRUNED', 0)} | {states.get('FAIL', 0)} "
-                     f"| {epochs_spent(trials)} | {epochs_spent(trials) / epochs:.1f} | {accuracy} |")
+        lines.append(f"| {preset} | {used.done}/{budget}{'' if used.done == budget else ' (running)'} "
+                     f"| {used.complete} | {used.pruned} | {used.failed} "
+                     f"| {used.epochs} | {used.epochs / epochs:.1f} | {accuracy} |")
     if spent:
         spread = f"; {min(spent) / epochs:.1f} to {max(spent) / epochs:.1f}" if len(spent) > 1 else ""
         lines.append(f"\nPruning spent {np.mean(spent):.0f} epochs per finished tuning on average "

@@ -338,6 +338,19 @@ def best_settings(preset: str, trials: pd.DataFrame, params: dict) -> dict:
     return values
 
 
-def epochs_spent(trials: pd.DataFrame) -> int:
-    return int(trials["epochs"].sum())
+@dataclass(frozen=True)
+class Budget:
+    """What a tuning spent: its trials by Optuna state, and the epochs they trained."""
+    done: int       # finished, pruned and failed: what counts against the budget
+    complete: int
+    pruned: int
+    failed: int
+    epochs: int
+
+
+def budget_used(trials: pd.DataFrame) -> Budget:
+    states = trials["state"].value_counts()
+    return Budget(finished(trials), int(states.get(TrialState.COMPLETE.name, 0)),
+                  int(states.get(TrialState.PRUNED.name, 0)), int(states.get(TrialState.FAIL.name, 0)),
+                  int(trials["epochs"].sum()))
 

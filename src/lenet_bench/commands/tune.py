@@ -107,12 +107,11 @@ def on_cluster(preset: str, params: dict, location: str, args, waiting: int) -> 
 
 
 def summarize(preset: str, trials, params: dict, path: Path) -> None:
-    states = trials["state"].value_counts()
-    budget, epochs = params["tuning"]["trials"], params["train"]["epochs"]
-    spent = tuning.epochs_spent(trials)
-    line = (f"{preset}: {tuning.finished(trials)} of {budget} trials done ({states.get('COMPLETE', 0)} finished, "
-            f"{states.get('PRUNED', 0)} pruned, {states.get('FAIL', 0)} failed); {spent} epochs spent, "
-            f"{spent / epochs:.1f} full runs against {budget} unpruned")
+    trials_allowed, epochs = params["tuning"]["trials"], params["train"]["epochs"]
+    spent = tuning.budget_used(trials)
+    line = (f"{preset}: {spent.done} of {trials_allowed} trials done ({spent.complete} finished, "
+            f"{spent.pruned} pruned, {spent.failed} failed); {spent.epochs} epochs spent, "
+            f"{spent.epochs / epochs:.1f} full runs against {trials_allowed} unpruned")
     chosen = tuning.best(trials, params)
     if chosen is not None:
         line += (f"; best trial {int(chosen['number'])}: "
