@@ -89,6 +89,17 @@ def test_profile_ratios_are_relative_to_the_cheapest_and_infinite_where_never_re
     assert list(ratios["a"]) == [1.0, 1.0] and ratios["b"][0] == 3.0 and ratios["b"][1] == float("inf")
 
 
+def test_profile_judges_every_method_only_on_the_problems_all_of_them_ran():
+    # Seed 1 is an extra seed that only `a` ran: it is no problem `b` failed.
+    study = pd.DataFrame({"optimizer": ["a", "b", "a"], "scenario": ["s"] * 3, "seed": [0, 0, 1],
+                          "target_grad_evals": [100, 300, 200]})
+    assert list(report.common_problems(study)) == [("s", 0)]
+    ratios = report.profile_ratios(study, "grad_evals")
+    assert list(ratios["a"]) == [1.0] and list(ratios["b"]) == [3.0]
+    assert report.problem_list(pd.MultiIndex.from_tuples([("s", 0), ("s", 1), ("t", 2)])) == \
+        "`s` seeds 0, 1, `t` seed 2"
+
+
 def test_no_runs_is_a_clear_error(tmp_path, project_params):
     fake_params(tmp_path, project_params)
     (tmp_path / "results").mkdir()

@@ -14,6 +14,7 @@ AXES = {"epoch": "epochs", "grad_evals": "gradient evaluations (millions)", "sec
 COLOURS = plt.get_cmap("tab10").colors
 LINE_STYLES = ("-", "--", ":", "-.")
 MARKERS = (".", "x", "+", "1")
+ACCURACY_FLOOR = 80  # percent: the learning curves show where the methods compete
 
 
 def styles(methods: list[str]) -> dict[str, dict]:
@@ -36,18 +37,25 @@ def learning_curves(curves: pd.DataFrame, methods: list[str], title: str, path: 
                     style: dict[str, dict], target_percent: float) -> None:
     """Test accuracy and loss (mean over seeds) against epochs, gradient evaluations and seconds."""
     fig, axes = plt.subplots(2, 3, figsize=(11, 6.2), sharey="row")
-    losses = []
+    losses, means = [], {}
     for method in methods:
         mean = curves[curves["optimizer"] == method].groupby("epoch").mean(numeric_only=True).reset_index()
-        losses += list(mean["test_loss"].dropna())
+        if not mean.empty:  # a method with no runs in this scenario yet has no line
+            means[method] = mean
+            losses += list(mean["test_loss"].dropna())
+    for method, mean in means.items():
+        # A method that never reaches the axes' floor stays in the legend, with where it ended.
+        last = mean.iloc[-1]
+        below = 100 * mean["test_accuracy"].max() < ACCURACY_FLOOR
+        name = f"{method} (below the axes: ends at {100 * last['test_accuracy']:.1f}%)" if below else method
         for column, (x, label) in enumerate(AXES.items()):
             xs = mean[x] / (1e6 if x == "grad_evals" else 1)
-            axes[0, column].plot(xs, 100 * mean["test_accuracy"], label=method, **style[method])
-            axes[1, column].plot(xs, mean["test_loss"], label=method, **style[method])
+            axes[0, column].plot(xs, 100 * mean["test_accuracy"], label=name, **style[method])
+            axes[1, column].plot(xs, mean["test_loss"], label=name, **style[method])
             axes[1, column].set_xlabel(label)
     for column in range(3):
         axes[0, column].axhline(target_percent, color="grey", linestyle=":")
-        axes[0, column].set_ylim(80, None)
+        axes[0, column].set_ylim(ACCURACY_FLOOR, None)
         for row in range(2):
             axes[row, column].grid(True, alpha=0.3)
     axes[0, 0].set_ylabel("test accuracy (%)")
@@ -63,7 +71,7 @@ def learning_curves(curves: pd.DataFrame, methods: list[str], title: str, path: 
 def performance_profile(ratios: dict[str, dict[str, np.ndarray]], path: Path, style: dict[str, dict]) -> None:
     """For each cost measure, the fraction of problems a method solves within tau times the best
     method's cost (inf where it never reaches the target), against tau."""
-    fig, axes = plt.subplots(1, len(ratios), figsize=(11, 4), sharey=True)
+    fig, axes = plt.subplots(1, len(ratios), figsize=(12, 4.4), sharey=True)
     for ax, (measure, by_method) in zip(np.atleast_1d(axes), ratios.items()):
         finite = [r[np.isfinite(r)] for r in by_method.values()]
         largest = max([1.0, *[float(r.max()) for r in finite if len(r)]])
@@ -75,7 +83,7 @@ def performance_profile(ratios: dict[str, dict[str, np.ndarray]], path: Path, st
         ax.set_xlabel(f"τ (cost in {measure} / best method's)")
         ax.grid(True, which="both", alpha=0.3)
     np.atleast_1d(axes)[0].set_ylabel("fraction of problems solved")
-    np.atleast_1d(axes)[-1].legend(fontsize=7, loc="center right", ncol=2)
+    np.atleast_1d(axes)[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))  # off the lines
     _save(fig, path)
 
 

@@ -228,12 +228,19 @@ def results_table(study: pd.DataFrame, means: pd.DataFrame, scenario: str, targe
     return "\n".join(lines)
 
 
+def common_problems(study: pd.DataFrame) -> pd.MultiIndex:
+    """The problems (scenario, seed) that every method of `study` ran: a method is judged only on problems
+    it attempted, and an extra seed run for some methods alone (the leaders' ten) is no problem for the rest."""
+    methods = study.groupby(["scenario", "seed"])["optimizer"].nunique()
+    return methods[methods == study["optimizer"].nunique()].index
+
+
 def profile_ratios(study: pd.DataFrame, measure: str) -> dict[str, np.ndarray]:
-    """Per method, its cost to the target over the best method's on each problem (scenario, seed);
-    inf where it never reached the target."""
+    """Per method, its cost to the target over the best method's on each common problem; inf where it
+    never reached the target."""
     cost = study.pivot_table(index=["scenario", "seed"], columns="optimizer", values=f"target_{measure}",
                              aggfunc="first")
-    cost = cost.reindex(columns=sorted(study["optimizer"].unique()))
+    cost = cost.reindex(index=common_problems(study), columns=sorted(study["optimizer"].unique()))
     best = cost.min(axis=1)
     ratios = cost.div(best, axis=0).fillna(math.inf)
     return {method: ratios[method].to_numpy() for method in ratios.columns}
@@ -403,6 +410,7 @@ def profile_section(r: Results, out: Path, styles: dict) -> str:
     study = r.study
     reached = sorted(study.loc[study["target_epoch"].notna(), "optimizer"].unique())
     solved = study[study["optimizer"].isin(reached)]
+    problems = common_problems(solved)
     figures.performance_profile({"gradient evaluations": profile_ratios(solved, "grad_evals"),
                                  f"seconds ({hardware(study)})": profile_ratios(solved, "seconds")},
                                 out / "figures" / "profile.png", styles)
@@ -412,8 +420,19 @@ def profile_section(r: Results, out: Path, styles: dict) -> str:
         f"what it spent to first reach {100 * r.target:.2f}% (gradient evaluations, or seconds on the one kind of "
         "hardware); the curve gives the fraction of problems a method solved within τ times the cheapest "
         "method's cost. Every method that reached the target at least once is drawn "
-        f"({len(reached)} of {study['optimizer'].nunique()}); a problem it never solved never counts.\n",
+        f"({len(reached)} of {study['optimizer'].nunique()}); a problem it never solved never counts. The problems "
+        f"are the {len(problems)} that every one of them ran ({problem_list(problems)}): a seed that only some "
+        "methods ran, such as the leaders' extra seeds, would count against the others as unsolved.\n",
         "![performance profile](figures/profile.png)\n"])
+
+
+def problem_list(problems: pd.MultiIndex) -> str:
+    """'standard seeds 0-2, l2 seeds 0-2'-style: each scenario with its seeds."""
+    seeds = {}
+    for scenario, seed in problems:
+        seeds.setdefault(scenario, []).append(int(seed))
+    return ", ".join(f"`{scenario}` seed{'s' if len(ss) > 1 else ''} {', '.join(map(str, sorted(ss)))}"
+                     for scenario, ss in seeds.items())
 
 
 def sparse_section(r: Results, out: Path) -> str:
