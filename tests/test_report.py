@@ -100,6 +100,15 @@ def test_profile_judges_every_method_only_on_the_problems_all_of_them_ran():
         "`s` seeds 0, 1, `t` seed 2"
 
 
+def test_the_load_line_names_the_runs_that_ran_before_loads_were_recorded():
+    every = pd.DataFrame({"load_average": [2.0, 3.0], "cpus": [2, 2]})
+    assert report.load_line(every) == ("every run recorded its machine's load: a 1-minute load average of "
+                                       "1.00 to 1.50 per CPU (median 1.25)")
+    some = pd.DataFrame({"load_average": [2.0, None], "cpus": [2, 2]})
+    assert report.load_line(some).startswith("1 of 2 runs recorded its machine's load")
+    assert report.load_line(some).endswith("; the others ran before loads were recorded")
+
+
 def test_no_runs_is_a_clear_error(tmp_path, project_params):
     fake_params(tmp_path, project_params)
     (tmp_path / "results").mkdir()

@@ -96,9 +96,10 @@ def load_line(study: pd.DataFrame) -> str:
         return "no run recorded its machine's load"
     known = study.dropna(subset=["load_average"])
     per_cpu = known["load_average"] / known["cpus"]
-    return (f"{len(known)} of {len(study)} runs recorded their machine's load: a 1-minute load average of "
-            f"{per_cpu.min():.2f} to {per_cpu.max():.2f} per CPU (median {per_cpu.median():.2f}); "
-            "the others ran before loads were recorded")
+    who = "every run recorded" if len(known) == len(study) else f"{len(known)} of {len(study)} runs recorded"
+    rest = "" if len(known) == len(study) else "; the others ran before loads were recorded"
+    return (f"{who} its machine's load: a 1-minute load average of {per_cpu.min():.2f} to {per_cpu.max():.2f} "
+            f"per CPU (median {per_cpu.median():.2f}){rest}")
 
 
 def speed_spread_line(study: pd.DataFrame) -> str:
