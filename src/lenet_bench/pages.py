@@ -11,7 +11,7 @@ import pandas as pd
 from .export import on_study_hardware, split_by_settings
 from .optimizers import ALGORITHMS
 from .params import load as load_params
-from .report import hardware, mean_std, tuning_section, tuning_tables
+from .report import device_label, hardware, mean_std, tuning_section, tuning_tables
 
 
 def _target(settings: dict) -> str:
@@ -82,10 +82,10 @@ def pipeline_table(root: Path) -> str:
 
 def _hardware(run: dict) -> str:
     """Where a run's seconds come from: the device, and on the CPU its threads and the machine's load."""
-    if run.get("device", "cpu") != "cpu":
-        return run["device"]
+    if run.get("device", "cpu") != "cpu" or "threads" not in run:
+        return run.get("device", "cpu")
     load = f", load {run['load_average'] / run['cpus']:.2f}/CPU" if run.get("load_average") is not None else ""
-    return f"cpu, {run.get('threads', '?')} threads{load}"
+    return device_label("cpu", run["threads"]) + load
 
 
 def presets_table(root: Path) -> str:

@@ -84,10 +84,14 @@ def _mean_or_dash(values: pd.Series, fmt: str) -> str:
     return "–" if values.empty else format(values.mean(), fmt)
 
 
+def device_label(device: str, threads: int) -> str:
+    """Where one run ran, e.g. 'cuda' or 'cpu, 1 thread'."""
+    return device if device != "cpu" else f"cpu, {int(threads)} thread{'s' if threads != 1 else ''}"
+
+
 def hardware(runs: pd.DataFrame) -> str:
     """Where runs ran, e.g. 'cuda' or 'cpu, 1 thread': seconds compare only within one."""
-    return " + ".join(sorted({d if d != "cpu" else f"cpu, {int(t)} thread{'s' if t != 1 else ''}"
-                              for d, t in zip(runs["device"], runs["threads"])}))
+    return " + ".join(sorted({device_label(d, t) for d, t in zip(runs["device"], runs["threads"])}))
 
 
 def load_line(study: pd.DataFrame) -> str:
@@ -96,8 +100,9 @@ def load_line(study: pd.DataFrame) -> str:
         return "no run recorded its machine's load"
     known = study.dropna(subset=["load_average"])
     per_cpu = known["load_average"] / known["cpus"]
-    who = "every run recorded" if len(known) == len(study) else f"{len(known)} of {len(study)} runs recorded"
-    rest = "" if len(known) == len(study) else "; the others ran before loads were recorded"
+    every = len(known) == len(study)
+    who = "every run recorded" if every else f"{len(known)} of {len(study)} runs recorded"
+    rest = "" if every else "; the others ran before loads were recorded"
     return (f"{who} its machine's load: a 1-minute load average of {per_cpu.min():.2f} to {per_cpu.max():.2f} "
             f"per CPU (median {per_cpu.median():.2f}){rest}")
 
