@@ -82,8 +82,9 @@ def pipeline_table(root: Path) -> str:
 
 def _hardware(run: dict) -> str:
     """Where a run's seconds come from: the device, and on the CPU its threads and the machine's load."""
-    if run.get("device", "cpu") != "cpu" or "threads" not in run:
-        return run.get("device", "cpu")
+    device = run.get("device", "cpu")
+    if device != "cpu" or "threads" not in run:
+        return device
     load = f", load {run['load_average'] / run['cpus']:.2f}/CPU" if run.get("load_average") is not None else ""
     return device_label("cpu", run["threads"]) + load
 
