@@ -165,14 +165,47 @@ def test_changed_terms_are_refused_rather_than_mixed_into_one_tuning(project):
 
 def test_claims_never_exceed_the_budget(project_params, tmp_path):
     project_params["tuning"]["trials"] = 3
-    storage = tuning.open_storage(str(tmp_path / "t.journal"))
-    study = tuning.open_tuning("momentum", project_params, storage)
+    location = str(tmp_path / "t.journal")
+    storage = tuning.open_storage(location)
+    study = tuning.open_tuning("momentum", project_params, storage, location)
     claimed = [tuning.claim(study, storage, project_params) for _ in range(5)]
     assert [t is not None for t in claimed] == [True, True, True, False, False]
     assert {t.number for t in claimed if t} == {0, 1, 2}
     # Opened again (another worker, a resumed tuning), nothing more is enqueued.
-    tuning.open_tuning("momentum", project_params, storage)
+    tuning.open_tuning("momentum", project_params, storage, location)
     assert len(study.get_trials()) == 3
+
+
+OPEN_AT_ONCE = """
+import pathlib, sys, time
+from lenet_bench import tuning
+from lenet_bench.params import load
+folder, location = pathlib.Path(sys.argv[1]), sys.argv[2]
+params = load(folder / "params.yaml")
+storage = tuning.open_storage(location)
+(folder / f"ready-{sys.argv[3]}").touch()
+while not (folder / "go").exists():
+    time.sleep(0.001)
+tuning.open_tuning("momentum", params, storage, location)
+"""
+
+
+def test_commands_opening_one_tuning_at_once_enqueue_exactly_the_budget(project):
+    """Each opener counts the queue and tops it up; at once, unserialized, they enqueued 11-17 for 6."""
+    project(trials=6)
+    for attempt in range(3):
+        location = str(project.root / "tuning" / f"at-once-{attempt}.journal")
+        (project.root / "go").unlink(missing_ok=True)
+        openers = [subprocess.Popen([sys.executable, "-c", OPEN_AT_ONCE, str(project.root), location, str(i)])
+                   for i in range(4)]
+        while len(list(project.root.glob("ready-*"))) < len(openers):
+            time.sleep(0.01)
+        (project.root / "go").touch()
+        assert [opener.wait() for opener in openers] == [0] * len(openers)
+        for ready in project.root.glob("ready-*"):
+            ready.unlink()
+        study = optuna.load_study(study_name="momentum", storage=tuning.open_storage(location))
+        assert len(study.get_trials()) == 6
 
 
 def test_two_workers_sharing_one_storage_stop_at_exactly_the_budget(project):

@@ -7,18 +7,16 @@ writing: record, forget, and the split into runs at params.yaml's settings and s
 from __future__ import annotations
 
 import copy
-import fcntl
 import hashlib
 import io
 import json
-import os
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from . import atomic_files
+from .locks import folder_lock
 from .params import run_config
 
 EXPORT = Path("results/study.csv")
@@ -149,17 +147,9 @@ def forget(presets, scenarios, seeds, root: Path = Path(".")) -> int:
     return int(drop.sum())
 
 
-@contextmanager
 def export_lock(root: Path = Path(".")):
     """Held while the export is written, and while an experiment is queued (dvc_queue.queue_experiment)."""
-    folder = root / EXPORT.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+    return folder_lock(root / EXPORT.parent)
 
 
 def _merge(path: Path, new: pd.DataFrame, key: list[str], replace: list[str] | None = None) -> None:

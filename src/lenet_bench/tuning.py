@@ -21,6 +21,7 @@ import torch
 from optuna.trial import TrialState
 
 from . import atomic_files, data, search, study_task
+from .locks import folder_lock
 from .params import check_device, run_config
 from .training import library_versions, train
 
@@ -87,24 +88,32 @@ def pruner(params: dict) -> optuna.pruners.BasePruner:
                                                   min_early_stopping_rate=0)
 
 
-def open_tuning(preset: str, params: dict, storage) -> optuna.Study:
+def opening_lock(location: str):
+    """Commands that open one tuning at once take turns, or each would top up the queue: beside a journal
+    file, or for a database in this machine's tuning/."""
+    return folder_lock(TABLES if "://" in location else Path(location).parent)
+
+
+def open_tuning(preset: str, params: dict, storage, location: str) -> optuna.Study:
     """Create the preset's tuning with its budget of trials enqueued, or load it and check that it was
-    made on the same terms."""
+    made on the same terms. `location` is the storage's path or URL."""
     wanted = terms(preset, params)
-    try:
-        study = optuna.create_study(study_name=preset, storage=storage, direction="maximize",
-                                    pruner=pruner(params))
-        study.set_user_attr("terms", wanted)
-    except optuna.exceptions.DuplicatedStudyError:
-        study = optuna.load_study(study_name=preset, storage=storage, pruner=pruner(params))
-        made = study.user_attrs.get("terms")
-        if made is not None and made != wanted:
-            changed = ", ".join(k for k in wanted if made.get(k) != wanted[k])
-            raise TuningError(f"the tuning of {preset} in its storage was made on other terms ({changed} differ "
-                              f"from params.yaml); restore them, or delete the storage to start over") from None
-    missing = wanted["trials"] - len(study.get_trials(deepcopy=False))
-    for _ in range(max(missing, 0)):  # a creator stopped while enqueuing leaves fewer
-        study.enqueue_trial({}, skip_if_exists=False)
+    with opening_lock(location):
+        try:
+            study = optuna.create_study(study_name=preset, storage=storage, direction="maximize",
+                                        pruner=pruner(params))
+            study.set_user_attr("terms", wanted)
+        except optuna.exceptions.DuplicatedStudyError:
+            study = optuna.load_study(study_name=preset, storage=storage, pruner=pruner(params))
+            made = study.user_attrs.get("terms")
+            if made is not None and made != wanted:
+                changed = ", ".join(k for k in wanted if made.get(k) != wanted[k])
+                raise TuningError(f"the tuning of {preset} in its storage was made on other terms ({changed} "
+                                  "differ from params.yaml); restore them, or delete the storage to start over"
+                                  ) from None
+        missing = wanted["trials"] - len(study.get_trials(deepcopy=False))
+        for _ in range(max(missing, 0)):  # a creator stopped while enqueuing leaves fewer
+            study.enqueue_trial({}, skip_if_exists=False)
     return study
 
 

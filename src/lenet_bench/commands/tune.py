@@ -68,7 +68,7 @@ def tune(preset: str, params: dict, args) -> None:
     storage = tuning.open_storage(location)
     try:  # a table is rebuilt from the tuning as it stands: nothing is created or enqueued for it
         study = (optuna.load_study(study_name=preset, storage=storage) if args.table_only
-                 else tuning.open_tuning(preset, params, storage))
+                 else tuning.open_tuning(preset, params, storage, location))
     except (tuning.TuningError, KeyError) as err:
         sys.exit(f"error: {err}")
     orphans = tuning.fail_orphans(study, storage, everywhere=args.fail_running)
