@@ -1,5 +1,6 @@
 """The tuning engine: search spaces, the trial budget, workers, resuming, rungs, and writing the best trial back."""
 import json
+import math
 import os
 import signal
 import subprocess
@@ -22,7 +23,7 @@ def project(tmp_path, project_params, write_dataset):
     def make(trials=4, epochs=2, n_train=400, validation_size=100, batch_size=64):
         p = project_params
         p["train"]["epochs"] = epochs
-        p["tuning"].update(trials=trials, startup_trials=2, validation_size=validation_size)
+        p["tuning"].update(trials=trials, validation_size=validation_size)
         p["optimizers"]["momentum"]["batch_size"] = batch_size
         (tmp_path / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
         write_dataset(tmp_path / "data" / "fashion_mnist.pt", n_train)
@@ -53,15 +54,15 @@ def test_every_preset_but_the_fixed_baseline_declares_a_space_that_parses(projec
         if name not in fixed:
             dimensions = search.parse(name, preset)
             lr = next(d for d in dimensions if d.key == "lr")
-            assert lr.log and lr.high >= 100 * lr.low and len(dimensions) <= 3
+            assert lr.log and lr.high >= 1000 * lr.low * (1 - 1e-12) and len(dimensions) <= 3
 
 
 def test_a_space_reads_ranges_choices_and_nested_settings():
     preset = {"lr": 0.05, "batch_size": 64, "averaging": {"name": "ema", "decay": 0.98}, "betas": [0.9, 0.99],
-              "search": {"lr": {"low": 0.005, "high": 0.5, "log": True},
+              "search": {"lr": {"low": 0.005, "high": 5.0, "log": True},
                          "averaging.decay": {"low": 0.9, "high": 0.999}, "betas.1": {"choices": [0.99, 0.999]}}}
     lr, decay, beta = search.parse("x", preset)
-    assert (lr.low, lr.high, lr.log, lr.integer) == (0.005, 0.5, True, False)
+    assert (lr.low, lr.high, lr.log, lr.integer) == (0.005, 5.0, True, False)
     assert (decay.key, decay.log) == ("averaging.decay", False) and beta.choices == (0.99, 0.999)
     changed = search.with_values(preset, {"averaging.decay": 0.95, "betas.1": 0.999})
     assert changed["averaging"]["decay"] == 0.95 and changed["betas"] == [0.9, 0.999]
@@ -70,32 +71,33 @@ def test_a_space_reads_ranges_choices_and_nested_settings():
 
 
 @pytest.mark.parametrize("space, message", [
-    ({"lr": {"low": 0.001, "high": 0.1, "log": True}, "momentun": {"low": 0.8, "high": 0.99}},
+    ({"lr": {"low": 0.001, "high": 1.0, "log": True}, "momentun": {"low": 0.8, "high": 0.99}},
      r"^optimizers.momentum.search.momentun: unknown key; the preset has no setting 'momentun'"),
-    ({"lr": {"low": 0.001, "high": 0.1, "log": True, "step": 2}},
+    ({"lr": {"low": 0.0001, "high": 0.1, "log": True, "step": 2}},
      r"^optimizers.momentum.search.lr.step: unknown key; allowed: low, high, log, choices$"),
-    ({"lr": {"low": 0.001, "high": 0.1, "log": True}, "momentum": {"low": 0.99, "high": 0.8}},
+    ({"lr": {"low": 0.0001, "high": 0.1, "log": True}, "momentum": {"low": 0.99, "high": 0.8}},
      r"^optimizers.momentum.search.momentum: low \(0.99\) must be below high \(0.8\)$"),
-    ({"lr": {"low": 0.001, "high": 0.1, "log": True}, "momentum": {"low": 0.9, "high": 0.9}},
+    ({"lr": {"low": 0.0001, "high": 0.1, "log": True}, "momentum": {"low": 0.9, "high": 0.9}},
      r"^optimizers.momentum.search.momentum: low \(0.9\) must be below high \(0.9\)$"),
     ({"lr": {"low": 0.0, "high": 0.1, "log": True}},
      r"^optimizers.momentum.search.lr: a log range needs bounds > 0, got low 0.0$"),
-    ({"lr": {"low": 0.001, "high": 0.1, "log": True}, "momentum": {"low": -0.5, "high": 0.99, "log": True}},
+    ({"lr": {"low": 0.0001, "high": 0.1, "log": True}, "momentum": {"low": -0.5, "high": 0.99, "log": True}},
      r"^optimizers.momentum.search.momentum: a log range needs bounds > 0, got low -0.5$"),
-    ({"lr": {"low": 0.1, "high": 10.0, "log": True}},
-     r"^optimizers.momentum.search.lr: the preset's current value 0.05 lies outside \[0.1, 10.0\]$"),
-    ({"lr": {"low": 0.001, "high": 0.1, "log": True}, "batch_size": {"choices": [128, 256]}},
+    ({"lr": {"low": 0.1, "high": 100.0, "log": True}},
+     r"^optimizers.momentum.search.lr: the preset's current value 0.05 lies outside \[0.1, 100.0\]$"),
+    ({"lr": {"low": 0.0001, "high": 0.1, "log": True}, "batch_size": {"choices": [128, 256]}},
      r"^optimizers.momentum.search.batch_size: the preset's current value 64 is not among the choices \[128, 256\]$"),
-    ({"lr": {"low": 0.01, "high": 0.1, "log": True}},
-     r"^optimizers.momentum.search.lr: must be a log range over at least 2 decades"),
-    ({"lr": {"low": 0.001, "high": 0.1}},
-     r"^optimizers.momentum.search.lr: must be a log range over at least 2 decades"),
+    ({"lr": {"low": 0.001, "high": 0.1, "log": True}},
+     r"^optimizers.momentum.search.lr: must be a log range over at least 3 decades \(high >= 1000 x low\), "
+     r"got lr in \[0.001, 0.1\] \(log\)$"),
+    ({"lr": {"low": 0.0001, "high": 0.1}},
+     r"^optimizers.momentum.search.lr: must be a log range over at least 3 decades"),
     ({"momentum": {"low": 0.8, "high": 0.99}},
      r"^optimizers.momentum.search.lr: missing; every space searches the learning rate$"),
-    ({"lr": {"low": 0.001, "high": 0.1, "log": True}, "momentum": {"low": 0.8, "high": 0.99},
+    ({"lr": {"low": 0.0001, "high": 0.1, "log": True}, "momentum": {"low": 0.8, "high": 0.99},
       "batch_size": {"choices": [64, 128]}, "schedule.name": {"choices": ["cosine", "constant"]}},
      r"^optimizers.momentum.search: searches 3 settings besides lr; at most 2$"),
-    ({"lr": {"low": 0.001, "high": 0.1, "log": True}, "batch_size": {"choices": [64, 0]}},
+    ({"lr": {"low": 0.0001, "high": 0.1, "log": True}, "batch_size": {"choices": [64, 0]}},
      r"^optimizers.momentum.search.batch_size: 0 makes a bad preset: optimizers.momentum.batch_size: must be >= 1"),
 ])
 def test_a_bad_space_gets_a_one_line_error_naming_the_key(project_params, space, message):
@@ -107,10 +109,22 @@ def test_a_bad_space_gets_a_one_line_error_naming_the_key(project_params, space,
 
 @pytest.mark.parametrize("edit, message", [
     (lambda p: p["tuning"].update(trials=0), r"^tuning.trials: must be >= 1, got 0$"),
-    (lambda p: p["tuning"]["rungs"].update(reduction_factor=1), r"^tuning.rungs.reduction_factor: must be >= 2, got 1$"),
+    (lambda p: p["tuning"].update(rungs={"min_epochs": 1, "reduction_factor": 1}),
+     r"^tuning.rungs.reduction_factor: must be >= 2, got 1$"),
+    (lambda p: p["tuning"].update(rungs="never"), r"^tuning.rungs: must be a mapping, got 'never'$"),
+    (lambda p: p["tuning"]["sampler"].update(name="tpe"), r"^tuning.sampler.name: unknown value 'tpe'; allowed: qmc$"),
+    (lambda p: p["tuning"]["sampler"].update(qmc_type="halton"),
+     r"^tuning.sampler.qmc_type: unknown key; allowed: name, seed$"),
+    (lambda p: p["tuning"]["sampler"].update(seed=-1), r"^tuning.sampler.seed: must be >= 0, got -1$"),
+    (lambda p: p["tuning"]["audit"].update(presets=["kfca"]),
+     r"^tuning.audit.presets: unknown value 'kfca' \(did you mean 'kfac'\?\)"),
+    (lambda p: p["tuning"]["audit"].update(presets=["sgd"]), r"^tuning.audit.presets: unknown value 'sgd'"),
+    (lambda p: p["tuning"]["audit"].update(reduction_factors=[1, 2]),
+     r"^tuning.audit.reduction_factors: must be >= 2, got 1$"),
+    (lambda p: p["tuning"]["audit"].update(max_regret=2), r"^tuning.audit.max_regret: must be >= 0 and <= 1, got 2$"),
     (lambda p: p["tuning"].update(fixed=["sgdd"]), r"^tuning.fixed: unknown value 'sgdd' \(did you mean 'sgd'\?\)"),
     (lambda p: p["optimizers"]["adam"].pop("search"), r"^optimizers.adam.search: missing; declare the space"),
-    (lambda p: p["optimizers"]["sgd"].update(search={"lr": {"low": 1e-4, "high": 1e-2, "log": True}}),
+    (lambda p: p["optimizers"]["sgd"].update(search={"lr": {"low": 1e-4, "high": 1e-1, "log": True}}),
      r"^optimizers.sgd.search: sgd is in tuning.fixed, so it is not tuned; remove one of the two$"),
 ])
 def test_bad_tuning_settings_get_a_one_line_error(project_params, edit, message):
@@ -155,7 +169,7 @@ def test_bad_params_fail_before_any_trial(project):
 def test_changed_terms_are_refused_rather_than_mixed_into_one_tuning(project):
     p = project(trials=2, epochs=1)
     tune(project.root, "momentum")
-    p["optimizers"]["momentum"]["search"]["lr"]["high"] = 0.6
+    p["optimizers"]["momentum"]["search"]["lr"]["high"] = 3.0
     (project.root / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
     result = tune(project.root, "momentum", check=False)
     assert result.returncode != 0 and "made on other terms (space differ" in result.stderr
@@ -263,17 +277,22 @@ def test_a_killed_tuning_resumes_without_running_finished_trials_again(project):
 # --- rungs, tables and the tuned presets ---------------------------------------------------------------
 
 def test_every_preset_is_judged_at_the_same_rungs(root, project_params):
-    assert tuning.rungs(project_params) == [1, 3, 9]
     pruners = {name: vars(tuning.pruner(project_params)) for name in project_params["optimizers"]
                if name not in project_params["tuning"]["fixed"]}
     assert len({json.dumps(p, sort_keys=True, default=str) for p in pruners.values()}) == 1
-    columns = [f"val_{m}@{e}" for e in tuning.judged_epochs(project_params) for m in ("accuracy", "loss")]
-    for path in sorted((root / "tuning").glob("*.csv")):
-        table = pd.read_csv(path)
-        assert [c for c in table.columns if c.startswith("val_")] == columns, path.name
-        storage = tuning.open_storage(str(path.with_suffix(".journal")))
-        study = optuna.load_study(study_name=path.stem, storage=storage)
-        assert study.user_attrs["terms"] == tuning.terms(path.stem, project_params), path.name
+    columns = [f"val_{m}@{e}" for e in tuning.recorded_epochs(project_params) for m in ("accuracy", "loss")]
+    for folder in (tuning.TABLES, tuning.variant(project_params, unpruned=True)[1]):
+        for path in sorted((root / folder).glob("*.csv")):
+            if path.name == "audit.csv":
+                continue
+            table = pd.read_csv(path)
+            storage = tuning.open_storage(str(path.with_suffix(".journal")))
+            made = optuna.load_study(study_name=path.stem, storage=storage).user_attrs["terms"]
+            if "sampler" not in made:
+                continue  # tuned before the quasi-random protocol; re-tuning replaces it (issue #28)
+            assert [c for c in table.columns if c.startswith("val_")] == columns, path.name
+            variant_params = tuning.variant(project_params, unpruned=folder != tuning.TABLES)[0]
+            assert made == tuning.terms(path.stem, variant_params), path.name
 
 
 def test_each_tuned_preset_holds_the_best_finished_trial_of_its_table(root, project_params):
@@ -333,3 +352,63 @@ def test_a_stop_file_lets_workers_finish_and_take_no_new_trial(project):
     (project.root / "tuning" / "STOP").unlink()
     tune(project.root, "momentum")
     assert all(t.state in tuning.FINISHED for t in trials_in(project.root))
+
+
+# --- the quasi-random sampler ------------------------------------------------------------------------
+
+def test_the_draws_are_sobol_points_the_same_for_the_same_seed_and_never_repeat(project_params):
+    project_params["tuning"]["trials"] = 16
+    first = tuning.draw_settings("adam", project_params)
+    assert first == tuning.draw_settings("adam", project_params)
+    assert len(first) == 16 and all(a != b for i, a in enumerate(first) for b in first[i + 1:])
+    project_params["tuning"]["sampler"]["seed"] = 1
+    assert tuning.draw_settings("adam", project_params) != first
+    # Low discrepancy: 16 scrambled Sobol points put exactly one lr in each sixteenth of the log range.
+    space = project_params["optimizers"]["momentum"]["search"]["lr"]
+    lrs = [d["lr"] for d in tuning.draw_settings("momentum", project_params)]
+    cells = sorted(int(16 * math.log(lr / space["low"]) / math.log(space["high"] / space["low"])) for lr in lrs)
+    assert cells == list(range(16))
+
+
+def test_a_space_too_small_for_the_budget_is_refused_before_any_trial(project_params):
+    project_params["tuning"]["trials"] = 5
+    preset = project_params["optimizers"]["lbfgs"]
+    preset["search"] = {"lr": {"low": 0.01, "high": 10.0, "log": True}, "history_size": {"choices": [5, 10]}}
+    preset["search"]["lr"] = {"low": 0.5, "high": 500.0, "log": True}
+    assert len(tuning.draw_settings("lbfgs", project_params)) == 5
+    search.SIGNIFICANT_DIGITS, digits = 1, search.SIGNIFICANT_DIGITS
+    try:  # rounded to one digit, 3 decades hold 3 x 9 lrs: 54 settings with the two choices
+        project_params["tuning"]["trials"] = 60
+        with pytest.raises(tuning.TuningError, match=r"^lbfgs: 64 draws from its space gave \d+ distinct settings"):
+            tuning.draw_settings("lbfgs", project_params)
+    finally:
+        search.SIGNIFICANT_DIGITS = digits
+
+
+def test_a_tuning_enqueues_its_draws_in_order(project_params, tmp_path):
+    project_params["tuning"]["trials"] = 4
+    location = str(tmp_path / "t.journal")
+    storage = tuning.open_storage(location)
+    study = tuning.open_tuning("momentum", project_params, storage, location)
+    claimed = [tuning.claim(study, storage, project_params) for _ in range(4)]
+    drawn = [search.suggest(trial, search.parse("momentum", project_params["optimizers"]["momentum"]))
+             for trial in claimed]
+    assert drawn == tuning.draw_settings("momentum", project_params)
+
+
+def test_an_unpruned_tuning_and_one_of_another_seed_live_in_folders_of_their_own(project_params):
+    unpruned, folder = tuning.variant(project_params, unpruned=True)
+    assert (tuning.rungs(unpruned), str(folder)) == ([], "tuning/unpruned")
+    assert isinstance(tuning.pruner(unpruned), optuna.pruners.NopPruner)
+    seeded, folder = tuning.variant(project_params, sampler_seed=2)
+    assert (seeded["tuning"]["sampler"]["seed"], str(folder)) == (2, "tuning/seed2")
+    assert tuning.variant(project_params, sampler_seed=project_params["tuning"]["sampler"]["seed"])[1] == tuning.TABLES
+    assert project_params["tuning"]["rungs"] != "none"  # the params given are left alone
+
+
+def test_a_rung_at_the_last_epoch_is_no_rung(project_params):
+    project_params["train"]["epochs"] = 3
+    project_params["tuning"]["rungs"] = {"min_epochs": 1, "reduction_factor": 3}
+    assert tuning.rungs(project_params) == [1]
+    project_params["tuning"]["rungs"] = "none"
+    assert tuning.rungs(project_params) == []

@@ -19,8 +19,12 @@ from .sparsity import METHODS, SCOPES
 SECTIONS = ("data", "train", "optimizer", "optimizers", "scenarios", "tuning")
 DATA_KEYS = ("sources", "validation_size")
 TRAIN_KEYS = ("epochs", "seed", "device", "threads", "target_accuracy")
-TUNING_KEYS = ("trials", "seed", "startup_trials", "validation_size", "rungs", "fixed")
+TUNING_KEYS = ("trials", "sampler", "validation_size", "rungs", "audit", "fixed")
+SAMPLERS = ("qmc",)   # Optuna's QMCSampler, a scrambled Sobol sequence: the same kind for every preset
+SAMPLER_KEYS = ("name", "seed")
 RUNG_KEYS = ("min_epochs", "reduction_factor")
+NO_PRUNING = "none"
+AUDIT_KEYS = ("presets", "min_epochs", "reduction_factors", "max_regret")
 LABELS = ("family", "search")  # what a preset says about itself: changing it must not re-train
 SCENARIO_KEYS = ("description", "weight_decay", "sparsity")
 SPARSITY_KEYS = ("density", "layers", "scope", "method")
@@ -135,12 +139,15 @@ def check_search(name: str, preset: dict, epochs: int | None) -> None:
 def check_tuning(tuning, presets: dict) -> None:
     _check_keys("tuning", tuning, TUNING_KEYS, required=TUNING_KEYS)
     _number("tuning.trials", tuning["trials"], low=1, integer=True)
-    _number("tuning.seed", tuning["seed"], low=0, integer=True)
-    _number("tuning.startup_trials", tuning["startup_trials"], low=0, integer=True)
+    _check_keys("tuning.sampler", tuning["sampler"], SAMPLER_KEYS, required=SAMPLER_KEYS)
+    if tuning["sampler"]["name"] not in SAMPLERS:
+        raise _allowed("tuning.sampler.name", tuning["sampler"]["name"], SAMPLERS)
+    _number("tuning.sampler.seed", tuning["sampler"]["seed"], low=0, integer=True)
     _number("tuning.validation_size", tuning["validation_size"], low=1, high=TRAIN_SIZE - 1, integer=True)
-    _check_keys("tuning.rungs", tuning["rungs"], RUNG_KEYS, required=RUNG_KEYS)
-    _number("tuning.rungs.min_epochs", tuning["rungs"]["min_epochs"], low=1, integer=True)
-    _number("tuning.rungs.reduction_factor", tuning["rungs"]["reduction_factor"], low=2, integer=True)
+    if tuning["rungs"] != NO_PRUNING:
+        _check_keys("tuning.rungs", tuning["rungs"], RUNG_KEYS, required=RUNG_KEYS)
+        _number("tuning.rungs.min_epochs", tuning["rungs"]["min_epochs"], low=1, integer=True)
+        _number("tuning.rungs.reduction_factor", tuning["rungs"]["reduction_factor"], low=2, integer=True)
     fixed = tuning["fixed"]
     if not isinstance(fixed, list):
         raise ParamError(f"tuning.fixed: must be a list of presets that are not tuned, got {fixed!r}")
@@ -154,6 +161,22 @@ def check_tuning(tuning, presets: dict) -> None:
         if name not in fixed and "search" not in preset:
             raise ParamError(f"optimizers.{name}.search: missing; declare the space its tuning draws from "
                              f"(see lenet_bench/search.py), or list {name} in tuning.fixed")
+    check_audit(tuning["audit"], presets, fixed)
+
+
+def check_audit(audit, presets: dict, fixed: list) -> None:
+    _check_keys("tuning.audit", audit, AUDIT_KEYS, required=AUDIT_KEYS)
+    for key, low in (("min_epochs", 1), ("reduction_factors", 2)):
+        if not isinstance(audit[key], list) or not audit[key]:
+            raise ParamError(f"tuning.audit.{key}: must be a non-empty list of integers, got {audit[key]!r}")
+        for value in audit[key]:
+            _number(f"tuning.audit.{key}", value, low=low, integer=True)
+    _number("tuning.audit.max_regret", audit["max_regret"], low=0, high=1)
+    if not isinstance(audit["presets"], list) or not audit["presets"]:
+        raise ParamError(f"tuning.audit.presets: must be a non-empty list of tuned presets, got {audit['presets']!r}")
+    for name in audit["presets"]:
+        if name not in presets or name in fixed:
+            raise _allowed("tuning.audit.presets", name, [p for p in presets if p not in fixed])
 
 
 def check_averaging(where: str, averaging, epochs: int | None) -> None:

@@ -1,12 +1,12 @@
 """A preset's search space (optimizers.<preset>.search in params.yaml): what a tuning may vary.
 
     search:
-      lr: {low: 0.005, high: 0.5, log: true}     # a range, on a log or linear scale
+      lr: {low: 0.002, high: 2.0, log: true}     # a range, on a log or linear scale
       momentum: {low: 0.8, high: 0.99}
       batch_size: {choices: [32, 64, 128]}       # or a list of choices
 
 A key names a setting of the preset; a nested one takes a dot: `averaging.decay`, `schedule.warmup_fraction`,
-`betas.1` (the second beta). Every space searches lr on a log scale over at least two decades and may add at
+`betas.1` (the second beta). Every space searches lr on a log scale over at least three decades and may add at
 most two settings of its own; the preset's current value lies inside each dimension, so that the tuned
 preset is one the space could have drawn.
 """
@@ -17,7 +17,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
-LR_DECADES = 2        # the least span of the lr range, in powers of ten
+LR_DECADES = 3        # the least span of the lr range, in powers of ten
 MAX_OWN_SETTINGS = 2  # settings a space may search besides lr
 SIGNIFICANT_DIGITS = 3  # a drawn float is rounded to these, so that params.yaml stays readable
 DIMENSION_KEYS = ("low", "high", "log", "choices")
@@ -86,7 +86,7 @@ def parse(name: str, preset: dict) -> list[Dimension]:
         raise SpaceError(f"{where}: searches {len(space) - 1} settings besides lr; at most {MAX_OWN_SETTINGS}")
     dimensions = [_dimension(where, key, spec, preset) for key, spec in space.items()]
     lr = dimensions[list(space).index("lr")]
-    if lr.choices is not None or not lr.log or lr.high < lr.low * 10 ** LR_DECADES:
+    if lr.choices is not None or not lr.log or lr.high < lr.low * 10 ** LR_DECADES * (1 - 1e-9):  # 3e-5 x 1000 > 0.03
         raise SpaceError(f"{where}.lr: must be a log range over at least {LR_DECADES} decades "
                          f"(high >= {10 ** LR_DECADES} x low), got {lr.describe()}")
     return dimensions

@@ -1,10 +1,12 @@
 """The tuning engine: a preset's trials on Optuna, each a training run judged on the validation hold-out.
 
-Every tuning has the same terms (params.yaml `tuning`): a budget of trials, enqueued when the tuning is
-created, so that workers only ever take trials from the queue and the budget holds whatever their number;
-a TPE sampler seeded per trial number; a successive-halving pruner at the same rungs for every preset.
-A tuning lives in an Optuna storage (by default tuning/<preset>.journal), so a stopped one resumes where
-it was, and its table, tuning/<preset>.csv, is rebuilt from the storage after every trial.
+Every tuning has the same terms (params.yaml `tuning`): a budget of trials, drawn and enqueued when the
+tuning is created (Optuna's QMCSampler, a scrambled Sobol sequence seeded once per tuning, no setting
+twice), so that workers only ever take trials from the queue and the budget holds whatever their number;
+a successive-halving pruner at the same rungs for every preset. A tuning lives in an Optuna storage (by
+default tuning/<preset>.journal), so a stopped one resumes where it was, and its table,
+tuning/<preset>.csv, is rebuilt from the storage after every trial. Variants of a tuning (unpruned, for the
+pruning audit; another sampler seed, for tuning variance) live in folders of their own (`folder`).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import copy
 import math
 import os
 import socket
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,14 +24,15 @@ import torch
 from optuna.trial import TrialState
 
 from . import atomic_files, data, search, study_task
+from .audit import PRECISION, schedule_rungs
 from .locks import folder_lock
-from .params import check_device, run_config
+from .params import NO_PRUNING, check_device, run_config
 from .training import library_versions, train
 
 TABLES = Path("tuning")
 STOP = TABLES / "STOP"  # while this file exists, workers finish their trials and take no new ones
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-PRECISION = 4  # decimals a table keeps: trials equal to these are tied
+MAX_DRAWS = 64  # Sobol points a tuning may draw (repeats skipped) before its space counts as too small
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -38,31 +42,42 @@ class TuningError(RuntimeError):
 
 
 def rungs(params: dict) -> list[int]:
-    """The epochs at which the pruner judges a trial: min_epochs x reduction_factor^k below the budget."""
+    """The epochs at which the pruner judges a trial: min_epochs x reduction_factor^k below the budget
+    (none for `rungs: none`)."""
     settings, epochs = params["tuning"]["rungs"], params["train"]["epochs"]
-    result, epoch = [], settings["min_epochs"]
-    while epoch < epochs:
-        result.append(epoch)
-        epoch *= settings["reduction_factor"]
-    return result
+    if settings == NO_PRUNING:
+        return []
+    return schedule_rungs(settings["min_epochs"], settings["reduction_factor"], epochs)
 
 
-def judged_epochs(params: dict) -> list[int]:
-    """The rungs and the last epoch: where a table shows each trial's validation results."""
-    return [*rungs(params), params["train"]["epochs"]]
+def recorded_epochs(params: dict) -> list[int]:
+    """Every epoch of the budget: a table shows each trial's validation results after each one."""
+    return list(range(1, params["train"]["epochs"] + 1))
+
+
+def variant(params: dict, unpruned: bool = False, sampler_seed: int | None = None) -> tuple[dict, Path]:
+    """The params and the folder of a tuning: the committed one (tuning/), one that prunes nothing, for
+    the pruning audit (tuning/unpruned/), or one drawn with another sampler seed, for tuning variance
+    (tuning/seed<N>/)."""
+    params, folder = copy.deepcopy(params), TABLES
+    if unpruned:
+        params["tuning"]["rungs"], folder = NO_PRUNING, folder / "unpruned"
+    if sampler_seed is not None and sampler_seed != params["tuning"]["sampler"]["seed"]:
+        params["tuning"]["sampler"]["seed"], folder = sampler_seed, folder / f"seed{sampler_seed}"
+    return params, folder
 
 
 def terms(preset: str, params: dict) -> dict:
     """What makes two tunings comparable; recorded with a tuning and checked when it resumes."""
     tuning = params["tuning"]
     return {"trials": tuning["trials"], "rungs": rungs(params), "epochs": params["train"]["epochs"],
-            "seed": tuning["seed"], "startup_trials": tuning["startup_trials"],
-            "validation_size": tuning["validation_size"], "train_seed": params["train"]["seed"],
+            "sampler": dict(tuning["sampler"]), "validation_size": tuning["validation_size"],
+            "train_seed": params["train"]["seed"],
             "space": [d.describe() for d in search.parse(preset, params["optimizers"][preset])]}
 
 
-def default_storage(preset: str, root: Path = Path(".")) -> str:
-    return str(root / TABLES / f"{preset}.journal")
+def default_storage(preset: str, root: Path = Path("."), folder: Path = TABLES) -> str:
+    return str(root / folder / f"{preset}.journal")
 
 
 def open_storage(location: str):
@@ -75,14 +90,54 @@ def open_storage(location: str):
     return optuna.storages.JournalStorage(backend)
 
 
-def sampler(params: dict, number: int) -> optuna.samplers.BaseSampler:
-    """TPE, seeded by the trial's number: workers drawing at once still draw different settings."""
+class _DeclaredSpaceQMC(optuna.samplers.QMCSampler):
+    """Optuna's QMCSampler over a space given up front: left to itself, it draws the first trial at random
+    to learn the space."""
+
+    def __init__(self, space: dict, **settings):
+        with warnings.catch_warnings():  # experimental in name since Optuna 3.0
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            super().__init__(**settings)
+        self._space = space
+
+    def infer_relative_search_space(self, study, trial):
+        return self._space
+
+
+def distribution(d: search.Dimension) -> optuna.distributions.BaseDistribution:
+    if d.choices is not None:
+        return optuna.distributions.CategoricalDistribution(list(d.choices))
+    if d.integer:
+        return optuna.distributions.IntDistribution(d.low, d.high, log=d.log)
+    return optuna.distributions.FloatDistribution(d.low, d.high, log=d.log)
+
+
+def draw_settings(preset: str, params: dict) -> list[dict]:
+    """The tuning's trials, in order: successive points of a scrambled Sobol sequence over the preset's
+    space (Optuna's QMCSampler, seeded by tuning.sampler.seed), rounded as they will be trained; a point
+    that repeats an earlier setting is skipped. The same params always give the same list."""
+    dimensions = search.parse(preset, params["optimizers"][preset])
     tuning = params["tuning"]
-    return optuna.samplers.TPESampler(seed=tuning["seed"] + number, n_startup_trials=tuning["startup_trials"])
+    qmc = _DeclaredSpaceQMC({d.key: distribution(d) for d in dimensions}, qmc_type="sobol", scramble=True,
+                            seed=tuning["sampler"]["seed"])
+    drawing = optuna.create_study(sampler=qmc)  # in memory: only the draws are kept
+    settings: list[dict] = []
+    for _ in range(MAX_DRAWS):
+        if len(settings) == tuning["trials"]:
+            return settings
+        trial = drawing.ask()
+        values = search.suggest(trial, dimensions)
+        drawing.tell(trial, 0.0)
+        if values not in settings:
+            settings.append(values)
+    raise TuningError(f"{preset}: {MAX_DRAWS} draws from its space gave {len(settings)} distinct settings, "
+                      f"fewer than tuning.trials ({tuning['trials']}); widen optimizers.{preset}.search")
 
 
 def pruner(params: dict) -> optuna.pruners.BasePruner:
     settings = params["tuning"]["rungs"]
+    if settings == NO_PRUNING:
+        return optuna.pruners.NopPruner()
     return optuna.pruners.SuccessiveHalvingPruner(min_resource=settings["min_epochs"],
                                                   reduction_factor=settings["reduction_factor"],
                                                   min_early_stopping_rate=0)
@@ -95,9 +150,9 @@ def opening_lock(location: str):
 
 
 def open_tuning(preset: str, params: dict, storage, location: str) -> optuna.Study:
-    """Create the preset's tuning with its budget of trials enqueued, or load it and check that it was
-    made on the same terms. `location` is the storage's path or URL."""
-    wanted = terms(preset, params)
+    """Create the preset's tuning with its budget of trials drawn and enqueued, or load it and check that it
+    was made on the same terms. `location` is the storage's path or URL."""
+    wanted, draws = terms(preset, params), draw_settings(preset, params)
     with opening_lock(location):
         try:
             study = optuna.create_study(study_name=preset, storage=storage, direction="maximize",
@@ -111,9 +166,8 @@ def open_tuning(preset: str, params: dict, storage, location: str) -> optuna.Stu
                 raise TuningError(f"the tuning of {preset} in its storage was made on other terms ({changed} "
                                   "differ from params.yaml); restore them, or delete the storage to start over"
                                   ) from None
-        missing = wanted["trials"] - len(study.get_trials(deepcopy=False))
-        for _ in range(max(missing, 0)):  # a creator stopped while enqueuing leaves fewer
-            study.enqueue_trial({}, skip_if_exists=False)
+        for values in draws[len(study.get_trials(deepcopy=False)):]:  # a creator stopped while enqueuing leaves fewer
+            study.enqueue_trial(values, skip_if_exists=False)
     return study
 
 
@@ -159,9 +213,7 @@ def claim(study: optuna.Study, storage, params: dict) -> optuna.Trial | None:
                 continue  # another worker took it first
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
-        drawing = optuna.load_study(study_name=study.study_name, storage=storage,
-                                    sampler=sampler(params, waiting.number), pruner=study.pruner)
-        trial = optuna.Trial(drawing, trial_id)
+        trial = optuna.Trial(study, trial_id)  # its settings were drawn when it was enqueued
         trial.set_user_attr("worker", worker_id())
         return trial
     return None
@@ -184,14 +236,14 @@ def hold_out_split(params: dict, dataset_path: Path, device: torch.device) -> di
 
 
 def run_trial(trial: optuna.Trial, preset: str, params: dict, dataset: dict, device: torch.device) -> str:
-    """Train one trial, reporting each epoch's validation accuracy to the pruner; tell the tuning how it
-    ended; return its one-line account."""
+    """Train one trial, reporting each epoch's validation accuracy to the pruner (which judges it at the
+    rungs, never after its last epoch); tell the tuning how it ended; return its one-line account."""
     dimensions = search.parse(preset, params["optimizers"][preset])
     values = search.suggest(trial, dimensions)
     trial.set_user_attr("settings", values)
     trial.set_user_attr("device", str(device))
     trial.set_user_attr("versions", library_versions())
-    seconds = 0.0
+    seconds, judged = 0.0, set(rungs(params))
 
     def after_epoch(row: dict) -> None:
         nonlocal seconds
@@ -199,7 +251,7 @@ def run_trial(trial: optuna.Trial, preset: str, params: dict, dataset: dict, dev
         trial.set_user_attr(f"epoch{row['epoch']}", {"accuracy": row["validation_accuracy"],
                                                      "loss": row["validation_loss"], "seconds": row["seconds"]})
         trial.report(row["validation_accuracy"], row["epoch"])
-        if trial.should_prune():
+        if row["epoch"] in judged and trial.should_prune():
             raise optuna.TrialPruned()
 
     state, value = TrialState.COMPLETE, None
@@ -236,7 +288,8 @@ def account(preset: str, trial: optuna.trial.FrozenTrial) -> str:
             f"{trial.user_attrs.get('seconds', 0):.0f} s")
 
 
-def work(preset: str, params: dict, location: str, dataset_path: Path, root: Path = Path(".")) -> int:
+def work(preset: str, params: dict, location: str, dataset_path: Path, root: Path = Path("."),
+         folder: Path = TABLES) -> int:
     """A worker: take trials from the tuning until none is left; return how many it ran."""
     torch.set_num_threads(1)
     device = check_device(params["train"]["device"])
@@ -246,7 +299,7 @@ def work(preset: str, params: dict, location: str, dataset_path: Path, root: Pat
     while not (root / STOP).exists() and (trial := claim(study, storage, params)) is not None:
         dataset = dataset if dataset is not None else hold_out_split(params, dataset_path, device)
         print(run_trial(trial, preset, params, dataset, device), flush=True)
-        write_table(preset, study, params, root)
+        write_table(preset, study, params, root, folder)
         done += 1
     return done
 
@@ -261,6 +314,7 @@ class Worker:
     dataset: str
     commit: str
     data_md5: str | None
+    folder: str = str(TABLES)
     number: int = 0
 
     def numbered(self, number: int) -> Worker:
@@ -270,12 +324,12 @@ class Worker:
 def work_on(job: Worker) -> int:
     """A Dask task: check the worker, then work; return how many trials it ran."""
     study_task.check_worker(job.commit, job.data_md5)
-    return work(job.preset, job.params, job.location, Path(job.dataset))
+    return work(job.preset, job.params, job.location, Path(job.dataset), folder=Path(job.folder))
 
 
 def table(study: optuna.Study, params: dict) -> pd.DataFrame:
     """Every trial begun, by number: its settings, Optuna's state, epochs trained, validation accuracy
-    and loss at each rung and at the last epoch, and seconds of training."""
+    and loss after each epoch it trained, and seconds of training."""
     keys = [d.key for d in search.parse(study.study_name, params["optimizers"][study.study_name])]
     rows = []
     for trial in study.get_trials(deepcopy=False):
@@ -284,14 +338,14 @@ def table(study: optuna.Study, params: dict) -> pd.DataFrame:
         attrs = trial.user_attrs
         row = {"number": trial.number, **{k: attrs.get("settings", {}).get(k) for k in keys},
                "state": trial.state.name, "epochs": len(epochs_trained(attrs))}
-        for epoch in judged_epochs(params):
+        for epoch in recorded_epochs(params):
             reached = attrs.get(f"epoch{epoch}", {})
             row[f"val_accuracy@{epoch}"] = _rounded(reached.get("accuracy"))
             row[f"val_loss@{epoch}"] = _rounded(reached.get("loss"))
         row.update(seconds=attrs.get("seconds"), device=attrs.get("device"), load=attrs.get("load"))
         rows.append(row)
     columns = ["number", *keys, "state", "epochs",
-               *(f"val_{m}@{e}" for e in judged_epochs(params) for m in ("accuracy", "loss")),
+               *(f"val_{m}@{e}" for e in recorded_epochs(params) for m in ("accuracy", "loss")),
                "seconds", "device", "load"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -300,14 +354,15 @@ def _rounded(value):
     return None if value is None or not math.isfinite(value) else round(value, PRECISION)
 
 
-def write_table(preset: str, study: optuna.Study, params: dict, root: Path = Path(".")) -> Path:
-    path = root / TABLES / f"{preset}.csv"
+def write_table(preset: str, study: optuna.Study, params: dict, root: Path = Path("."),
+                folder: Path = TABLES) -> Path:
+    path = root / folder / f"{preset}.csv"
     atomic_files.write_text(path, table(study, params).to_csv(index=False))
     return path
 
 
-def read_table(preset: str, root: Path = Path(".")) -> pd.DataFrame | None:
-    path = root / TABLES / f"{preset}.csv"
+def read_table(preset: str, root: Path = Path("."), folder: Path = TABLES) -> pd.DataFrame | None:
+    path = root / folder / f"{preset}.csv"
     return pd.read_csv(path) if path.exists() else None
 
 

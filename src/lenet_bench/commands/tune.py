@@ -6,6 +6,9 @@
     lenet-bench tune adam --storage postgresql://host/db --scheduler tcp://host:8786   # several machines
     lenet-bench tune adam --apply          # write the best finished trial into params.yaml
     lenet-bench tune --all --table-only    # rebuild tuning/<preset>.csv from the storages
+    lenet-bench tune kfac --unpruned       # the same trials, none pruned (tuning/unpruned/), for the audit
+    lenet-bench tune --audit               # replay successive halving on the unpruned tunings: which rungs
+    lenet-bench tune kfac --sampler-seed 1   # an independent tuning (tuning/seed1/), for tuning variance
 
 Trials train for train.epochs on the training images less tuning.validation_size and are judged on
 those held out; a pruner stops those that fall behind at the rungs. Each trial prints one line; the
@@ -20,7 +23,7 @@ from pathlib import Path
 
 import optuna
 
-from lenet_bench import cluster, params_writer, study_task, tuning
+from lenet_bench import atomic_files, audit, cluster, params_writer, study_task, tuning
 from lenet_bench import params as params_module
 from lenet_bench.params import ParamError, did_you_mean
 
@@ -47,7 +50,7 @@ def apply(preset: str, params: dict) -> None:
     trials = tuning.read_table(preset)
     budget = params["tuning"]["trials"]
     if trials is None:
-        sys.exit(f"error: {preset}: no tuning/{preset}.csv; tune it first: lenet-bench tune {preset}")
+        sys.exit(f"error: {preset}: no {tuning.TABLES}/{preset}.csv; tune it first: lenet-bench tune {preset}")
     if tuning.finished(trials) < budget:
         sys.exit(f"error: {preset}: {tuning.finished(trials)} of its {budget} trials have finished; "
                  f"finish the tuning first: lenet-bench tune {preset}")
@@ -60,8 +63,8 @@ def apply(preset: str, params: dict) -> None:
     print("\n".join(f"  {change}" for change in changes) or f"  optimizers.{preset} already holds its settings")
 
 
-def tune(preset: str, params: dict, args) -> None:
-    location = args.storage or tuning.default_storage(preset)
+def tune(preset: str, params: dict, args, folder: Path) -> None:
+    location = args.storage or tuning.default_storage(preset, folder=folder)
     if args.table_only and "://" not in location and not Path(location).exists():
         print(f"{preset}: not tuned yet ({location} does not exist)")
         return
@@ -82,20 +85,20 @@ def tune(preset: str, params: dict, args) -> None:
         print(f"{preset}: {tuning.STOP} exists, so no trial starts; delete it to go on")
     elif waiting and not args.table_only:
         if args.workers == 1 and not (args.scheduler or args.cluster):
-            tuning.work(preset, params, location, DATASET)
+            tuning.work(preset, params, location, DATASET, folder=folder)
         else:
-            on_cluster(preset, params, location, args, waiting)
+            on_cluster(preset, params, location, args, waiting, folder)
         tuning.fail_orphans(study, storage)  # a worker that crashed left its trial running
-    path = tuning.write_table(preset, study, params)
-    summarize(preset, tuning.read_table(preset), params, path)
+    path = tuning.write_table(preset, study, params, folder=folder)
+    summarize(preset, tuning.read_table(preset, folder=folder), params, path)
 
 
-def on_cluster(preset: str, params: dict, location: str, args, waiting: int) -> None:
+def on_cluster(preset: str, params: dict, location: str, args, waiting: int, folder: Path) -> None:
     """One Dask task per worker, each taking trials from the shared storage until none is left."""
     if "://" not in location and args.scheduler:
         print(f"{preset}: workers on other machines need {location} on a shared file system, or --storage URL")
     job = tuning.Worker(preset, params, location, str(DATASET), study_task.code_commit(),
-                        study_task.data_md5())
+                        study_task.data_md5(), str(folder))
     with cluster.connect(args.scheduler, args.cluster == "slurm", args.workers) as client:
         workers = min(args.workers, waiting) if not args.scheduler else len(client.scheduler_info()["workers"])
         failures = cluster.run_all(client, tuning.work_on, [job.numbered(i) for i in range(max(workers, 1))],
@@ -119,6 +122,41 @@ def summarize(preset: str, trials, params: dict, path: Path) -> None:
     print(f"{line}\nwrote {path}")
 
 
+def run_audit(presets: list[str], params: dict) -> None:
+    """Replay successive halving on the unpruned tunings of `presets`; print the table, write it to
+    tuning/audit.csv, and say which rungs it chooses."""
+    budget, epochs, settings = params["tuning"]["trials"], params["train"]["epochs"], params["tuning"]["audit"]
+    _, unpruned = tuning.variant(params, unpruned=True)
+    tables = {}
+    for preset in presets:
+        trials = tuning.read_table(preset, folder=unpruned)
+        if trials is None:
+            pruned = tuning.read_table(preset)
+            if pruned is not None and (pruned["state"] == "PRUNED").any():
+                sys.exit(f"error: {preset}: its tuning ({tuning.TABLES}/{preset}.csv) was pruned, so it has no full "
+                         f"curves to replay; tune it unpruned first: lenet-bench tune {preset} --unpruned")
+            sys.exit(f"error: {preset}: no unpruned tuning to replay ({unpruned}/{preset}.csv); "
+                     f"run it first: lenet-bench tune {preset} --unpruned")
+        if tuning.finished(trials) < budget:
+            sys.exit(f"error: {preset}: {tuning.finished(trials)} of the {budget} trials of its unpruned tuning have "
+                     f"finished; finish it first: lenet-bench tune {preset} --unpruned")
+        if (trials["state"] == "PRUNED").any():
+            sys.exit(f"error: {preset}: {unpruned}/{preset}.csv holds pruned trials, so it has no full curves "
+                     "to replay; delete it and its journal, and tune it again with --unpruned")
+        tables[preset] = trials
+    replays = audit.audit(tables, settings, epochs)
+    path = tuning.TABLES / "audit.csv"
+    atomic_files.write_text(path, replays.to_csv(index=False))
+    print(audit.markdown(replays, settings["max_regret"]))
+    choice = audit.chosen(replays, settings["max_regret"])
+    wanted = audit.describe_rungs(choice)
+    agrees = params["tuning"]["rungs"] == choice
+    print(f"\nchosen rungs: {wanted} (the cheapest schedule within {100 * settings['max_regret']:.2f} points of "
+          f"regret on every audited preset); params.yaml's tuning.rungs "
+          + ("agrees" if agrees else f"differs: set it to {wanted}"))
+    print(f"wrote {path}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="lenet-bench tune", description=__doc__.splitlines()[0])
     parser.add_argument("presets", nargs="?", help="comma-separated presets")
@@ -130,6 +168,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--storage", help="an Optuna storage URL or journal path (default tuning/<preset>.journal)")
     parser.add_argument("--apply", action="store_true", help="write each preset's best trial into params.yaml")
     parser.add_argument("--table-only", action="store_true", help="rebuild the tables; run no trial")
+    parser.add_argument("--unpruned", action="store_true",
+                        help="tune with no pruning, in tuning/unpruned/ (the pruning audit replays these)")
+    parser.add_argument("--sampler-seed", type=int,
+                        help="draw the trials with another sampler seed, in tuning/seed<N>/ (tuning variance)")
+    parser.add_argument("--audit", action="store_true",
+                        help="replay successive halving on the unpruned tunings of tuning.audit.presets (or of the "
+                             "presets named) and print which rungs to use; runs no trial")
     parser.add_argument("--fail-running", action="store_true",
                         help="mark FAIL the trials other machines' workers left running (after those stopped)")
     args = parser.parse_args(argv)
@@ -140,6 +185,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: params.yaml: {err}")
     if args.workers < 1:
         sys.exit(f"error: --workers must be at least 1, got {args.workers}")
+    if args.sampler_seed is not None and args.sampler_seed < 0:
+        sys.exit(f"error: --sampler-seed must be at least 0, got {args.sampler_seed}")
+    if args.audit:
+        run_audit(chosen_presets(args, params) if args.presets or args.all else params["tuning"]["audit"]["presets"],
+                  params)
+        return
     presets = chosen_presets(args, params)
     if args.apply:
         for preset in presets:
@@ -147,6 +198,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not args.table_only and not DATASET.exists():
         sys.exit(f"error: {DATASET} is missing; make it first: dvc repro prepare_data")
+    params, folder = tuning.variant(params, args.unpruned, args.sampler_seed)
     for preset in presets:
-        tune(preset, params, args)
+        tune(preset, params, args, folder)
 
