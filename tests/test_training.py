@@ -206,14 +206,17 @@ def test_hessian_vector_products_count_two_gradient_evaluations(synthetic_data, 
 
 
 def test_muon_takes_the_hidden_matrices_and_adamw_the_rest():
-    from lenet_bench.optimizers import build_optimizer
+    from lenet_bench.optimizers import MuonWithAdamW, build_optimizer
     model = LeNet5()
     optimizer = build_optimizer(model, {"algorithm": "muon", "lr": 0.01}, 0.1)
     names = {id(p): n for n, p in model.named_parameters()}
     assert [names[id(p)] for p in optimizer.muon.param_groups[0]["params"]] == ["fc1.weight", "fc2.weight"]
     assert {names[id(p)] for p in optimizer.adamw.param_groups[0]["params"]} == set(names.values()) - {
         "fc1.weight", "fc2.weight"}
-    assert all(group["weight_decay"] == 0.1 for group in optimizer.param_groups)
+    # Decoupled decay would be another objective: l2 reaches Muon through the loss (tests/test_l2.py).
+    assert all(group["weight_decay"] == 0.0 for group in optimizer.param_groups)
+    decaying = MuonWithAdamW(model.named_parameters(), lr=0.01, weight_decay=0.1)
+    assert all(group["weight_decay"] == 0.1 for group in (*decaying.muon.param_groups, *decaying.adamw.param_groups))
     optimizer.param_groups[0]["lr"] = 0.5  # what a scheduler does reaches the inner optimizers
     assert optimizer.muon.param_groups[0]["lr"] == 0.5
 

@@ -13,8 +13,9 @@ class Algorithm:
     library: str                # where the implementation comes from, for reports
     settings: tuple[str, ...]   # the algorithm's own hyperparameters a preset may set
     weight_decay: str           # "coupled": its weight_decay adds wd * w to the gradient (L2);
-                                # "decoupled": its weight_decay shrinks w apart from the gradient;
-                                # "loss": it has none, so the loop adds wd/2 * ||w||^2 to the loss
+                                # "decoupled": its weight_decay shrinks w apart from the gradient, another
+                                # objective, so the loop adds wd/2 * ||w||^2 to the loss instead (l2_mode);
+                                # "loss": it has none, so the loop adds the penalty to the loss
     create_graph: bool = False  # its closure must keep the backward graph (Hessian-vector products)
     named: bool = False         # its factory takes (name, parameter) pairs
     fixed_batches: bool = False  # it keeps state per mini-batch: the same partition every epoch
@@ -173,8 +174,13 @@ PRESET_KEYS = ("family", "algorithm", "batch_size", "lr", "schedule", "batch_gro
 
 
 def l2_mode(algorithm: str, weight_decay: float) -> str:
-    """How the L2 penalty reaches the weights: 'none', 'coupled', 'decoupled' or 'loss'."""
-    return "none" if weight_decay == 0 else ALGORITHMS[algorithm].weight_decay
+    """How the L2 penalty wd/2 ||w||^2 reaches the weights: 'none', 'coupled' (the optimizer's weight_decay
+    adds wd * w to the gradient) or 'loss' (the loop adds the penalty to the loss). An optimizer whose own
+    weight_decay is decoupled gets the penalty through the loss, so that every optimizer of a scenario
+    minimises the same function of the weights."""
+    if weight_decay == 0:
+        return "none"
+    return "coupled" if ALGORITHMS[algorithm].weight_decay == "coupled" else "loss"
 
 
 def build_optimizer(model: torch.nn.Module, preset: dict, weight_decay: float) -> torch.optim.Optimizer:
@@ -183,8 +189,8 @@ def build_optimizer(model: torch.nn.Module, preset: dict, weight_decay: float) -
     settings = {key: preset[key] for key in algorithm.settings if key in preset}
     if "betas" in settings:
         settings["betas"] = tuple(settings["betas"])  # YAML gives a list
-    if l2_mode(preset["algorithm"], weight_decay) in ("coupled", "decoupled"):
-        settings["weight_decay"] = weight_decay
+    if algorithm.weight_decay != "loss":  # always given: torch's AdamW and Muon decay by default
+        settings["weight_decay"] = weight_decay if l2_mode(preset["algorithm"], weight_decay) == "coupled" else 0.0
     return algorithm.factory(parameters, lr=preset["lr"], **settings)
 
 

@@ -12,7 +12,7 @@ import yaml
 from . import search
 from .data import TRAIN_SIZE
 from .evaluation import SPARSE_LAYERS
-from .optimizers import ALGORITHMS, PRESET_KEYS
+from .optimizers import ALGORITHMS, PRESET_KEYS, l2_mode
 from .schedules import SCHEDULES
 from .sparsity import METHODS, SCOPES
 
@@ -266,6 +266,8 @@ def run_config(params: dict, scenario: str) -> dict:
         "validation_size": params["data"]["validation_size"],
         **params["train"],
     }
+    if config["weight_decay"]:  # how the penalty is applied is part of what a run is; only L2 runs carry it
+        config["l2_mode"] = l2_mode(preset["algorithm"], config["weight_decay"])
     sparsity = (params["scenarios"][scenario] or {}).get("sparsity")
     if sparsity:  # only sparse scenarios carry the key, so adding it changed no dense run's config
         config["sparsity"] = sparsity
