@@ -17,7 +17,7 @@ from lenet_bench.export import (
     split_by_settings,
     study_params,
 )
-from lenet_bench.study import adopt, leaders, overrides, parse_seeds, plan, replaced_budgets
+from lenet_bench.study import adopt, confirmations, leaders, merge, overrides, parse_seeds, plan, replaced_budgets
 
 
 def metrics(accuracy):
@@ -168,3 +168,32 @@ def test_a_run_on_other_hardware_is_still_owed_by_the_study(root):
     on_gpu = pd.DataFrame([{**row, "device": "cuda"}])
     assert plan(params, ["momentum"], ["standard"], [0], 1, None, on_gpu)[1] == 0
     assert plan(params, ["momentum"], ["standard"], [0], 1, None, on_gpu.assign(device="cpu"))[1] == 1
+
+
+def test_leaders_are_chosen_by_the_declared_rule_on_the_choosing_seeds_alone(root):
+    params = params_module.load(root / "params.yaml")
+    params["study"]["leaders"].update(count=2, scenarios=["standard", "l2"])
+    rows = []
+    # On seeds 0-2 adam leads standard and nadam l2; seeds 3-9 (confirming) would say otherwise.
+    for preset, scenario, choosing, confirming in (("adam", "standard", 0.91, 0.80), ("nadam", "standard", 0.90, 0.95),
+                                                   ("radam", "standard", 0.89, 0.99), ("adam", "l2", 0.80, 0.99),
+                                                   ("nadam", "l2", 0.92, 0.80), ("radam", "l2", 0.91, 0.80)):
+        for seed in range(10):
+            rows.append({"optimizer": preset, "scenario": scenario, "seed": seed, "device": "cpu", "threads": 1,
+                         "test_accuracy": choosing if seed in params["study"]["seeds"] else confirming,
+                         "test_loss": 1.0 - (choosing if seed < 3 else confirming), "epochs_budget": 10,
+                         "fingerprint": fingerprint(study_params(params, preset, seed, 1, 10), scenario)})
+    export = pd.DataFrame(rows)
+    assert leaders(export, params, scenario="standard") == ["adam", "nadam"]
+    assert confirmations(export, params) == [("adam", "standard"), ("nadam", "standard"),
+                                             ("nadam", "l2"), ("radam", "l2")]
+    params["study"]["leaders"]["criterion"] = "mean_test_loss"
+    assert leaders(export, params, scenario="l2") == ["nadam", "radam"]
+
+
+def test_runs_of_one_preset_and_seed_merge_their_scenarios(root):
+    params = params_module.load(root / "params.yaml")
+    runs = [*plan(params, ["adam"], ["standard"], [3], 1, None, pd.DataFrame())[0],
+            *plan(params, ["adam", "nadam"], ["l2"], [3], 1, None, pd.DataFrame())[0]]
+    assert [(r.preset, r.seed, r.scenarios) for r in merge(runs)] == [("adam", 3, ("standard", "l2")),
+                                                                     ("nadam", 3, ("l2",))]

@@ -12,11 +12,12 @@ import yaml
 from . import search
 from .data import TRAIN_SIZE
 from .evaluation import SPARSE_LAYERS
+from .leaders import CRITERIA, TIE_BREAKS
 from .optimizers import ALGORITHMS, PRESET_KEYS, l2_mode
 from .schedules import SCHEDULES
 from .sparsity import METHODS, SCOPES
 
-SECTIONS = ("data", "train", "optimizer", "optimizers", "scenarios", "tuning")
+SECTIONS = ("data", "train", "optimizer", "optimizers", "scenarios", "tuning", "study")
 DATA_KEYS = ("sources", "validation_size")
 TRAIN_KEYS = ("epochs", "seed", "device", "threads", "target_accuracy")
 TUNING_KEYS = ("trials", "sampler", "validation_size", "rungs", "audit", "fixed")
@@ -25,6 +26,8 @@ SAMPLER_KEYS = ("name", "seed")
 RUNG_KEYS = ("min_epochs", "reduction_factor")
 NO_PRUNING = "none"
 AUDIT_KEYS = ("presets", "min_epochs", "reduction_factors", "max_regret")
+STUDY_KEYS = ("seeds", "leaders")
+LEADER_KEYS = ("count", "criterion", "scenarios", "confirm_seeds", "alpha", "tie_break")
 LABELS = ("family", "search")  # what a preset says about itself: changing it must not re-train
 SCENARIO_KEYS = ("description", "weight_decay", "sparsity")
 SPARSITY_KEYS = ("density", "layers", "scope", "method")
@@ -179,6 +182,38 @@ def check_audit(audit, presets: dict, fixed: list) -> None:
             raise _allowed("tuning.audit.presets", name, [p for p in presets if p not in fixed])
 
 
+def _seeds(key: str, seeds) -> list[int]:
+    if not isinstance(seeds, list) or not seeds:
+        raise ParamError(f"{key}: must be a non-empty list of seeds, got {seeds!r}")
+    for seed in seeds:
+        _number(key, seed, low=0, integer=True)
+    if len(set(seeds)) < len(seeds):
+        raise ParamError(f"{key}: lists a seed twice: {seeds}")
+    return seeds
+
+
+def check_study(study, scenarios: dict) -> None:
+    _check_keys("study", study, STUDY_KEYS, required=STUDY_KEYS)
+    choosing = _seeds("study.seeds", study["seeds"])
+    rule = study["leaders"]
+    _check_keys("study.leaders", rule, LEADER_KEYS, required=LEADER_KEYS)
+    _number("study.leaders.count", rule["count"], low=1, integer=True)
+    if rule["criterion"] not in CRITERIA:
+        raise _allowed("study.leaders.criterion", rule["criterion"], list(CRITERIA))
+    if rule["tie_break"] not in TIE_BREAKS:
+        raise _allowed("study.leaders.tie_break", rule["tie_break"], list(TIE_BREAKS))
+    _number("study.leaders.alpha", rule["alpha"], low=0, high=1, low_open=True)
+    if not isinstance(rule["scenarios"], list) or not rule["scenarios"]:
+        raise ParamError(f"study.leaders.scenarios: must be a non-empty list of scenarios, got {rule['scenarios']!r}")
+    for name in rule["scenarios"]:
+        if name not in scenarios:
+            raise _allowed("study.leaders.scenarios", name, list(scenarios))
+    confirming = _seeds("study.leaders.confirm_seeds", rule["confirm_seeds"])
+    if shared := sorted(set(choosing) & set(confirming)):
+        raise ParamError(f"study.leaders.confirm_seeds: {shared} also choose the leaders (study.seeds); "
+                         "a seed that chooses cannot confirm")
+
+
 def check_averaging(where: str, averaging, epochs: int | None) -> None:
     if not isinstance(averaging, dict) or averaging.get("name") not in AVERAGING:
         raise _allowed(f"{where}.name", averaging.get("name") if isinstance(averaging, dict) else averaging,
@@ -234,6 +269,7 @@ def check(params: dict) -> None:
         _number(f"scenarios.{name}.weight_decay", (scenario or {}).get("weight_decay", 0.0), low=0)
         if (scenario or {}).get("sparsity") is not None:
             check_sparsity(f"scenarios.{name}.sparsity", scenario["sparsity"], train["epochs"])
+    check_study(params["study"], scenarios)
 
 
 def check_sparsity(where: str, sparsity, epochs: int) -> None:

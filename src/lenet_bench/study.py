@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import leaders as leader_rule
 from .dvc_experiments import with_curves
 from .export import DEVICE, fingerprint, on_study_hardware, record, split_by_settings, study_params
 from .params import check
@@ -19,13 +20,24 @@ def overrides(preset: str, seed: int, threads: int, epochs: int | None) -> list[
             *([f"train.epochs={epochs}"] if epochs else [])]
 
 
-def leaders(export: pd.DataFrame, params: dict, count: int) -> list[str]:
-    """The `count` presets with the best mean test accuracy in the first scenario (standard), among the
-    export's runs at params.yaml's settings on the study's hardware."""
+def current_runs(export: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """The export's runs at params.yaml's settings on the study's hardware."""
     current, _ = split_by_settings(export, params)
-    scenario = next(iter(params["scenarios"]))
-    runs = current[on_study_hardware(current) & (current["scenario"] == scenario)]
-    return list(runs.groupby("optimizer")["test_accuracy"].mean().sort_values(ascending=False).index[:count])
+    return current[on_study_hardware(current)] if not current.empty else current
+
+
+def leaders(export: pd.DataFrame, params: dict, count: int | None = None, scenario: str | None = None) -> list[str]:
+    """The leaders of `scenario` (default: the first) by the rule of params.yaml's study.leaders, on the
+    choosing seeds (study.seeds) of the export's current runs; `count` overrides the rule's count."""
+    rule = dict(params["study"]["leaders"], **({"count": count} if count is not None else {}))
+    return leader_rule.leaders(current_runs(export, params), rule, params["study"]["seeds"],
+                               scenario or next(iter(params["scenarios"])))
+
+
+def confirmations(export: pd.DataFrame, params: dict) -> list[tuple[str, str]]:
+    """(preset, scenario) for every leader of every scenario of the rule: what earns the confirming seeds."""
+    return [(preset, scenario) for scenario in params["study"]["leaders"]["scenarios"]
+            for preset in leaders(export, params, scenario=scenario)]
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -74,6 +86,17 @@ def plan(params: dict, presets, scenarios, seeds, threads: int, epochs: int | No
             if missing:
                 runs.append(Run(preset, seed, missing, run))
     return runs, already
+
+
+def merge(runs: list[Run]) -> list[Run]:
+    """One run per preset and seed, with the scenarios of every run given for it."""
+    merged: dict[tuple[str, int], Run] = {}
+    for run in runs:
+        key = (run.preset, run.seed)
+        if key in merged:
+            run = Run(run.preset, run.seed, merged[key].scenarios + run.scenarios, run.params)
+        merged[key] = run
+    return list(merged.values())
 
 
 def replaced_budgets(runs: list[Run], export: pd.DataFrame, params: dict) -> list[str]:

@@ -6,7 +6,7 @@
     lenet-bench study --scheduler tcp://host:8786   # the workers of a running Dask cluster
     lenet-bench study --cluster slurm --workers 32  # workers from Slurm (dask-jobqueue)
     lenet-bench study --with-dvc --jobs 2      # each run a DVC experiment, through DVC's local queue
-    lenet-bench study --top 3 --seeds 0-9 --scenarios standard   # more seeds for the three leaders
+    lenet-bench study --confirm                # the confirming seeds for each scenario's leaders (study.leaders)
 
 Every run is made on the CPU with one torch thread (lenet_bench.export.DEVICE, THREADS), so that every
 table compares runs made on one kind of hardware. On Dask, one run (a preset, seed and scenario) is one
@@ -24,7 +24,7 @@ from lenet_bench import cluster, dvc_queue, export
 from lenet_bench import params as params_module
 from lenet_bench.dvc_experiments import finished_experiments, with_curves
 from lenet_bench.params import ParamError
-from lenet_bench.study import adopt, leaders, overrides, parse_seeds, plan, replaced_budgets
+from lenet_bench.study import adopt, confirmations, leaders, merge, overrides, parse_seeds, plan, replaced_budgets
 from lenet_bench.study_task import DATA, Task, code_commit, data_md5, execute
 
 FAILURES = Path("results/study_failures.csv")
@@ -34,9 +34,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="lenet-bench study", description=__doc__.splitlines()[0])
     parser.add_argument("--presets", help="comma-separated presets (default: every preset in params.yaml)")
     parser.add_argument("--scenarios", help="comma-separated scenarios (default: every scenario)")
-    parser.add_argument("--seeds", default="0,1,2", help="seeds, e.g. 0,1,2 or 0-9 (default: 0,1,2)")
-    parser.add_argument("--top", type=int, help="instead of --presets: the N presets with the best mean test "
-                        "accuracy in the first scenario, from the export")
+    parser.add_argument("--seeds", help="seeds, e.g. 0,1,2 or 0-9 (default: params.yaml's study.seeds)")
+    parser.add_argument("--top", type=int, help="instead of --presets: the N best presets of the first scenario by "
+                        "study.leaders.criterion on the choosing seeds (study.seeds), from the export")
+    parser.add_argument("--confirm", action="store_true", help="the leaders of each scenario of study.leaders, by its "
+                        "rule on the choosing seeds, on its confirm_seeds")
     parser.add_argument("--epochs", type=int, help="override train.epochs (e.g. 1 for a smoke test, in a copy of the "
                         "repository: the export keeps one result per preset, scenario and seed, so this refuses "
                         "to replace results of another budget)")
@@ -61,6 +63,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("error: --with-dvc runs on DVC's local queue: drop --scheduler, --cluster and --workers")
     if args.workers is not None and args.workers < 1:
         sys.exit(f"error: --workers must be at least 1, got {args.workers}")
+    if args.confirm and (args.presets or args.top is not None or args.scenarios or args.seeds):
+        sys.exit("error: --confirm takes its presets, scenarios and seeds from params.yaml's study.leaders; "
+                 "drop --presets, --top, --scenarios and --seeds")
     presets = args.presets.split(",") if args.presets else list(params["optimizers"])
     if args.top is not None:
         presets = leaders(export.read_export(), params, args.top)
@@ -69,21 +74,24 @@ def main(argv: list[str] | None = None) -> None:
         print(f"--top {args.top}: {', '.join(presets)}")
     scenarios = args.scenarios.split(",") if args.scenarios else list(params["scenarios"])
     try:
-        seeds = parse_seeds(args.seeds)
+        seeds = parse_seeds(args.seeds) if args.seeds else params["study"]["seeds"]
         current = export.read_export()
-        if args.redo:
-            current = current[~export.selected(current, presets, scenarios, seeds)]
-        runs, already = plan(params, presets, scenarios, seeds, export.THREADS, args.epochs, current)
+        if args.confirm:
+            runs, already, total = plan_confirmations(params, current, args)
+        else:
+            if args.redo:
+                current = current[~export.selected(current, presets, scenarios, seeds)]
+            runs, already = plan(params, presets, scenarios, seeds, export.THREADS, args.epochs, current)
+            total = (f"{len(presets)} presets x {len(scenarios)} scenarios x {len(seeds)} seeds = "
+                     f"{len(presets) * len(scenarios) * len(seeds)} results")
     except (ValueError, ParamError) as err:
         sys.exit(f"error: {err}")
     if replaced := replaced_budgets(runs, export.read_export(), params):
         sys.exit(f"error: --epochs {args.epochs} would replace {len(replaced)} result(s) of another epoch budget in "
                  f"{export.EXPORT} ({', '.join(replaced[:3])}{', ...' if len(replaced) > 3 else ''}); smoke-test "
                  "in a copy: git clone . ../smoke && cd ../smoke && dvc repro prepare_data")
-    total = len(presets) * len(scenarios) * len(seeds)
     todo = sum(len(run.scenarios) for run in runs)
-    print(f"study: {len(presets)} presets x {len(scenarios)} scenarios x {len(seeds)} seeds = {total} results; "
-          f"{already} already in results/study.csv, {todo} to run")
+    print(f"study: {total}; {already} already in results/study.csv, {todo} to run")
     if args.dry_run or not runs:
         for run in runs:
             print(f"  {run.name}: {', '.join(run.scenarios)}")
@@ -96,6 +104,29 @@ def main(argv: list[str] | None = None) -> None:
         with_dvc_queue(runs, args)
     else:
         on_dask(runs, args)
+
+
+def plan_confirmations(params: dict, current, args):
+    """The confirming seeds of every scenario's leaders: the runs still to do, how many results the export
+    has, and what the plan covers."""
+    rule = params["study"]["leaders"]
+    pairs = confirmations(current, params)
+    by_scenario = {s: [p for p, scenario in pairs if scenario == s] for s in rule["scenarios"]}
+    for scenario, chosen in by_scenario.items():
+        if len(chosen) < rule["count"]:
+            raise ValueError(f"--confirm: {scenario} has {len(chosen)} preset(s) with runs at the current settings on "
+                             f"the choosing seeds; run them first: lenet-bench study --scenarios {scenario}")
+        print(f"--confirm: leaders of {scenario} by {rule['criterion']} on seeds "
+              f"{', '.join(map(str, params['study']['seeds']))}: {', '.join(chosen)}")
+    runs, already = [], 0
+    for scenario, chosen in by_scenario.items():
+        if args.redo:
+            current = current[~export.selected(current, chosen, [scenario], rule["confirm_seeds"])]
+        more, done = plan(params, chosen, [scenario], rule["confirm_seeds"], export.THREADS, args.epochs, current)
+        runs, already = merge(runs + more), already + done
+    seeds = len(rule["confirm_seeds"])
+    total = f"{len(pairs)} leaders x {seeds} confirming seeds = {len(pairs) * seeds} results"
+    return runs, already, total
 
 
 def on_dask(runs, args) -> None:

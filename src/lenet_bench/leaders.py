@@ -1,0 +1,22 @@
+"""The leader rule (params.yaml `study.leaders`): which presets of a scenario earn the confirming seeds.
+
+Declared before the runs and applied to the choosing seeds alone (`study.seeds`), so that the seeds that
+rank the leaders afterwards (`confirm_seeds`) played no part in choosing them.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+# criterion -> (the export's column, whether lower is better)
+CRITERIA = {"mean_test_accuracy": ("test_accuracy", False), "mean_test_loss": ("test_loss", True)}
+# a second criterion among tied leaders -> the export's column (lower is better; a miss counts after any hit)
+TIE_BREAKS = {"target_grad_evals": "target_grad_evals", "target_epoch": "target_epoch"}
+
+
+def leaders(runs: pd.DataFrame, rule: dict, choosing_seeds: list[int], scenario: str) -> list[str]:
+    """The rule's `count` best presets in `scenario` by its criterion, from `runs` (the export's runs at the
+    current settings on the study's hardware) on the choosing seeds only; ties go to the earlier name."""
+    column, ascending = CRITERIA[rule["criterion"]]
+    chosen_on = runs[(runs["scenario"] == scenario) & runs["seed"].isin(choosing_seeds)]
+    means = chosen_on.groupby("optimizer")[column].mean().sort_index()
+    return list(means.sort_values(ascending=ascending, kind="stable").index[:rule["count"]])
