@@ -52,8 +52,9 @@ def test_tuning_table_gives_every_tuned_preset_its_budget_and_says_which_are_not
     params = pages.load_params(tmp_path / "params.yaml")
     budget, last = params["tuning"]["trials"], params["train"]["epochs"]
     states = ["COMPLETE", "COMPLETE"] + ["PRUNED"] * (budget - 3) + ["FAIL"]
+    every_epoch = {f"val_{m}@{e}": [None] * budget for e in range(1, last) for m in ("accuracy", "loss")}
     pd.DataFrame({"number": range(budget), "lr": [0.01] * budget, "state": states,
-                  "epochs": [last, last] + [1] * (budget - 3) + [0],
+                  "epochs": [last, last] + [1] * (budget - 3) + [0], **every_epoch,
                   f"val_accuracy@{last}": [0.9, 0.91] + [None] * (budget - 2),
                   f"val_loss@{last}": [0.3, 0.29] + [None] * (budget - 2)}).to_csv(tmp_path / "tuning" / "adam.csv",
                                                                                   index=False)

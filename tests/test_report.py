@@ -61,8 +61,10 @@ def test_report_has_every_section_and_picks_the_best_method_that_beats_the_targe
         assert heading in text
     assert "| good | momentum | 90.55 ± 0.07 |" in text
     assert "bad stayed below 89.38% on average in `standard`" in text
-    assert "the leader good minus the runner-up fast is +0.50 percentage points" in text
-    assert "**the leaders tie**" in text  # two seeds cannot tell them apart
+    # Seeds 0 and 1 choose the leaders; none has the confirming seeds yet.
+    assert "the leaders by mean test accuracy on seeds 0, 1, 2 (the rule of `study.leaders`" in text
+    assert "are good, fast, bad. Not confirmed yet: good, fast, bad lack some of the confirming seeds" in text
+    assert "## 6. The chosen method: good (provisional: its leaders are not confirmed yet)" in text
     assert "bad costs 60 s per epoch" in text
     for figure in ("curves_standard.png", "curves_l2.png", "curves_sparse.png", "profile.png"):
         assert (tmp_path / "report" / "figures" / figure).stat().st_size > 0
@@ -131,11 +133,13 @@ def test_runs_on_other_hardware_are_left_out_and_missing_presets_are_named(tmp_p
     assert "**Not in the study yet** (presets of params.yaml without a run here): bad, untried." in text
 
 
-def test_a_leader_ahead_on_every_one_of_ten_seeds_is_chosen_and_a_tie_is_called_a_tie(tmp_path, project_params):
+def test_a_leader_ahead_on_every_confirming_seed_is_chosen_and_a_tie_is_called_a_tie(tmp_path, project_params):
     fake_export(tmp_path, project_params, seeds=range(10))
     text = report.build(tmp_path, tmp_path / "report")
-    assert "on the 10 seeds they share, the leader good minus the runner-up fast is +0.50" in text
-    assert "p = 0.002" in text and "good is ahead at the 5% level, and is the chosen method." in text
+    assert "Ranked on the 7 confirming seeds alone (3, 4, 5, 6, 7, 8, 9)" in text
+    # 7 of 7 seeds ahead: p = 2/128, twice that after Holm's correction for two tests.
+    assert "| fast | 90.60 ± 0.22 | 7/7 | 0.48 | +0.50 ± 0.00 | 7 of 7 | 0.016 | 0.031 |" in text
+    assert "good is ahead of every other leader after the correction: **good**." in text
     # Now fast is as accurate, seed for seed, but reaches the target sooner: a tie, settled by the cost.
     study = pd.read_csv(tmp_path / "results" / "study.csv")
     fast = study["optimizer"] == "fast"
@@ -144,8 +148,16 @@ def test_a_leader_ahead_on_every_one_of_ten_seeds_is_chosen_and_a_tie_is_called_
     study.loc[fast, "target_grad_evals"] = 300_000
     study.to_csv(tmp_path / "results" / "study.csv", index=False)
     text = report.build(tmp_path, tmp_path / "report")
-    assert "**the leaders tie** (" in text and "## 6. The chosen method: fast" in text
-    assert "the fewest gradient evaluations to reach 89.38% (mean over seeds): **fast**" in text
+    assert "**good and fast tie**: no corrected test separates the first from them" not in text
+    assert "**good and fast tie**: no corrected test separates them" in text
+    assert "fewest target grad evals to 89.38% (mean over the confirming seeds), chooses **fast**." in text
+    assert "## 6. The chosen method: fast\n" in text
+
+
+def test_holm_multiplies_the_smallest_p_by_the_number_of_tests_and_never_lets_a_larger_one_fall_below():
+    assert report.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert report.holm([0.5]) == [0.5]
+    assert report.holm([0.6, 0.6]) == [1.0, 1.0]
 
 
 def test_sign_flip_test_is_exact_for_small_samples():
@@ -187,6 +199,7 @@ def test_the_report_takes_its_target_and_scenarios_from_params_yaml(tmp_path, pr
     params["train"]["target_accuracy"] = 0.902
     params["scenarios"] = {"l2": {**params["scenarios"]["l2"], "description": "a gentle penalty"},
                            "standard": params["scenarios"]["standard"]}
+    params["study"]["leaders"]["scenarios"] = ["l2", "standard"]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     fake_export(tmp_path, project_params, params=params)  # its sparse runs are of a scenario params.yaml no longer has
     text = report.build(tmp_path, tmp_path / "report")
@@ -194,7 +207,8 @@ def test_the_report_takes_its_target_and_scenarios_from_params_yaml(tmp_path, pr
     assert "- **Scenarios**: `l2`: a gentle penalty; `standard`: plain cross-entropy." in text
     assert "### l2 (a gentle penalty)" in text and "### sparse" not in text
     assert text.index("### l2") < text.index("### standard")  # params.yaml's order
-    assert "In `l2`, on the 2 seeds they share" in text  # the first scenario leads the choice
+    assert text.index("In `l2`, the leaders by") < text.index("In `standard`, the leaders by")
+    assert "Chosen in `l2` by the rule" in text  # the rule's first scenario leads the choice
 
 
 def test_a_report_needs_the_params_it_was_made_for(tmp_path, project_params):

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import figures
+from . import audit, figures
+from . import leaders as leader_rule
 from .atomic_files import write_text
 from .data import TEST_SIZE, TRAIN_SIZE
 from .export import DEVICE, KEY, THREADS, on_study_hardware, split_by_settings
@@ -22,8 +23,6 @@ from .params import load as load_params
 from .tuning import best, budget_used, read_table, rungs
 
 MAX_PAGES = 10  # the brief's limit, printed on A4
-SIGNIFICANCE = 0.05  # a leader is ahead of the runner-up when the paired test's p falls below this
-LEADERS = 3  # the presets of the first scenario that the study gives more seeds (lenet-bench study --top)
 
 # What each algorithm does, for the chosen method's section.
 ALGORITHM_TEXT = {
@@ -148,10 +147,6 @@ class Paired:
     wins: int     # seeds on which first is ahead
     p: float      # exact two-sided sign-flip (permutation) test of the mean difference
 
-    @property
-    def ahead(self) -> bool:
-        return self.seeds > 1 and self.mean > 0 and self.p < SIGNIFICANCE
-
 
 def sign_flip_p(diff: np.ndarray) -> float:
     """Two-sided p of a mean paired difference: the share of the 2^n sign flips of the differences whose
@@ -174,48 +169,98 @@ def paired(study: pd.DataFrame, scenario: str, first: str, second: str) -> Paire
                   float(diff.std(ddof=1)) if len(diff) > 1 else math.nan, int((diff > 0).sum()), sign_flip_p(diff))
 
 
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjustment of p-values (the family-wise error held at the level they are compared
+    with), in the order given."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted, running = [1.0] * len(p_values), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
 @dataclass(frozen=True)
 class Choice:
-    chosen: str
-    ranked: list[str]       # by mean test accuracy in the scenario, best first
-    tied: list[str]         # the leader and the leaders it is not ahead of
-    test: Paired | None     # the leader against the runner-up
-    by_cost: bool           # chosen among tied leaders by the second criterion
+    """The leaders of one scenario, chosen by the declared rule on the choosing seeds and ranked on the
+    confirming seeds alone."""
+    scenario: str
+    leaders: list[str]              # by study.leaders' criterion on the choosing seeds
+    seeds: list[int]                # the confirming seeds every leader ran
+    ranked: list[str]               # the leaders by mean test accuracy on those seeds, best first
+    tests: list[tuple[Paired, float]]  # the first against each other leader, with its Holm-adjusted p
+    tied: list[str]                 # the first and every leader no adjusted test puts it ahead of
+    chosen: str | None              # None until the confirming seeds are in
+    by_cost: bool                   # chosen among tied leaders by the second criterion
+    missing: list[str]              # leaders that lack some confirming seed
 
 
-def choose(study: pd.DataFrame, means: pd.DataFrame, scenario: str) -> Choice:
-    """Rank by mean test accuracy in `scenario`. The leader is chosen when a paired test over the shared
-    seeds puts it ahead of the runner-up; otherwise the leaders it is not ahead of tie with it, and the
-    second criterion picks among them: the fewest gradient evaluations to reach the target (mean over
-    seeds; a method that missed it on some seed comes after those that never did)."""
-    ranked = list(means[means["scenario"] == scenario].sort_values("accuracy", ascending=False)["optimizer"])
-    if len(ranked) < 2:
-        return Choice(ranked[0], ranked, ranked[:1], None, False)
-    test = paired(study, scenario, ranked[0], ranked[1])
-    if test.ahead:
-        return Choice(ranked[0], ranked, ranked[:1], test, False)
-    tied = [ranked[0]] + [m for m in ranked[1:LEADERS] if not paired(study, scenario, ranked[0], m).ahead]
-    runs = study[study["scenario"] == scenario]
+def choose(study: pd.DataFrame, params: dict, scenario: str) -> Choice:
+    """Choose by params.yaml's study.leaders: the leaders by its criterion on the choosing seeds; on the
+    confirming seeds, paired sign-flip tests of the first against each other leader, Holm-corrected at its
+    alpha. The leaders the first is not ahead of tie with it, and the tie-break picks among them: the
+    fewest of its measure on average (a leader that missed the target on some seed comes after those
+    that never did)."""
+    rule, choosing = params["study"]["leaders"], params["study"]["seeds"]
+    chosen_by = leader_rule.leaders(study, rule, choosing, scenario)
+    runs = study[(study["scenario"] == scenario) & study["seed"].isin(rule["confirm_seeds"])]
+    ran = {m: set(runs.loc[runs["optimizer"] == m, "seed"]) for m in chosen_by}
+    missing = [m for m in chosen_by if ran[m] != set(rule["confirm_seeds"])]
+    seeds = sorted(set(rule["confirm_seeds"]).intersection(*ran.values())) if ran else []
+    if missing or len(chosen_by) < 2:
+        return Choice(scenario, chosen_by, seeds, [], [], [], None, False, missing)
+    runs = runs[runs["seed"].isin(seeds)]
+    ranked = list(runs.groupby("optimizer")["test_accuracy"].mean().loc[chosen_by].sort_values(
+        ascending=False, kind="stable").index)
+    pairs = [paired(runs, scenario, ranked[0], other) for other in ranked[1:]]
+    adjusted = holm([t.p for t in pairs])
+    tests = list(zip(pairs, adjusted))
+    tied = [ranked[0]] + [t.second for t, p in tests if not (t.mean > 0 and p < rule["alpha"])]
+    column = leader_rule.TIE_BREAKS[rule["tie_break"]]
 
     def cost(method: str) -> tuple[int, float]:
         r = runs[runs["optimizer"] == method]
-        return int(r["target_grad_evals"].isna().sum()), float(r["target_grad_evals"].mean())
-    return Choice(min(tied, key=cost), ranked, tied, test, True)
+        return int(r[column].isna().sum()), float(r[column].mean())
+    chosen = min(tied, key=cost) if len(tied) > 1 else ranked[0]
+    return Choice(scenario, chosen_by, seeds, ranked, tests, tied, chosen, len(tied) > 1, [])
 
 
-def leader_text(choice: Choice, scenario: str, target: float) -> str:
-    t = choice.test
-    if t is None:
-        return f"Only {choice.chosen} ran in `{scenario}`: there is no runner-up to compare it with."
-    text = (f"In `{scenario}`, on the {t.seeds} seeds they share, the leader {t.first} minus the runner-up "
-            f"{t.second} is {t.mean:+.2f} percentage points of test accuracy on average (std {t.std:.2f}); "
-            f"{t.first} is ahead on {t.wins} of {t.seeds} seeds; exact two-sided sign-flip test p = {t.p:.3f}. ")
+def leader_text(choice: Choice, study: pd.DataFrame, params: dict) -> str:
+    """The leaders of one scenario on the confirming seeds: a table of the paired tests, and the verdict."""
+    rule, target = params["study"]["leaders"], params["train"]["target_accuracy"]
+    head = (f"In `{choice.scenario}`, the leaders by {rule['criterion'].replace('_', ' ')} on seeds "
+            f"{', '.join(map(str, params['study']['seeds']))} (the rule of `study.leaders`, declared before the runs) "
+            f"are {', '.join(choice.leaders)}. ")
+    if choice.chosen is None:
+        lacking = ", ".join(choice.missing) or "a runner-up"
+        seeds = ", ".join(map(str, rule["confirm_seeds"]))
+        return head + (f"Not confirmed yet: {lacking} lack{'s' if len(choice.missing) == 1 else ''} some of the "
+                       f"confirming seeds {seeds} (`lenet-bench study --confirm`).")
+    runs = study[(study["scenario"] == choice.scenario) & study["seed"].isin(choice.seeds)]
+    lines = [head + f"Ranked on the {len(choice.seeds)} confirming seeds alone "
+             f"({', '.join(map(str, choice.seeds))}); each other leader paired with the first, the p-values of "
+             f"exact sign-flip tests Holm-corrected at {rule['alpha']:g}:\n",
+             f"| leader | test accuracy (%) | reached {100 * target:.2f}% | M grad evals to it "
+             "| first minus it (points) | first ahead on | p | Holm p |", "|---|---|---|---|---|---|---|---|"]
+    tests = {test.second: (test, adjusted) for test, adjusted in choice.tests}
+    for method in choice.ranked:
+        r = runs[runs["optimizer"] == method]
+        row = (f"| {method} | {mean_std(r['test_accuracy'], 100)} | {int(r['target_epoch'].notna().sum())}/{len(r)} "
+               f"| {_mean_or_dash(r['target_grad_evals'] / 1e6, '.2f')} | ")
+        if method in tests:
+            test, adjusted = tests[method]
+            row += f"{test.mean:+.2f} ± {test.std:.2f} | {test.wins} of {test.seeds} | {test.p:.3f} | {adjusted:.3f} |"
+        else:
+            row += "– | – | – | – |"
+        lines.append(row)
     if not choice.by_cost:
-        return text + f"{t.first} is ahead at the {100 * SIGNIFICANCE:.0f}% level, and is the chosen method."
-    return text + (f"That is no evidence that either is better: **the leaders tie** ({', '.join(choice.tied)}: "
-                   f"no paired test puts {t.first} ahead of any of them at the {100 * SIGNIFICANCE:.0f}% level). "
-                   "The chosen method is picked among them by a second criterion, the fewest gradient evaluations "
-                   f"to reach {100 * target:.2f}% (mean over seeds): **{choice.chosen}**.")
+        verdict = f"{choice.ranked[0]} is ahead of every other leader after the correction: **{choice.chosen}**."
+    else:
+        verdict = (f"**{' and '.join(choice.tied)} tie**: no corrected test separates "
+                   f"{'them' if len(choice.tied) == 2 else 'the first from them'}. The declared second criterion, the "
+                   f"fewest {rule['tie_break'].replace('_', ' ')} to {100 * target:.2f}% (mean over the confirming "
+                   f"seeds), chooses **{choice.chosen}**.")
+    return "\n".join(lines) + "\n\n" + verdict
 
 
 def results_table(study: pd.DataFrame, means: pd.DataFrame, scenario: str, target: float) -> str:
@@ -260,6 +305,31 @@ def cost_comparison(means: pd.DataFrame, chosen: str, other: str, scenario: str)
             f"takes {a['seconds_per_epoch'] / b['seconds_per_epoch']:.1f}x the wall time of {other}.")
 
 
+def audit_section(params: dict, replays: pd.DataFrame | None) -> str:
+    """The pruning audit (tuning/audit.csv, from `lenet-bench tune --audit`): what each schedule of rungs
+    would have cost and lost on the unpruned tunings, and the rungs it chooses."""
+    settings = params["tuning"]["audit"]
+    if replays is None:
+        return (f"**The pruning audit** has not run yet: unpruned tunings of {', '.join(settings['presets'])} "
+                "(`lenet-bench tune <preset> --unpruned`), then `lenet-bench tune --audit`.")
+    choice = audit.chosen(replays, settings["max_regret"])
+    agrees = params["tuning"]["rungs"] == choice
+    return (f"**The pruning audit.** Unpruned tunings of {', '.join(dict.fromkeys(replays['preset']))} (every trial "
+            "trained for the whole budget) replay successive halving offline, trial by trial in the order of their "
+            "numbers, as Optuna's pruner would have judged them, for every first rung and reduction factor. Regret: "
+            "the best final validation accuracy of the unpruned tuning minus that of the trial the schedule would have "
+            "picked (points); epochs: what the schedule would have spent.\n\n"
+            + audit.markdown(replays, settings["max_regret"])
+            + f"\n\nThe cheapest schedule within {100 * settings['max_regret']:.2f} points on every audited preset: "
+            f"`tuning.rungs: {audit.describe_rungs(choice)}`"
+            + ("." if agrees else f"; params.yaml still holds `{audit.describe_rungs(params['tuning']['rungs'])}`."))
+
+
+def read_audit(root: Path) -> pd.DataFrame | None:
+    path = root / "tuning" / "audit.csv"
+    return pd.read_csv(path) if path.exists() else None
+
+
 def tuning_tables(root: Path, params: dict) -> dict[str, pd.DataFrame | None]:
     """Each tuned preset's table of trials (tuning/<preset>.csv), None where it is not tuned yet."""
     return {p: read_table(p, root) for p in params["optimizers"] if p not in params["tuning"]["fixed"]}
@@ -276,12 +346,17 @@ def tuning_section(params: dict, tunings: dict[str, pd.DataFrame | None]) -> str
             lines.append(f"| {preset} | not tuned yet | | | | | | |")
             continue
         used, top = budget_used(trials), best(trials, params)
-        if used.done == budget:
+        earlier = not all(f"val_accuracy@{e}" in trials for e in range(1, epochs + 1))
+        if used.done == budget and not earlier:
             spent.append(used.epochs)
         accuracy = "–" if top is None else f"{100 * top[f'val_accuracy@{epochs}']:.2f}%"
-        lines.append(f"| {preset} | {used.done}/{budget}{'' if used.done == budget else ' (running)'} "
+        status = " (earlier protocol)" if earlier else "" if used.done == budget else " (running)"
+        lines.append(f"| {preset} | {used.done}/{budget}{status} "
                      f"| {used.complete} | {used.pruned} | {used.failed} "
                      f"| {used.epochs} | {used.epochs / epochs:.1f} | {accuracy} |")
+    if len(spent) < len(tunings):
+        lines.append("\n*Earlier protocol*: tuned before the quasi-random search and the audited rungs (a TPE sampler "
+                     "seeded per trial, learning rates over two decades, rungs 1, 3 and 9); re-tuning replaces it.")
     if spent:
         spread = f"; {min(spent) / epochs:.1f} to {max(spent) / epochs:.1f}" if len(spent) > 1 else ""
         lines.append(f"\nPruning spent {np.mean(spent):.0f} epochs per finished tuning on average "
@@ -301,6 +376,7 @@ class Results:
     scenarios: list[str]       # params.yaml's scenarios that have runs, in its order
     means: pd.DataFrame        # summary(study)
     tunings: dict              # preset -> its table of trials, None where not tuned yet
+    audit: pd.DataFrame | None  # the pruning audit's replays (tuning/audit.csv), None before it ran
     experiments: pd.DataFrame  # results/experiments.csv: the sparsification comparisons
 
     @property
@@ -333,7 +409,7 @@ def load(root: Path) -> Results:
     study = study[study["scenario"].isin(scenarios)]
     experiments = root / "results" / "experiments.csv"
     return Results(params, study, curves, stale, elsewhere, scenarios, summary(study), tuning_tables(root, params),
-                   pd.read_csv(experiments) if experiments.exists() else pd.DataFrame())
+                   read_audit(root), pd.read_csv(experiments) if experiments.exists() else pd.DataFrame())
 
 
 def setup_section(r: Results) -> str:
@@ -361,16 +437,17 @@ def setup_section(r: Results) -> str:
              "seconds are training wall time, test evaluation excluded.\n")
     s.append(f"**Tuning.** Every preset but {', '.join(f'`{p}`' for p in params['tuning']['fixed'])} "
              "(`tuning.fixed`, kept as the brief gives it) gets the same budget, "
-             + (f"{params['tuning']['trials']} Optuna trials drawn by a seeded TPE sampler from a search space "
-                "declared beside the preset (its learning rate over at least two decades, and at most two settings of "
-                "its own); each trial trains for the full budget on "
-                f"{TRAIN_SIZE - params['tuning']['validation_size']:,} "
-                f"training images and is judged by its accuracy on the {params['tuning']['validation_size']:,} held "
-                "out, and a successive-halving pruner stops those that fall behind at the same epochs for every preset "
-                f"({', '.join(map(str, rungs(params)))}). The test set plays no part; the final runs train on all "
-                f"{TRAIN_SIZE:,}. A caveat: a pruner judges a trial by its early epochs, which favours settings that "
-                "start fast over those that warm up (a one-cycle schedule's early epochs are its worst).\n\n"
-                + tuning_section(params, r.tunings))
+             + (f"{params['tuning']['trials']} Optuna trials from a search space declared beside the preset (its "
+                "learning rate on a log scale over at least three decades, and at most two settings of its own), "
+                "drawn once when the tuning starts by Optuna's QMCSampler: successive points of a scrambled Sobol "
+                f"sequence seeded once per tuning (seed {params['tuning']['sampler']['seed']}), a point that repeats "
+                "an earlier setting skipped, the same kind of search for every preset. Each trial trains for the full "
+                f"budget on {TRAIN_SIZE - params['tuning']['validation_size']:,} training images and is judged by its "
+                f"accuracy on the {params['tuning']['validation_size']:,} held out; "
+                + (f"a successive-halving pruner stops those that fall behind at the same epochs for every preset "
+                   f"({', '.join(map(str, rungs(params)))})" if rungs(params) else "no trial is pruned")
+                + f". The test set plays no part; the final runs train on all {TRAIN_SIZE:,}.\n\n"
+                + tuning_section(params, r.tunings) + "\n\n" + audit_section(params, r.audit))
              + "\n")
     return "\n".join(s)
 
@@ -463,11 +540,26 @@ def sparse_section(r: Results, out: Path) -> str:
             + "\n".join(lines) + "\n")
 
 
+def leaders_section(r: Results, choices: dict[str, Choice]) -> str:
+    """Every scenario's leaders, chosen on the choosing seeds and ranked on the confirming seeds alone."""
+    s = ["### Leaders, confirmed on seeds that did not choose them\n"]
+    s += [leader_text(choice, r.study, r.params) + "\n" for choice in choices.values()]
+    return "\n".join(s)
+
+
+def chosen_method(choice: Choice) -> str:
+    """The chosen method of a scenario; until its leaders are confirmed, the first by the rule."""
+    return choice.chosen or choice.leaders[0]
+
+
 def chosen_section(r: Results, choice: Choice) -> str:
-    chosen, target = choice.chosen, r.target
+    chosen, target = chosen_method(choice), r.target
     rows = r.of(chosen)
     settings = json.loads(rows["preset_settings"].iloc[0]) if "preset_settings" in rows else {}
-    s = [f"## 6. The chosen method: {chosen}\n", leader_text(choice, r.scenarios[0], target) + "\n"]
+    status = "" if choice.chosen else " (provisional: its leaders are not confirmed yet)"
+    s = [f"## 6. The chosen method: {chosen}{status}\n",
+         f"Chosen in `{choice.scenario}` by the rule of §2's leaders"
+         f"{'' if choice.chosen else ', on the choosing seeds only'}.\n"]
     lines = [f"| scenario | test accuracy (%) | test loss | reached {100 * target:.2f}% | M grad evals to it |",
              "|---|---|---|---|---|"]
     for scenario in r.scenarios:
@@ -482,9 +574,9 @@ def chosen_section(r: Results, choice: Choice) -> str:
     algorithm = rows["algorithm"].iloc[0]
     if algorithm in ALGORITHM_TEXT:
         s.append(f"**How it works**: {ALGORITHM_TEXT[algorithm]}.\n")
-    runner_up = next((m for m in choice.ranked if m != chosen), None)
+    runner_up = next((m for m in (choice.ranked or choice.leaders) if m != chosen), None)
     if runner_up:
-        s.append(cost_comparison(r.means, chosen, runner_up, r.scenarios[0]) + "\n")
+        s.append(cost_comparison(r.means, chosen, runner_up, choice.scenario) + "\n")
     return "\n".join(s)
 
 
@@ -531,10 +623,12 @@ def failures_section(r: Results) -> str:
 def build(root: Path, out: Path) -> str:
     """Write out/REPORT.md and its figures from the results under root; return the text."""
     r = load(root)
-    choice = choose(r.study, r.means, r.scenarios[0])
+    choices = {s: choose(r.study, r.params, s) for s in r.params["study"]["leaders"]["scenarios"] if s in r.scenarios}
+    choice = next(iter(choices.values()))
     styles = figures.styles(sorted(r.study["optimizer"].unique()))
-    report = "\n".join([setup_section(r), methods_section(r), curves_section(r, out, styles),
-                        profile_section(r, out, styles), sparse_section(r, out), chosen_section(r, choice),
-                        baseline_section(r, choice.chosen), failures_section(r)]) + "\n"
+    report = "\n".join([setup_section(r), methods_section(r), leaders_section(r, choices),
+                        curves_section(r, out, styles), profile_section(r, out, styles), sparse_section(r, out),
+                        chosen_section(r, choice), baseline_section(r, chosen_method(choice)),
+                        failures_section(r)]) + "\n"
     write_text(out / "REPORT.md", report)
     return report
