@@ -110,9 +110,14 @@ def test_a_smoke_study_refuses_to_replace_full_results_and_leaves_the_export_as_
     (tmp_path / "results" / "study.csv").write_text(csv)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit, match=r"^error: --epochs 1 would replace 1 result\(s\) of another epoch budget "
-                                         r"in results/study.csv \(adam/standard/seed 0 \(10 epochs\)\); smoke-test in a copy"):
+                                         r"in results/study.csv \(adam/standard/seed 0 \(10 epochs\)\); write a smoke "
+                                         r"run to an export of its own: --export results/smoke.csv$"):
         study_command.main(["--presets", "adam", "--scenarios", "standard", "--seeds", "0", "--epochs", "1"])
     assert (tmp_path / "results" / "study.csv").read_text() == csv
+    # The way the refusal names plans the run in an export of its own.
+    study_command.main(["--presets", "adam", "--scenarios", "standard", "--seeds", "0", "--epochs", "1",
+                        "--export", "results/smoke.csv", "--dry-run"])
+    assert (tmp_path / "results" / "study.csv").read_text() == csv and not (tmp_path / "results" / "smoke.csv").exists()
 
 
 def test_forget_takes_the_selected_results_and_their_curves_out_of_the_export(tmp_path):
@@ -197,3 +202,32 @@ def test_runs_of_one_preset_and_seed_merge_their_scenarios(root):
             *plan(params, ["adam", "nadam"], ["l2"], [3], 1, None, pd.DataFrame())[0]]
     assert [(r.preset, r.seed, r.scenarios) for r in merge(runs)] == [("adam", 3, ("standard", "l2")),
                                                                      ("nadam", 3, ("l2",))]
+
+
+def test_an_export_of_its_own_keeps_its_curves_beside_it_and_leaves_the_study_alone(root, tmp_path):
+    params = params_module.load(root / "params.yaml")
+    run = study_params(params, "momentum", 0, 1, 1)
+    exp = dataclasses.replace(experiment("smoke", run, ["standard"], {}),
+                              curves={"standard": "epoch,test_accuracy\n1,0.9\n"})
+    from lenet_bench.export import record
+    smoke = tmp_path / "results" / "smoke.csv"
+    record(exp, ["standard"], tmp_path, export=smoke.relative_to(tmp_path))
+    assert len(read_export(tmp_path, smoke.relative_to(tmp_path))) == 1
+    assert (tmp_path / "results" / "smoke_curves.csv").exists() and not (tmp_path / "results" / "study.csv").exists()
+
+
+def test_another_tuning_gives_each_preset_its_best_finished_trial(root, tmp_path, monkeypatch):
+    params = params_module.load(root / "params.yaml")
+    budget, last = params["tuning"]["trials"], params["train"]["epochs"]
+    (tmp_path / "tuning" / "seed1").mkdir(parents=True)
+    pd.DataFrame({"number": range(budget), "lr": [0.0123] + [0.05] * (budget - 1),
+                  "momentum": [0.95] + [0.9] * (budget - 1), "state": ["COMPLETE"] + ["PRUNED"] * (budget - 1),
+                  "epochs": [last] + [1] * (budget - 1), f"val_accuracy@{last}": [0.91] + [None] * (budget - 1),
+                  f"val_loss@{last}": [0.25] + [None] * (budget - 1)}).to_csv(
+        tmp_path / "tuning" / "seed1" / "momentum.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    tuned = study_command.tuned_by(params, ["momentum"], tuning_folder := tmp_path / "tuning" / "seed1")
+    assert (tuned["optimizers"]["momentum"]["lr"], tuned["optimizers"]["momentum"]["momentum"]) == (0.0123, 0.95)
+    assert params["optimizers"]["momentum"]["lr"] != 0.0123  # params.yaml's own settings are left alone
+    with pytest.raises(ValueError, match=r"^--tuning .*seed1: adam has no finished tuning there"):
+        study_command.tuned_by(params, ["adam"], tuning_folder)

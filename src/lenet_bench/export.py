@@ -20,7 +20,14 @@ from .locks import folder_lock
 from .params import run_config
 
 EXPORT = Path("results/study.csv")
-CURVES = Path("results/study_curves.csv")
+
+
+def curves_path(export: Path) -> Path:
+    """Where an export's learning curves live: beside it, results/study.csv -> results/study_curves.csv."""
+    return export.with_name(f"{export.stem}_curves.csv")
+
+
+CURVES = curves_path(EXPORT)
 KEY = ["optimizer", "scenario", "seed"]
 EXECUTION = ("device", "threads")  # how a run executes, not what it is: left out of its fingerprint
 # Every study run is made on the CPU with one torch thread, whatever the machine has, so that accuracy
@@ -107,12 +114,12 @@ def result_row(exp: Experiment, scenario: str) -> dict:
     }
 
 
-def read_export(root: Path = Path(".")) -> pd.DataFrame:
-    path = root / EXPORT
+def read_export(root: Path = Path("."), export: Path = EXPORT) -> pd.DataFrame:
+    path = root / export
     return pd.read_csv(path) if path.exists() else pd.DataFrame(columns=[*KEY, "fingerprint"])
 
 
-def record(exp: Experiment, scenarios, root: Path = Path(".")) -> None:
+def record(exp: Experiment, scenarios, root: Path = Path("."), export: Path = EXPORT) -> None:
     """Append (or replace, by preset, scenario and seed) the experiment's results in the export; its
     `curves` must hold each scenario's learning curve."""
     rows, curves = [], []
@@ -122,9 +129,9 @@ def record(exp: Experiment, scenarios, root: Path = Path(".")) -> None:
                      "preset_settings": json.dumps(preset, sort_keys=True)})
         curve = pd.read_csv(io.StringIO(exp.curves[scenario]))
         curves.append(curve.assign(optimizer=rows[-1]["optimizer"], scenario=scenario, seed=rows[-1]["seed"]))
-    with export_lock(root):  # two study commands may share one export
-        _merge(root / EXPORT, pd.DataFrame(rows), KEY)
-        _merge(root / CURVES, pd.concat(curves), [*KEY, "epoch"], replace=KEY)
+    with export_lock(root, export):  # two study commands may share one export
+        _merge(root / export, pd.DataFrame(rows), KEY)
+        _merge(root / curves_path(export), pd.concat(curves), [*KEY, "epoch"], replace=KEY)
 
 
 def selected(export: pd.DataFrame, presets, scenarios, seeds) -> pd.Series:
@@ -133,23 +140,23 @@ def selected(export: pd.DataFrame, presets, scenarios, seeds) -> pd.Series:
             & export["seed"].isin(seeds))
 
 
-def forget(presets, scenarios, seeds, root: Path = Path(".")) -> int:
+def forget(presets, scenarios, seeds, root: Path = Path("."), export: Path = EXPORT) -> int:
     """Take these results (and their learning curves) out of the export, so that the study runs
     them again, e.g. after a fix to a method's code; return how many results were taken out."""
-    with export_lock(root):
-        export = read_export(root)
-        drop = selected(export, presets, scenarios, seeds)
+    with export_lock(root, export):
+        rows = read_export(root, export)
+        drop = selected(rows, presets, scenarios, seeds)
         if drop.any():
-            atomic_files.write_text(root / EXPORT, export[~drop].to_csv(index=False))
-            curves = pd.read_csv(root / CURVES)
-            atomic_files.write_text(root / CURVES,
+            atomic_files.write_text(root / export, rows[~drop].to_csv(index=False))
+            curves = pd.read_csv(root / curves_path(export))
+            atomic_files.write_text(root / curves_path(export),
                                     curves[~selected(curves, presets, scenarios, seeds)].to_csv(index=False))
     return int(drop.sum())
 
 
-def export_lock(root: Path = Path(".")):
-    """Held while the export is written, and while an experiment is queued (dvc_queue.queue_experiment)."""
-    return folder_lock(root / EXPORT.parent)
+def export_lock(root: Path = Path("."), export: Path = EXPORT):
+    """Held while an export is written, and while an experiment is queued (dvc_queue.queue_experiment)."""
+    return folder_lock(root / export.parent)
 
 
 def _merge(path: Path, new: pd.DataFrame, key: list[str], replace: list[str] | None = None) -> None:

@@ -7,6 +7,9 @@
     lenet-bench study --cluster slurm --workers 32  # workers from Slurm (dask-jobqueue)
     lenet-bench study --with-dvc --jobs 2      # each run a DVC experiment, through DVC's local queue
     lenet-bench study --confirm                # the confirming seeds for each scenario's leaders (study.leaders)
+    lenet-bench study --presets kfac --scenarios standard --tuning tuning/seed1 --export results/tuning_seed1.csv
+                                               # the best settings of another tuning, in an export of their own
+    lenet-bench study --presets momentum --epochs 1 --export results/smoke.csv   # a smoke run
 
 Every run is made on the CPU with one torch thread (lenet_bench.export.DEVICE, THREADS), so that every
 table compares runs made on one kind of hardware. On Dask, one run (a preset, seed and scenario) is one
@@ -17,6 +20,7 @@ results/study_failures.csv and not retried. Runs already in the export with the 
 skipped, so a study can stop and go on later, on this machine or another. Exits non-zero if a run failed.
 """
 import argparse
+import copy
 import sys
 from pathlib import Path
 
@@ -42,6 +46,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, help="override train.epochs (e.g. 1 for a smoke test, in a copy of the "
                         "repository: the export keeps one result per preset, scenario and seed, so this refuses "
                         "to replace results of another budget)")
+    parser.add_argument("--export", type=Path, default=export.EXPORT,
+                        help=f"the export to read and append to (default {export.EXPORT}; its learning curves go "
+                             "beside it, <name>_curves.csv)")
+    parser.add_argument("--tuning", type=Path, help="take each preset's settings from the best finished trial of "
+                        "this folder's tuning (e.g. tuning/seed1) instead of params.yaml; needs its own --export")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     parser.add_argument("--redo", action="store_true",
                         help="run the selected results again even if the export has them (after a fix to a "
@@ -66,16 +75,21 @@ def main(argv: list[str] | None = None) -> None:
     if args.confirm and (args.presets or args.top is not None or args.scenarios or args.seeds):
         sys.exit("error: --confirm takes its presets, scenarios and seeds from params.yaml's study.leaders; "
                  "drop --presets, --top, --scenarios and --seeds")
+    if args.tuning and args.export == export.EXPORT:
+        sys.exit(f"error: --tuning runs settings params.yaml does not hold; give them an export of their own "
+                 f"(--export results/tuning_{args.tuning.name}.csv), not {export.EXPORT}")
     presets = args.presets.split(",") if args.presets else list(params["optimizers"])
     if args.top is not None:
-        presets = leaders(export.read_export(), params, args.top)
+        presets = leaders(export.read_export(export=args.export), params, args.top)
         if len(presets) < args.top:
             sys.exit(f"error: --top {args.top}: the export has {len(presets)} preset(s) at the current settings")
         print(f"--top {args.top}: {', '.join(presets)}")
     scenarios = args.scenarios.split(",") if args.scenarios else list(params["scenarios"])
     try:
         seeds = parse_seeds(args.seeds) if args.seeds else params["study"]["seeds"]
-        current = export.read_export()
+        if args.tuning:
+            params = tuned_by(params, presets, args.tuning)
+        current = export.read_export(export=args.export)
         if args.confirm:
             runs, already, total = plan_confirmations(params, current, args)
         else:
@@ -86,12 +100,12 @@ def main(argv: list[str] | None = None) -> None:
                      f"{len(presets) * len(scenarios) * len(seeds)} results")
     except (ValueError, ParamError) as err:
         sys.exit(f"error: {err}")
-    if replaced := replaced_budgets(runs, export.read_export(), params):
+    if replaced := replaced_budgets(runs, export.read_export(export=args.export), params):
         sys.exit(f"error: --epochs {args.epochs} would replace {len(replaced)} result(s) of another epoch budget in "
-                 f"{export.EXPORT} ({', '.join(replaced[:3])}{', ...' if len(replaced) > 3 else ''}); smoke-test "
-                 "in a copy: git clone . ../smoke && cd ../smoke && dvc repro prepare_data")
+                 f"{args.export} ({', '.join(replaced[:3])}{', ...' if len(replaced) > 3 else ''}); write a smoke run "
+                 "to an export of its own: --export results/smoke.csv")
     todo = sum(len(run.scenarios) for run in runs)
-    print(f"study: {total}; {already} already in results/study.csv, {todo} to run")
+    print(f"study: {total}; {already} already in {args.export}, {todo} to run")
     if args.dry_run or not runs:
         for run in runs:
             print(f"  {run.name}: {', '.join(run.scenarios)}")
@@ -99,11 +113,27 @@ def main(argv: list[str] | None = None) -> None:
     if not args.with_dvc and data_md5() is None:
         sys.exit(f"error: {DATA} is missing; make it first: dvc repro prepare_data")
     if args.redo:
-        print(f"--redo: {export.forget(presets, scenarios, seeds)} result(s) taken out of results/study.csv")
+        print(f"--redo: {export.forget(presets, scenarios, seeds, export=args.export)} result(s) taken out of "
+              f"{args.export}")
     if args.with_dvc:
         with_dvc_queue(runs, args)
     else:
         on_dask(runs, args)
+
+
+def tuned_by(params: dict, presets: list[str], folder: Path) -> dict:
+    """params.yaml with each preset set to the best finished trial of its tuning in `folder`."""
+    from lenet_bench import search, tuning  # imported on use: Optuna is slow to import
+
+    params = copy.deepcopy(params)
+    for preset in presets:
+        trials = tuning.read_table(preset, folder=folder)
+        if trials is None or tuning.finished(trials) < params["tuning"]["trials"]:
+            raise ValueError(f"--tuning {folder}: {preset} has no finished tuning there ({folder}/{preset}.csv); "
+                             f"tune it first: lenet-bench tune {preset} --sampler-seed <N>")
+        params["optimizers"][preset] = search.with_values(params["optimizers"][preset],
+                                                          tuning.best_settings(preset, trials, params))
+    return params
 
 
 def plan_confirmations(params: dict, current, args):
@@ -138,7 +168,7 @@ def on_dask(runs, args) -> None:
         print(f"warning: the code is at {commit}: the export's rows will not name a commit that holds it")
 
     def recorded(task: Task, result: export.Experiment) -> None:
-        export.record(result, [task.scenario])
+        export.record(result, [task.scenario], export=args.export)
         export.forget_failure(FAILURES, task.params, task.scenario)
         m = result.metrics[f"metrics/{task.scenario}.json"]
         print(f"{task.name}: {100 * m['test']['accuracy']:.2f}% in {m['cost']['seconds']:.0f} s", flush=True)
@@ -153,7 +183,7 @@ def on_dask(runs, args) -> None:
     if failures:
         sys.exit(f"error: {failures} of {len(tasks)} run(s) failed (listed in {FAILURES}); fix, and run this "
                  "command again (it reruns only what is missing)")
-    print(f"study: all {len(tasks)} runs recorded in results/study.csv")
+    print(f"study: all {len(tasks)} runs recorded in {args.export}")
 
 
 def free_name(name: str, taken: set[str]) -> str:
@@ -192,10 +222,11 @@ def with_dvc_queue(runs, args) -> None:
     def record(names: list[str]) -> None:
         experiments = {e.name: e for e in finished_experiments()}
         for name in names:
-            export.record(with_curves(experiments[name], queued[name].scenarios), queued[name].scenarios)
+            export.record(with_curves(experiments[name], queued[name].scenarios), queued[name].scenarios,
+                          export=args.export)
 
     failed = dvc_queue.wait(queued, args.poll, record)
     if failed:
         sys.exit(f"error: {len(failed)} experiment(s) failed: {', '.join(sorted(failed))}; "
                  "see `dvc queue logs <name>`, fix, and run this command again (it reruns only what is missing)")
-    print(f"study: all {len(queued)} experiments recorded in results/study.csv")
+    print(f"study: all {len(queued)} experiments recorded in {args.export}")
