@@ -412,3 +412,32 @@ def test_a_rung_at_the_last_epoch_is_no_rung(project_params):
     assert tuning.rungs(project_params) == [1]
     project_params["tuning"]["rungs"] = "none"
     assert tuning.rungs(project_params) == []
+
+
+# --- the pruning audit from the command line ------------------------------------------------------------
+
+def test_an_unpruned_tuning_replays_into_the_audit_and_a_pruned_one_is_refused(project):
+    p = project(trials=4, epochs=3)
+    p["tuning"]["audit"].update(presets=["momentum"], min_epochs=[1, 2], reduction_factors=[2])
+    (project.root / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    never = tune(project.root, "--audit", check=False)
+    assert never.returncode != 0 and never.stderr.strip() == (
+        "error: momentum: no unpruned tuning to replay (tuning/unpruned/momentum.csv); "
+        "run it first: lenet-bench tune momentum --unpruned")
+    tune(project.root, "momentum")  # the committed kind, judged at epoch 1
+    committed = pd.read_csv(project.root / "tuning" / "momentum.csv")
+    committed.loc[1, "state"] = "PRUNED"  # whatever the pruner made of these four, one trial was pruned
+    committed.to_csv(project.root / "tuning" / "momentum.csv", index=False)
+    pruned = tune(project.root, "momentum", "--audit", check=False)
+    assert pruned.returncode != 0 and pruned.stderr.strip() == (
+        "error: momentum: its tuning (tuning/momentum.csv) was pruned, so it has no full curves to replay; "
+        "tune it unpruned first: lenet-bench tune momentum --unpruned")
+    result = tune(project.root, "momentum", "--unpruned")
+    assert "momentum: 4 of 4 trials done (4 finished, 0 pruned, 0 failed); 12 epochs spent" in result.stdout
+    table = pd.read_csv(project.root / "tuning" / "unpruned" / "momentum.csv")
+    assert table[[f"val_accuracy@{e}" for e in (1, 2, 3)]].notna().all().all()  # every epoch of every trial
+    audit = tune(project.root, "--audit")
+    assert "| first rung | factor | rungs | momentum: regret, epochs |" in audit.stdout
+    assert "chosen rungs:" in audit.stdout and (project.root / "tuning" / "audit.csv").exists()
+    replays = pd.read_csv(project.root / "tuning" / "audit.csv")
+    assert set(replays["rungs"]) == {"none", "1 2", "2"} and (replays.loc[replays["rungs"] == "none", "regret"] == 0).all()

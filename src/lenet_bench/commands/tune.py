@@ -78,9 +78,10 @@ def tune(preset: str, params: dict, args, folder: Path) -> None:
     if orphans:
         print(f"{preset}: trial(s) {', '.join(map(str, orphans))} had lost their worker: marked FAIL")
     waiting = len(study.get_trials(deepcopy=False, states=(tuning.TrialState.WAITING,)))
-    rungs = ", ".join(map(str, tuning.rungs(params)))
+    rungs = tuning.rungs(params)
+    pruning = f"pruning at epochs {', '.join(map(str, rungs))}" if rungs else "no pruning"
     print(f"{preset}: {params['tuning']['trials']} trials, {waiting} still to run, {args.workers} worker(s); "
-          f"pruning at epochs {rungs}", flush=True)
+          f"{pruning}; tables in {folder}/", flush=True)
     if (Path(".") / tuning.STOP).exists() and waiting and not args.table_only:
         print(f"{preset}: {tuning.STOP} exists, so no trial starts; delete it to go on")
     elif waiting and not args.table_only:
@@ -192,6 +193,9 @@ def main(argv: list[str] | None = None) -> None:
                   params)
         return
     presets = chosen_presets(args, params)
+    if args.apply and (args.unpruned or args.sampler_seed is not None or args.storage):
+        sys.exit("error: --apply writes the best trial of the committed tuning (tuning/<preset>.csv) into "
+                 "params.yaml; drop --unpruned, --sampler-seed and --storage")
     if args.apply:
         for preset in presets:
             apply(preset, params)
