@@ -225,3 +225,39 @@ def test_the_setup_says_how_far_seconds_on_one_kind_of_hardware_spread_between_s
     line = report.speed_spread_line(runs)  # kfac's third run did 10% more work in 10% more time: no spread
     assert "up to 3.0x the fastest's seconds per gradient evaluation (adam, standard; median 2.0x over 2 " in line
     assert report.speed_spread_line(runs[runs["optimizer"] == "sgd"]) == ""  # two seeds say too little
+
+
+def test_tuning_variance_shows_each_leaders_tunings_and_says_whether_the_lead_depends_on_the_draw(tmp_path,
+                                                                                                 project_params):
+    params = fake_params(tmp_path, project_params)
+    fake_export(tmp_path, project_params, seeds=range(10), params=params)
+    budget, last = params["tuning"]["trials"], params["train"]["epochs"]
+    preset = params["optimizers"]["good"]
+    lrs = {0: preset["lr"], 1: 0.011, 2: 0.012}  # tuning 0 is the committed one: params.yaml holds its best
+    study = pd.read_csv(tmp_path / "results" / "study.csv")
+    for sampler_seed, lr in lrs.items():
+        folder = tmp_path / "tuning" / ("" if sampler_seed == 0 else f"seed{sampler_seed}")
+        folder.mkdir(parents=True, exist_ok=True)
+        for method in METHODS:
+            pd.DataFrame({"number": range(budget), "lr": [lr] * budget, "momentum": [preset["momentum"]] * budget,
+                          "state": ["COMPLETE"] * budget, "epochs": [last] * budget,
+                          f"val_accuracy@{last}": [0.9] * budget, f"val_loss@{last}": [0.3] * budget}).to_csv(
+                folder / f"{method}.csv", index=False)
+        if sampler_seed:
+            tuned = copy.deepcopy(params)
+            rows = []
+            for method in METHODS:
+                tuned["optimizers"][method]["lr"] = lr
+                for seed in (0, 1, 2):
+                    row = study[(study["optimizer"] == method) & (study["scenario"] == "standard")
+                                & (study["seed"] == seed)].iloc[0].to_dict()
+                    # good's other tunings fall to 90.00%, below fast's 90.00 + 0.1 * seed
+                    row["test_accuracy"] = {"good": 0.900, "fast": 0.901, "bad": 0.85}[method]
+                    row["fingerprint"] = fingerprint(study_params(tuned, method, seed, 1, None), "standard")
+                    rows.append(row)
+            pd.DataFrame(rows).to_csv(tmp_path / "results" / f"tuning_seed{sampler_seed}.csv", index=False)
+    text = report.build(tmp_path, tmp_path / "report")
+    assert "| good | 1 | lr=0.011, momentum=" in text and "| good | 0 | lr=" in text
+    assert "| good | 2 | lr=0.012, momentum=" in text and "90.00 ± 0.00 (3 seeds) |" in text
+    assert "Still to run" not in text
+    assert "**its lead depends on the tuning draw**" in text

@@ -20,7 +20,7 @@ from .sparsity import METHODS, SCOPES
 SECTIONS = ("data", "train", "optimizer", "optimizers", "scenarios", "tuning", "study")
 DATA_KEYS = ("sources", "validation_size")
 TRAIN_KEYS = ("epochs", "seed", "device", "threads", "target_accuracy")
-TUNING_KEYS = ("trials", "sampler", "validation_size", "rungs", "audit", "fixed")
+TUNING_KEYS = ("trials", "sampler", "validation_size", "rungs", "audit", "variance_seeds", "fixed")
 SAMPLERS = ("qmc",)   # Optuna's QMCSampler, a scrambled Sobol sequence: the same kind for every preset
 SAMPLER_KEYS = ("name", "seed")
 RUNG_KEYS = ("min_epochs", "reduction_factor")
@@ -165,6 +165,9 @@ def check_tuning(tuning, presets: dict) -> None:
             raise ParamError(f"optimizers.{name}.search: missing; declare the space its tuning draws from "
                              f"(see lenet_bench/search.py), or list {name} in tuning.fixed")
     check_audit(tuning["audit"], presets, fixed)
+    if tuning["sampler"]["seed"] in _seeds("tuning.variance_seeds", tuning["variance_seeds"]):
+        raise ParamError(f"tuning.variance_seeds: {tuning['sampler']['seed']} is the committed tuning's own "
+                         "(tuning.sampler.seed); each seed here must draw another tuning")
 
 
 def check_audit(audit, presets: dict, fixed: list) -> None:

@@ -4,6 +4,7 @@ sparsification comparisons) and tuning/*.csv (the tunings). The same files give 
 (`lenet-bench report`)."""
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import math
@@ -17,10 +18,11 @@ from . import audit, figures
 from . import leaders as leader_rule
 from .atomic_files import write_text
 from .data import TEST_SIZE, TRAIN_SIZE
-from .export import DEVICE, KEY, THREADS, on_study_hardware, split_by_settings
+from .export import DEVICE, KEY, THREADS, fingerprint, on_study_hardware, split_by_settings, study_params
 from .model import PARAMETER_COUNT
 from .params import load as load_params
-from .tuning import best, budget_used, read_table, rungs
+from .search import with_values
+from .tuning import best, best_settings, budget_used, read_table, rungs, variant
 
 MAX_PAGES = 10  # the brief's limit, printed on A4
 
@@ -547,6 +549,67 @@ def leaders_section(r: Results, choices: dict[str, Choice]) -> str:
     return "\n".join(s)
 
 
+def variance_section(r: Results, choice: Choice, root: Path) -> str:
+    """How far each leader's test accuracy moves with the luck of its tuning: its best setting from each of
+    several independent tunings (another sampler seed each; tuning/seed<N>/, studied into
+    results/tuning_seed<N>.csv), each run on the choosing seeds of the leaders' scenario."""
+    params, scenario = r.params, choice.scenario
+    base, seeds = params["tuning"]["sampler"]["seed"], params["tuning"]["variance_seeds"]
+    last = params["train"]["epochs"]
+    lines = ["| leader | sampler seed | best trial's settings | best validation accuracy | test accuracy (%) |",
+             "|---|---|---|---|---|"]
+    spans, pending = {}, []
+    for preset in choice.leaders:
+        means = []
+        for sampler_seed in [base, *seeds]:
+            folder = variant(params, sampler_seed=sampler_seed)[1]
+            trials = read_table(preset, root, folder)
+            if trials is None or best(trials, params) is None:
+                pending.append(f"{preset} (sampler seed {sampler_seed})")
+                continue
+            tuned = copy.deepcopy(params)
+            tuned["optimizers"][preset] = with_values(params["optimizers"][preset],
+                                                      best_settings(preset, trials, params))
+            runs = r.study if sampler_seed == base else pd.read_csv(path) if (
+                path := root / "results" / f"tuning_{folder.name}.csv").exists() else r.study.iloc[:0]
+            runs = runs[(runs["optimizer"] == preset) & (runs["scenario"] == scenario)
+                        & runs["seed"].isin(params["study"]["seeds"])]
+            expected = {seed: fingerprint(study_params(tuned, preset, seed, THREADS, None), scenario)
+                        for seed in params["study"]["seeds"]}
+            runs = runs[runs["fingerprint"] == runs["seed"].map(expected)]
+            if len(runs) < len(params["study"]["seeds"]):
+                pending.append(f"{preset} (sampler seed {sampler_seed})")
+            settings = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                                 for k, v in best_settings(preset, trials, params).items())
+            lines.append(f"| {preset} | {sampler_seed} | {settings} | "
+                         f"{100 * best(trials, params)[f'val_accuracy@{last}']:.2f}% "
+                         f"| {mean_std(runs['test_accuracy'], 100)} ({len(runs)} seeds) |")
+            if len(runs):
+                means.append(100 * runs["test_accuracy"].mean())
+        if means:
+            spans[preset] = (min(means), max(means), len(means))
+    s = ["### Tuning variance\n",
+         f"Each leader of `{scenario}` tuned {1 + len(seeds)} times, the same budget and space, another sampler "
+         f"seed each; every tuning's best setting trained on seeds {', '.join(map(str, params['study']['seeds']))} "
+         f"in `{scenario}`.\n", "\n".join(lines) + "\n"]
+    if pending:
+        s.append(f"Still to run: {', '.join(pending)} (`lenet-bench tune <preset> --sampler-seed <N>`, then "
+                 f"`lenet-bench study --presets <preset> --scenarios {scenario} --tuning tuning/seed<N> "
+                 "--export results/tuning_seed<N>.csv`).\n")
+    chosen = chosen_method(choice)
+    complete = {p: span for p, span in spans.items() if span[2] == 1 + len(seeds)}
+    if chosen in complete and len(complete) > 1:
+        low = complete[chosen][0]
+        best_other = max((span[1], p) for p, span in complete.items() if p != chosen)
+        s.append(f"{chosen}'s mean moves over {complete[chosen][1] - complete[chosen][0]:.2f} points between its "
+                 f"tunings. " + (f"Its worst tuning ({low:.2f}%) stays above every other leader's best "
+                                 f"({best_other[1]}, {best_other[0]:.2f}%): its lead holds whatever the tuning draw."
+                                 if low > best_other[0] else
+                                 f"Its worst tuning ({low:.2f}%) falls below {best_other[1]}'s best "
+                                 f"({best_other[0]:.2f}%): **its lead depends on the tuning draw**.") + "\n")
+    return "\n".join(s)
+
+
 def chosen_method(choice: Choice) -> str:
     """The chosen method of a scenario; until its leaders are confirmed, the first by the rule."""
     return choice.chosen or choice.leaders[0]
@@ -627,6 +690,7 @@ def build(root: Path, out: Path) -> str:
     choice = next(iter(choices.values()))
     styles = figures.styles(sorted(r.study["optimizer"].unique()))
     report = "\n".join([setup_section(r), methods_section(r), leaders_section(r, choices),
+                        variance_section(r, choice, root),
                         curves_section(r, out, styles), profile_section(r, out, styles), sparse_section(r, out),
                         chosen_section(r, choice), baseline_section(r, chosen_method(choice)),
                         failures_section(r)]) + "\n"
