@@ -11,6 +11,7 @@ import yaml
 
 from . import search
 from .data import TRAIN_SIZE
+from .errors import UserError
 from .evaluation import SPARSE_LAYERS
 from .leaders import CRITERIA, TIE_BREAKS
 from .optimizers import ALGORITHMS, PRESET_KEYS, l2_mode
@@ -35,8 +36,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 AVERAGING = {"ema": "decay", "swa": "start_epoch"}  # each kind of iterate averaging and its setting
 
 
-class ParamError(ValueError):
-    """A parameter in params.yaml is missing, misspelt or out of range."""
+class ParamError(UserError, ValueError):
+    """A parameter in params.yaml is missing, misspelt or out of range, or the file is not YAML."""
 
 
 class _Loader(yaml.SafeLoader):
@@ -51,7 +52,18 @@ _Loader.add_implicit_resolver(
 
 
 def load(path: str | Path = "params.yaml") -> dict:
-    return parse(Path(path).read_text())
+    """params.yaml read as DVC reads it; ParamError (one line: file, line and column) if it is not YAML."""
+    path = Path(path)
+    try:
+        return parse(path.read_text())
+    except FileNotFoundError:
+        raise ParamError(f"{path}: not found; run this command in the project's folder") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ParamError(f"{where}: not valid YAML ({problem}); fix that line, or restore the file: "
+                         f"git checkout -- {path}") from None
 
 
 def parse(text: str) -> dict:

@@ -17,13 +17,15 @@ import math
 import numbers
 from dataclasses import dataclass
 
+from .errors import UserError
+
 LR_DECADES = 3        # the least span of the lr range, in powers of ten
 MAX_OWN_SETTINGS = 2  # settings a space may search besides lr
 SIGNIFICANT_DIGITS = 3  # a drawn float is rounded to these, so that params.yaml stays readable
 DIMENSION_KEYS = ("low", "high", "log", "choices")
 
 
-class SpaceError(ValueError):
+class SpaceError(UserError, ValueError):
     """A search space is malformed or does not contain its preset."""
 
 

@@ -11,6 +11,7 @@ pruning audit; another sampler seed, for tuning variance) live in folders of the
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
 import socket
@@ -25,6 +26,7 @@ from optuna.trial import TrialState
 
 from . import atomic_files, data, search, study_task
 from .audit import PRECISION, schedule_rungs
+from .errors import UserError
 from .locks import folder_lock
 from .params import NO_PRUNING, check_device, run_config
 from .training import library_versions, train
@@ -37,7 +39,7 @@ MAX_DRAWS = 64  # Sobol points a tuning may draw (repeats skipped) before its sp
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-class TuningError(RuntimeError):
+class TuningError(UserError, RuntimeError):
     """A tuning cannot start or go on as asked."""
 
 
@@ -81,13 +83,38 @@ def default_storage(preset: str, root: Path = Path("."), folder: Path = TABLES) 
 
 
 def open_storage(location: str):
-    """A database URL (sqlite:///..., postgresql://...) or the path of a journal file."""
+    """A database URL (sqlite:///..., postgresql://...) or the path of a journal file; TuningError (one
+    line) where it cannot be opened or a journal is damaged."""
     if "://" in location:
-        return optuna.storages.RDBStorage(location)
-    Path(location).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return optuna.storages.RDBStorage(location)
+        except Exception as err:  # noqa: BLE001 - SQLAlchemy's many errors: an unknown dialect, no such folder
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise TuningError(f"--storage {location}: cannot open this database ({reason}); give a URL such as "
+                              "sqlite:///tuning.db or postgresql://user@host/db, or a journal file's path") from None
+    path = Path(location)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)
+    except OSError as err:
+        raise TuningError(f"--storage {location}: cannot write a journal there ({err.strerror}); give a path "
+                          "in a folder you can write to") from None
+    check_journal(path)
     backend = optuna.storages.journal.JournalFileBackend(
         location, lock_obj=optuna.storages.journal.JournalFileOpenLock(location))
     return optuna.storages.JournalStorage(backend)
+
+
+def check_journal(path: Path) -> None:
+    """Every line of a journal but a last one cut short by a killed writer is a JSON record (Optuna
+    replays it in full); name the first that is not."""
+    lines = path.read_bytes().split(b"\n")
+    for number, line in enumerate(lines[:-1], start=1):
+        try:
+            json.loads(line)
+        except ValueError:
+            raise TuningError(f"{path}: line {number} is not a JSON record, so the journal is damaged; restore it "
+                              f"(git checkout -- {path}) or delete it and its table to tune again") from None
 
 
 class _DeclaredSpaceQMC(optuna.samplers.QMCSampler):
@@ -154,12 +181,13 @@ def open_tuning(preset: str, params: dict, storage, location: str) -> optuna.Stu
     was made on the same terms. `location` is the storage's path or URL."""
     wanted, draws = terms(preset, params), draw_settings(preset, params)
     with opening_lock(location):
-        try:
+        try:  # loaded first: a journal records every attempt to create, even one that finds the tuning there
+            study = optuna.load_study(study_name=preset, storage=storage, pruner=pruner(params))
+        except KeyError:
             study = optuna.create_study(study_name=preset, storage=storage, direction="maximize",
                                         pruner=pruner(params))
             study.set_user_attr("terms", wanted)
-        except optuna.exceptions.DuplicatedStudyError:
-            study = optuna.load_study(study_name=preset, storage=storage, pruner=pruner(params))
+        else:
             made = study.user_attrs.get("terms")
             if made is not None and made != wanted:
                 changed = ", ".join(k for k in wanted if made.get(k) != wanted[k])
@@ -289,8 +317,9 @@ def account(preset: str, trial: optuna.trial.FrozenTrial) -> str:
 
 
 def work(preset: str, params: dict, location: str, dataset_path: Path, root: Path = Path("."),
-         folder: Path = TABLES) -> int:
-    """A worker: take trials from the tuning until none is left; return how many it ran."""
+         table: Path | None = None) -> int:
+    """A worker: take trials from the tuning until none is left, rewriting its table (if it has one) after
+    each; return how many it ran."""
     torch.set_num_threads(1)
     device = check_device(params["train"]["device"])
     storage = open_storage(location)
@@ -299,7 +328,8 @@ def work(preset: str, params: dict, location: str, dataset_path: Path, root: Pat
     while not (root / STOP).exists() and (trial := claim(study, storage, params)) is not None:
         dataset = dataset if dataset is not None else hold_out_split(params, dataset_path, device)
         print(run_trial(trial, preset, params, dataset, device), flush=True)
-        write_table(preset, study, params, root, folder)
+        if table is not None:
+            write_table(table, study, params)
         done += 1
     return done
 
@@ -314,7 +344,7 @@ class Worker:
     dataset: str
     commit: str
     data_md5: str | None
-    folder: str = str(TABLES)
+    table: str | None = None  # where the tuning's table is rewritten after each trial; none for a scratch storage
     number: int = 0
 
     def numbered(self, number: int) -> Worker:
@@ -324,7 +354,7 @@ class Worker:
 def work_on(job: Worker) -> int:
     """A Dask task: check the worker, then work; return how many trials it ran."""
     study_task.check_worker(job.commit, job.data_md5)
-    return work(job.preset, job.params, job.location, Path(job.dataset), folder=Path(job.folder))
+    return work(job.preset, job.params, job.location, Path(job.dataset), table=Path(job.table) if job.table else None)
 
 
 def table(study: optuna.Study, params: dict) -> pd.DataFrame:
@@ -354,15 +384,17 @@ def _rounded(value):
     return None if value is None or not math.isfinite(value) else round(value, PRECISION)
 
 
-def write_table(preset: str, study: optuna.Study, params: dict, root: Path = Path("."),
-                folder: Path = TABLES) -> Path:
-    path = root / folder / f"{preset}.csv"
+def table_path(preset: str, root: Path = Path("."), folder: Path = TABLES) -> Path:
+    return root / folder / f"{preset}.csv"
+
+
+def write_table(path: Path, study: optuna.Study, params: dict) -> Path:
     atomic_files.write_text(path, table(study, params).to_csv(index=False))
     return path
 
 
 def read_table(preset: str, root: Path = Path("."), folder: Path = TABLES) -> pd.DataFrame | None:
-    path = root / folder / f"{preset}.csv"
+    path = table_path(preset, root, folder)
     return pd.read_csv(path) if path.exists() else None
 
 

@@ -9,6 +9,7 @@
     lenet-bench tune kfac --unpruned       # the same trials, none pruned (tuning/unpruned/), for the audit
     lenet-bench tune --audit               # replay successive halving on the unpruned tunings: which rungs
     lenet-bench tune kfac --sampler-seed 1   # an independent tuning (tuning/seed1/), for tuning variance
+    lenet-bench tune adam --trials 2 --epochs 1 --storage /tmp/smoke.journal   # a smoke tuning, outside tuning/
 
 Trials train for train.epochs on the training images less tuning.validation_size and are judged on
 those held out; a pruner stops those that fall behind at the rungs. Each trial prints one line; the
@@ -63,8 +64,19 @@ def apply(preset: str, params: dict) -> None:
     print("\n".join(f"  {change}" for change in changes) or f"  optimizers.{preset} already holds its settings")
 
 
+def table_for(preset: str, location: str, args, folder: Path) -> Path | None:
+    """Where the tuning's table goes: --table if given; beside its journal; for a database given by
+    --storage, nowhere. A table under tuning/ belongs to the storage beside it, and no other."""
+    if args.table:
+        return args.table
+    if "://" in location:
+        return None
+    return Path(location).with_suffix(".csv")
+
+
 def tune(preset: str, params: dict, args, folder: Path) -> None:
     location = args.storage or tuning.default_storage(preset, folder=folder)
+    table = table_for(preset, location, args, folder)
     if args.table_only and "://" not in location and not Path(location).exists():
         print(f"{preset}: not tuned yet ({location} does not exist)")
         return
@@ -81,25 +93,27 @@ def tune(preset: str, params: dict, args, folder: Path) -> None:
     rungs = tuning.rungs(params)
     pruning = f"pruning at epochs {', '.join(map(str, rungs))}" if rungs else "no pruning"
     print(f"{preset}: {params['tuning']['trials']} trials, {waiting} still to run, {args.workers} worker(s); "
-          f"{pruning}; tables in {folder}/", flush=True)
+          f"{pruning}; table: {table or 'none (give --table PATH)'}", flush=True)
     if (Path(".") / tuning.STOP).exists() and waiting and not args.table_only:
         print(f"{preset}: {tuning.STOP} exists, so no trial starts; delete it to go on")
     elif waiting and not args.table_only:
         if args.workers == 1 and not (args.scheduler or args.cluster):
-            tuning.work(preset, params, location, DATASET, folder=folder)
+            tuning.work(preset, params, location, DATASET, table=table)
         else:
-            on_cluster(preset, params, location, args, waiting, folder)
+            on_cluster(preset, params, location, args, waiting, table)
         tuning.fail_orphans(study, storage)  # a worker that crashed left its trial running
-    path = tuning.write_table(preset, study, params, folder=folder)
-    summarize(preset, tuning.read_table(preset, folder=folder), params, path)
+    trials = tuning.table(study, params)
+    if table is not None:
+        tuning.write_table(table, study, params)
+    summarize(preset, trials, params, table)
 
 
-def on_cluster(preset: str, params: dict, location: str, args, waiting: int, folder: Path) -> None:
+def on_cluster(preset: str, params: dict, location: str, args, waiting: int, table: Path | None) -> None:
     """One Dask task per worker, each taking trials from the shared storage until none is left."""
     if "://" not in location and args.scheduler:
         print(f"{preset}: workers on other machines need {location} on a shared file system, or --storage URL")
     job = tuning.Worker(preset, params, location, str(DATASET), study_task.code_commit(),
-                        study_task.data_md5(), str(folder))
+                        study_task.data_md5(), str(table) if table else None)
     with cluster.connect(args.scheduler, args.cluster == "slurm", args.workers) as client:
         workers = min(args.workers, waiting) if not args.scheduler else len(client.scheduler_info()["workers"])
         failures = cluster.run_all(client, tuning.work_on, [job.numbered(i) for i in range(max(workers, 1))],
@@ -110,7 +124,7 @@ def on_cluster(preset: str, params: dict, location: str, args, waiting: int, fol
         print(f"{preset}: {failures} worker task(s) failed; their trials, if any, are marked FAIL")
 
 
-def summarize(preset: str, trials, params: dict, path: Path) -> None:
+def summarize(preset: str, trials, params: dict, path: Path | None) -> None:
     trials_allowed, epochs = params["tuning"]["trials"], params["train"]["epochs"]
     spent = tuning.budget_used(trials)
     line = (f"{preset}: {spent.done} of {trials_allowed} trials done ({spent.complete} finished, "
@@ -120,7 +134,7 @@ def summarize(preset: str, trials, params: dict, path: Path) -> None:
     if chosen is not None:
         line += (f"; best trial {int(chosen['number'])}: "
                  f"{100 * chosen[f'val_accuracy@{epochs}']:.2f}% on validation")
-    print(f"{line}\nwrote {path}")
+    print(line + (f"\nwrote {path}" if path else ""))
 
 
 def run_audit(presets: list[str], params: dict) -> None:
@@ -167,6 +181,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scheduler", help="a running Dask scheduler, e.g. tcp://host:8786 (one task per worker)")
     parser.add_argument("--cluster", choices=["slurm"], help="get workers from Slurm (dask-jobqueue)")
     parser.add_argument("--storage", help="an Optuna storage URL or journal path (default tuning/<preset>.journal)")
+    parser.add_argument("--trials", type=int, help="override tuning.trials (a smoke tuning; needs --storage)")
+    parser.add_argument("--epochs", type=int, help="override train.epochs (a smoke tuning; needs --storage)")
+    parser.add_argument("--table", type=Path, help="where to write the table of trials (default: beside the journal; "
+                        "none for a database --storage)")
     parser.add_argument("--apply", action="store_true", help="write each preset's best trial into params.yaml")
     parser.add_argument("--table-only", action="store_true", help="rebuild the tables; run no trial")
     parser.add_argument("--unpruned", action="store_true",
@@ -186,6 +204,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: params.yaml: {err}")
     if args.workers < 1:
         sys.exit(f"error: --workers must be at least 1, got {args.workers}")
+    for flag, value in (("--trials", args.trials), ("--epochs", args.epochs)):
+        if value is not None and value < 1:
+            sys.exit(f"error: {flag} must be at least 1, got {value}")
+        if value is not None and not args.storage:
+            sys.exit(f"error: {flag} makes a tuning on other terms than params.yaml's; keep it out of tuning/ with "
+                     "--storage, e.g. --storage /tmp/smoke.journal")
+    if args.trials:
+        params["tuning"]["trials"] = args.trials
+    if args.epochs:
+        params["train"]["epochs"] = args.epochs
     if args.sampler_seed is not None and args.sampler_seed < 0:
         sys.exit(f"error: --sampler-seed must be at least 0, got {args.sampler_seed}")
     if args.audit:
@@ -193,6 +221,8 @@ def main(argv: list[str] | None = None) -> None:
                   params)
         return
     presets = chosen_presets(args, params)
+    if args.table and len(presets) > 1:
+        sys.exit("error: --table names one table; tune one preset at a time with it")
     if args.apply and (args.unpruned or args.sampler_seed is not None or args.storage):
         sys.exit("error: --apply writes the best trial of the committed tuning (tuning/<preset>.csv) into "
                  "params.yaml; drop --unpruned, --sampler-seed and --storage")
