@@ -37,7 +37,8 @@ def test_study_table_lists_every_preset_and_says_which_are_not_in_the_study(root
 
 def test_study_table_says_which_presets_changed_since_their_study_runs(root, tmp_path):
     (tmp_path / "results").mkdir()
-    shutil.copy(root / "results" / "study.csv", tmp_path / "results" / "study.csv")
+    for name in ("study.csv", "study_curves.csv"):
+        shutil.copy(root / "results" / name, tmp_path / "results" / name)
     params = yaml.safe_load((root / "params.yaml").read_text())
     tuned = pd.read_csv(root / "results" / "study.csv")["optimizer"].iloc[0]
     params["optimizers"][tuned]["lr"] *= 2

@@ -114,8 +114,9 @@ def test_the_load_line_names_the_runs_that_ran_before_loads_were_recorded():
 def test_no_runs_is_a_clear_error(tmp_path, project_params):
     fake_params(tmp_path, project_params)
     (tmp_path / "results").mkdir()
-    pd.DataFrame(columns=["optimizer"]).to_csv(tmp_path / "results" / "study.csv", index=False)
-    pd.DataFrame(columns=["optimizer"]).to_csv(tmp_path / "results" / "study_curves.csv", index=False)
+    columns = ["optimizer", "scenario", "seed", "fingerprint"]
+    pd.DataFrame(columns=columns).to_csv(tmp_path / "results" / "study.csv", index=False)
+    pd.DataFrame(columns=[*columns[:3], "epoch"]).to_csv(tmp_path / "results" / "study_curves.csv", index=False)
     with pytest.raises(SystemExit, match="has no runs.*: run `lenet-bench study` first"):
         report.build(tmp_path, tmp_path / "report")
 
@@ -256,6 +257,9 @@ def test_tuning_variance_shows_each_leaders_tunings_and_says_whether_the_lead_de
                     row["fingerprint"] = fingerprint(study_params(tuned, method, seed, 1, None), "standard")
                     rows.append(row)
             pd.DataFrame(rows).to_csv(tmp_path / "results" / f"tuning_seed{sampler_seed}.csv", index=False)
+            pd.DataFrame([{**{k: row[k] for k in ("optimizer", "scenario", "seed")}, "epoch": 1, "test_accuracy": 0.5}
+                          for row in rows]).to_csv(tmp_path / "results" / f"tuning_seed{sampler_seed}_curves.csv",
+                                                   index=False)
     text = report.build(tmp_path, tmp_path / "report")
     assert "| good | 1 | lr=0.011, momentum=" in text and "| good | 0 | lr=" in text
     assert "| good | 2 | lr=0.012, momentum=" in text and "90.00 ± 0.00 (3 seeds) |" in text

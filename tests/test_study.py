@@ -108,6 +108,7 @@ def test_a_smoke_study_refuses_to_replace_full_results_and_leaves_the_export_as_
     csv = pd.DataFrame([{"optimizer": "adam", "scenario": "standard", "seed": 0, "epochs_budget": 10,
                          "fingerprint": fingerprint(full, "standard"), "device": "cpu", "threads": 1}]).to_csv(index=False)
     (tmp_path / "results" / "study.csv").write_text(csv)
+    (tmp_path / "results" / "study_curves.csv").write_text("optimizer,scenario,seed,epoch\nadam,standard,0,1\n")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit, match=r"^error: --epochs 1 would replace 1 result\(s\) of another epoch budget "
                                          r"in results/study.csv \(adam/standard/seed 0 \(10 epochs\)\); write a smoke "
@@ -122,7 +123,7 @@ def test_a_smoke_study_refuses_to_replace_full_results_and_leaves_the_export_as_
 
 def test_forget_takes_the_selected_results_and_their_curves_out_of_the_export(tmp_path):
     (tmp_path / "results").mkdir()
-    rows = [{"optimizer": o, "scenario": s, "seed": seed, "test_accuracy": 0.9}
+    rows = [{"optimizer": o, "scenario": s, "seed": seed, "test_accuracy": 0.9, "fingerprint": "f"}
             for o in ("newton_cg", "sgd") for s in ("standard", "sparse") for seed in (0, 1)]
     pd.DataFrame(rows).to_csv(tmp_path / "results" / "study.csv", index=False)
     pd.DataFrame([{**r, "epoch": e} for r in rows for e in (1, 2)]).to_csv(tmp_path / "results" / "study_curves.csv",

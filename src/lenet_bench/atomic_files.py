@@ -23,6 +23,8 @@ def _atomic(path: Path, write) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+            f.flush()
+            os.fsync(f.fileno())  # on disk before it takes the old file's name: a crash leaves one or the other
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

@@ -14,6 +14,8 @@ import dask
 from distributed import Client, LocalCluster, as_completed
 from tqdm import tqdm
 
+from .errors import UserError
+
 # A run whose worker died is given to another worker this many times in all before it counts as failed
 # (Dask's KilledWorker); a run that fails on its own is not tried again.
 ALLOWED_WORKER_DEATHS = 3
@@ -21,22 +23,38 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 @contextmanager
-def connect(scheduler: str | None = None, slurm: bool = False, workers: int | None = None) -> Iterator[Client]:
-    """A client of the cluster the command asked for; a cluster started here stops at the end."""
+def connect(scheduler: str | None = None, slurm: bool = False, workers: int | None = None,
+            timeout: float = 30) -> Iterator[Client]:
+    """A client of the cluster the command asked for; a cluster started here stops at the end. UserError
+    (one line) for a scheduler that does not answer within `timeout` seconds or a Slurm cluster that Dask's
+    config does not describe."""
     if scheduler and slurm:
-        raise SystemExit("error: give --scheduler or --cluster slurm, not both")
+        raise UserError("give --scheduler or --cluster slurm, not both")
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS - 1}):
         if scheduler:
-            client = Client(scheduler, timeout="30s")
+            try:
+                client = Client(scheduler, timeout=f"{timeout}s")
+            except (ValueError, TypeError) as err:  # not an address
+                raise UserError(f"--scheduler {scheduler}: not a scheduler's address ({' '.join(str(err).split())}); "
+                                "give one like tcp://host:8786") from None
+            except OSError as err:  # refused, or timed out
+                reason = " ".join(str(err).split())[:200] or type(err).__name__
+                raise UserError(f"--scheduler {scheduler}: no Dask scheduler answered within {timeout:g} s ({reason}); "
+                                "start one (`dask scheduler`), check the address, or wait longer with "
+                                "--scheduler-timeout") from None
             cluster = None
         elif slurm:
             try:
                 from dask_jobqueue import SLURMCluster
             except ImportError:
-                raise SystemExit("error: --cluster slurm needs dask-jobqueue: pip install 'lenet-bench[slurm]'") \
-                    from None
-            cluster = SLURMCluster(cores=1, processes=1, job_script_prologue=[
-                f"export {k}={v}" for k, v in ONE_THREAD.items()])
+                raise UserError("--cluster slurm needs dask-jobqueue: pip install 'lenet-bench[slurm]'") from None
+            try:
+                cluster = SLURMCluster(cores=1, processes=1, job_script_prologue=[
+                    f"export {k}={v}" for k, v in ONE_THREAD.items()])
+            except (ValueError, KeyError) as err:  # what Dask's jobqueue config leaves out
+                raise UserError(f"--cluster slurm: {' '.join(str(err).split())}; describe the jobs in Dask's config, "
+                                "e.g. ~/.config/dask/jobqueue.yaml with jobqueue: {slurm: {queue: cpu, memory: 4GB, "
+                                "walltime: '04:00:00'}} (README, 'Where runs execute')") from None
             cluster.scale(workers or 1)
             client = Client(cluster)
         else:

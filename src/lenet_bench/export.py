@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import atomic_files
+from .csv_check import damaged, read_checked
 from .locks import folder_lock
 from .params import run_config
 
@@ -114,9 +115,23 @@ def result_row(exp: Experiment, scenario: str) -> dict:
     }
 
 
-def read_export(root: Path = Path("."), export: Path = EXPORT) -> pd.DataFrame:
-    path = root / export
-    return pd.read_csv(path) if path.exists() else pd.DataFrame(columns=[*KEY, "fingerprint"])
+def read_export(root: Path = Path("."), export: Path = EXPORT, curves: bool = False):
+    """The export's rows (and with `curves`, its learning curves too), checked: a damaged export, or a run
+    whose curve is missing, stops the command in one line that names the file and line."""
+    path, curves_file = root / export, root / curves_path(export)
+    if not path.exists():
+        rows = pd.DataFrame(columns=[*KEY, "fingerprint"])
+        return (rows, pd.DataFrame(columns=[*KEY, "epoch"])) if curves else rows
+    rows = read_checked(path, [*KEY, "fingerprint"], KEY)
+    if not curves_file.exists():
+        raise damaged(curves_file, 1, f"missing, though {export} holds {len(rows)} runs")
+    curve_rows = read_checked(curves_file, [*KEY, "epoch"], [*KEY, "epoch"])
+    has_curve = rows.set_index(KEY).index.isin(curve_rows.set_index(KEY).index)
+    if not has_curve.all():
+        first = rows[~has_curve].iloc[0]
+        raise damaged(curves_file, 1, f"no learning curve for {', '.join(f'{k}={first[k]}' for k in KEY)}, a run of "
+                                      f"{export}")
+    return (rows, curve_rows) if curves else rows
 
 
 def record(exp: Experiment, scenarios, root: Path = Path("."), export: Path = EXPORT) -> None:
@@ -148,7 +163,7 @@ def forget(presets, scenarios, seeds, root: Path = Path("."), export: Path = EXP
         drop = selected(rows, presets, scenarios, seeds)
         if drop.any():
             atomic_files.write_text(root / export, rows[~drop].to_csv(index=False))
-            curves = pd.read_csv(root / curves_path(export))
+            curves = read_checked(root / curves_path(export), [*KEY, "epoch"], [*KEY, "epoch"])
             atomic_files.write_text(root / curves_path(export),
                                     curves[~selected(curves, presets, scenarios, seeds)].to_csv(index=False))
     return int(drop.sum())
@@ -163,7 +178,7 @@ def _merge(path: Path, new: pd.DataFrame, key: list[str], replace: list[str] | N
     """Write `new` into the CSV at `path`, dropping the old rows it replaces; atomically."""
     replace = replace or key
     if path.exists():
-        old = pd.read_csv(path)
+        old = read_checked(path, key, key)  # never merge into a damaged file
         stale = old.set_index(replace).index.isin(new.set_index(replace).index)
         new = pd.concat([old[~stale], new])
     atomic_files.write_text(path, new.sort_values(key).to_csv(index=False))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .export import on_study_hardware, split_by_settings
+from .export import on_study_hardware, read_export, split_by_settings
 from .optimizers import ALGORITHMS
 from .params import load as load_params
 from .report import device_label, hardware, mean_std, tuning_section, tuning_tables
@@ -195,7 +195,7 @@ def study_table(root: Path) -> str:
     path = root / "results" / "study.csv"
     settings = load_params(root / "params.yaml")
     empty = pd.DataFrame(columns=["optimizer"])
-    study, stale = split_by_settings(pd.read_csv(path), settings) if path.exists() else (empty, empty)
+    study, stale = split_by_settings(read_export(root), settings) if path.exists() else (empty, empty)
     elsewhere = study[~on_study_hardware(study)] if not study.empty else empty
     study = study[on_study_hardware(study)] if not study.empty else empty
     scenarios = list(settings["scenarios"])

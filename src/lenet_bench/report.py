@@ -18,7 +18,16 @@ from . import audit, figures
 from . import leaders as leader_rule
 from .atomic_files import write_text
 from .data import TEST_SIZE, TRAIN_SIZE
-from .export import DEVICE, KEY, THREADS, fingerprint, on_study_hardware, split_by_settings, study_params
+from .export import (
+    DEVICE,
+    KEY,
+    THREADS,
+    fingerprint,
+    on_study_hardware,
+    read_export,
+    split_by_settings,
+    study_params,
+)
 from .model import PARAMETER_COUNT
 from .params import load as load_params
 from .search import with_values
@@ -396,13 +405,13 @@ def load(root: Path) -> Results:
     if not (root / "params.yaml").exists():
         raise SystemExit(f"{root / 'params.yaml'} is missing: the report takes its target and scenarios from it")
     params = load_params(root / "params.yaml")
-    study, stale = split_by_settings(pd.read_csv(root / "results" / "study.csv"), params)
+    exported, curves = read_export(root, curves=True)
+    study, stale = split_by_settings(exported, params)
     here = on_study_hardware(study) if not study.empty else pd.Series(dtype=bool)
     elsewhere, study = study[~here], study[here]
     if study.empty:
         raise SystemExit("results/study.csv has no runs with the settings of params.yaml on the study's hardware "
                          f"({DEVICE}, {THREADS} thread): run `lenet-bench study` first")
-    curves = pd.read_csv(root / "results" / "study_curves.csv")
     curves = curves[curves.set_index(KEY).index.isin(study.set_index(KEY).index)]
     study = study.sort_values(["optimizer", "scenario", "seed"]).reset_index(drop=True)
     scenarios = [s for s in params["scenarios"] if s in set(study["scenario"])]
@@ -570,8 +579,7 @@ def variance_section(r: Results, choice: Choice, root: Path) -> str:
             tuned = copy.deepcopy(params)
             tuned["optimizers"][preset] = with_values(params["optimizers"][preset],
                                                       best_settings(preset, trials, params))
-            runs = r.study if sampler_seed == base else pd.read_csv(path) if (
-                path := root / "results" / f"tuning_{folder.name}.csv").exists() else r.study.iloc[:0]
+            runs = r.study if sampler_seed == base else read_export(root, Path("results") / f"tuning_{folder.name}.csv")
             runs = runs[(runs["optimizer"] == preset) & (runs["scenario"] == scenario)
                         & runs["seed"].isin(params["study"]["seeds"])]
             expected = {seed: fingerprint(study_params(tuned, preset, seed, THREADS, None), scenario)

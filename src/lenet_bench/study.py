@@ -47,6 +47,8 @@ def parse_seeds(text: str) -> list[int]:
         low, dash, high = part.partition("-")
         if not (low.isdigit() and (not dash or high.isdigit())):
             raise ValueError(f"--seeds: '{part}' is neither a seed nor a range like 0-9")
+        if dash and int(high) < int(low):
+            raise ValueError(f"--seeds: '{part}' ends below its start; write it {high}-{low}")
         seeds += list(range(int(low), int(high) + 1)) if dash else [int(low)]
     return sorted(set(seeds))
 

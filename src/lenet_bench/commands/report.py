@@ -3,10 +3,23 @@
     lenet-bench report [--pdf] [--root .] [--out report]
 """
 import argparse
+import tempfile
 from pathlib import Path
 
 from lenet_bench import pdf
+from lenet_bench.errors import UserError
 from lenet_bench.report import MAX_PAGES, build
+
+
+def require_writable(folder: Path) -> None:
+    """The report's folder can take files (before any figure is drawn)."""
+    try:
+        (folder / "figures").mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise UserError(f"--out {folder}: cannot write the report there ({err.strerror}); give a folder you can "
+                        "write to") from None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -17,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.pdf:
         pdf.require_tools()  # before anything is written
+    require_writable(args.out)
     build(args.root, args.out)
     print(f"wrote {args.out / 'REPORT.md'}")
     if args.pdf:

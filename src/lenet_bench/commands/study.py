@@ -54,11 +54,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     parser.add_argument("--redo", action="store_true",
                         help="run the selected results again even if the export has them (after a fix to a "
-                             "method's code); their rows leave the export when the new runs start")
+                             "method's code); each row is replaced when its new run is recorded")
     where = parser.add_argument_group("where the runs execute (default: a local Dask cluster, a worker per core)")
     where.add_argument("--workers", type=int, help="local Dask worker processes, or Slurm jobs (default: cores)")
     where.add_argument("--scheduler", help="a running Dask scheduler, e.g. tcp://host:8786")
     where.add_argument("--cluster", choices=["slurm"], help="get workers from Slurm through dask-jobqueue")
+    where.add_argument("--scheduler-timeout", type=float, default=30,
+                        help="seconds to wait for the --scheduler to answer (default 30)")
     where.add_argument("--with-dvc", action="store_true", help="queue each run as a DVC experiment instead")
     where.add_argument("--jobs", type=int, default=2, help="with --with-dvc: DVC queue workers (default 2)")
     where.add_argument("--poll", type=float, default=60,
@@ -70,8 +72,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("error: give --presets or --top, not both")
     if args.with_dvc and (args.scheduler or args.cluster or args.workers):
         sys.exit("error: --with-dvc runs on DVC's local queue: drop --scheduler, --cluster and --workers")
-    if args.workers is not None and args.workers < 1:
-        sys.exit(f"error: --workers must be at least 1, got {args.workers}")
+    for flag, value in (("--workers", args.workers), ("--epochs", args.epochs), ("--top", args.top),
+                        ("--jobs", args.jobs)):
+        if value is not None and value < 1:
+            sys.exit(f"error: {flag} must be at least 1, got {value}")
     if args.confirm and (args.presets or args.top is not None or args.scenarios or args.seeds):
         sys.exit("error: --confirm takes its presets, scenarios and seeds from params.yaml's study.leaders; "
                  "drop --presets, --top, --scenarios and --seeds")
@@ -106,15 +110,18 @@ def main(argv: list[str] | None = None) -> None:
                  "to an export of its own: --export results/smoke.csv")
     todo = sum(len(run.scenarios) for run in runs)
     print(f"study: {total}; {already} already in {args.export}, {todo} to run")
-    if args.dry_run or not runs:
+    if not runs:
+        print(f"study: nothing to run: every result asked for is in {args.export} at the current settings"
+              + ("" if args.redo else " (--redo runs them again)"))
+        return
+    if args.dry_run:
         for run in runs:
             print(f"  {run.name}: {', '.join(run.scenarios)}")
         return
     if not args.with_dvc and data_md5() is None:
         sys.exit(f"error: {DATA} is missing; make it first: dvc repro prepare_data")
-    if args.redo:
-        print(f"--redo: {export.forget(presets, scenarios, seeds, export=args.export)} result(s) taken out of "
-              f"{args.export}")
+    if args.redo:  # the old rows stay until their new runs are recorded: a stopped redo loses nothing
+        print(f"--redo: {todo} result(s) in {args.export} are replaced as their new runs are recorded")
     if args.with_dvc:
         with_dvc_queue(runs, args)
     else:
@@ -177,7 +184,8 @@ def on_dask(runs, args) -> None:
         export.record_failure(FAILURES, task.params, task.scenario, f"{type(err).__name__}: {err}")
         print(f"error: {err}", file=sys.stderr, flush=True)
 
-    with cluster.connect(args.scheduler, args.cluster == "slurm", args.workers) as client:
+    with cluster.connect(args.scheduler, args.cluster == "slurm", args.workers,
+                         args.scheduler_timeout) as client:
         failures = cluster.run_all(client, execute, tasks, label=lambda task: task.name,
                                    on_result=recorded, on_failure=failed)
     if failures:

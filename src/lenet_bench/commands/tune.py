@@ -114,7 +114,8 @@ def on_cluster(preset: str, params: dict, location: str, args, waiting: int, tab
         print(f"{preset}: workers on other machines need {location} on a shared file system, or --storage URL")
     job = tuning.Worker(preset, params, location, str(DATASET), study_task.code_commit(),
                         study_task.data_md5(), str(table) if table else None)
-    with cluster.connect(args.scheduler, args.cluster == "slurm", args.workers) as client:
+    with cluster.connect(args.scheduler, args.cluster == "slurm", args.workers,
+                         args.scheduler_timeout) as client:
         workers = min(args.workers, waiting) if not args.scheduler else len(client.scheduler_info()["workers"])
         failures = cluster.run_all(client, tuning.work_on, [job.numbered(i) for i in range(max(workers, 1))],
                                    label=lambda j: f"tune-{preset}-{j.number}", unit="worker",
@@ -180,6 +181,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="workers: Dask worker processes on this machine, or Slurm jobs (default 1: this process)")
     parser.add_argument("--scheduler", help="a running Dask scheduler, e.g. tcp://host:8786 (one task per worker)")
     parser.add_argument("--cluster", choices=["slurm"], help="get workers from Slurm (dask-jobqueue)")
+    parser.add_argument("--scheduler-timeout", type=float, default=30,
+                        help="seconds to wait for the --scheduler to answer (default 30)")
     parser.add_argument("--storage", help="an Optuna storage URL or journal path (default tuning/<preset>.journal)")
     parser.add_argument("--trials", type=int, help="override tuning.trials (a smoke tuning; needs --storage)")
     parser.add_argument("--epochs", type=int, help="override train.epochs (a smoke tuning; needs --storage)")
