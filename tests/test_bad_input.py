@@ -138,7 +138,11 @@ def test_another_storage_never_writes_over_the_committed_table(project, tmp_path
     before = checksums(project)
     result = run(project, "tune", "adam", "--storage", str(scratch), "--table-only")
     assert result.returncode == 0 and "not tuned yet" in result.stdout
-    assert checksums(project) == before
+    smoke = run(project, "tune", "adam", "--storage", str(scratch), "--trials", "1", "--epochs", "1")
+    assert smoke.returncode == 0 and "1 of 1 trials done" in smoke.stdout, smoke.stderr
+    rebuilt = run(project, "tune", "adam", "--storage", str(scratch), "--trials", "1", "--epochs", "1", "--table-only")
+    assert rebuilt.returncode == 0 and f"wrote {scratch.with_suffix('.csv')}" in rebuilt.stdout
+    assert checksums(project) == before  # the committed 16-trial tuning/adam.csv is untouched
 
 
 def test_opening_a_finished_tuning_adds_nothing_to_its_journal(tmp_path, project_params, write_dataset):
