@@ -15,6 +15,7 @@ COMMANDS = {
     "study": "run every preset x scenario x seed, on a Dask cluster or DVC's queue",
     "report": "build report/REPORT.md (and with --pdf its PDF) from the committed results",
     "pages": "rewrite the generated tables of README.md and report/*.md",
+    "speed": "time one training epoch of every preset, interleaved, on this machine (results/speed.csv)",
     "export-experiments": "append this machine's finished DVC experiments to results/experiments.csv",
 }
 

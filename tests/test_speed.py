@@ -1,0 +1,42 @@
+"""lenet-bench speed: every preset's epoch timed in interleaved rounds, with the load before each."""
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from lenet_bench import speed
+
+
+def test_rounds_are_interleaved_and_the_medians_calibrate_each_preset(project_params, synthetic_data):
+    lines = []
+    timings = speed.measure(project_params, ["sgd", "momentum"], synthetic_data(128, 16), rounds=3,
+                            progress=lines.append)
+    assert list(zip(timings["round"], timings["preset"])) == [(1, "sgd"), (1, "momentum"), (2, "sgd"),
+                                                              (2, "momentum"), (3, "sgd"), (3, "momentum")]
+    assert (timings["grad_evals"] == 128).all() and (timings["seconds"] > 0).all()
+    assert timings["load_before"].notna().all() and set(timings["threads"]) == {1}
+    table = speed.calibrated(timings)
+    sgd = timings[timings["preset"] == "sgd"]
+    assert table.loc["sgd", "seconds_per_epoch"] == sgd["seconds"].median()
+    assert table.loc["sgd", "seconds_per_grad_eval"] == pytest.approx((sgd["seconds"] / 128).median())
+    assert table.loc["sgd", "spread"] == sgd["seconds"].max() / sgd["seconds"].min() >= 1
+    assert len(lines) == 6
+
+
+def test_calibration_takes_the_median_round():
+    timings = pd.DataFrame({"preset": ["a"] * 3, "round": [1, 2, 3], "seconds": [10.0, 30.0, 12.0],
+                            "grad_evals": [100] * 3, "load_before": [0.1, 1.9, 0.2]})
+    table = speed.calibrated(timings)
+    assert table.loc["a"].to_dict() == {"seconds_per_epoch": 12.0, "seconds_per_grad_eval": 0.12, "spread": 3.0,
+                                        "rounds": 3, "load_before": 1.9}
+
+
+@pytest.mark.parametrize("args, message", [(["--rounds", "2"], "error: --rounds must be at least 3"),
+                                           (["--presets", "kfca"], "error: unknown preset 'kfca' (did you mean 'kfac'?)")])
+def test_bad_arguments_fail_before_any_timing(root, tmp_path, args, message):
+    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
+    result = subprocess.run([sys.executable, "-m", "lenet_bench", "speed", *args], cwd=tmp_path, capture_output=True,
+                            text=True)
+    assert result.returncode != 0 and result.stderr.strip().startswith(message)
+    assert not (tmp_path / "results").exists()
