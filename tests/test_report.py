@@ -265,3 +265,23 @@ def test_tuning_variance_shows_each_leaders_tunings_and_says_whether_the_lead_de
     assert "| good | 2 | lr=0.012, momentum=" in text and "90.00 ± 0.00 (3 seeds) |" in text
     assert "Still to run" not in text
     assert "**its lead depends on the tuning draw**" in text
+
+
+def test_every_figure_of_the_committed_report_is_cited_in_it(root):
+    text = (root / "report" / "REPORT.md").read_text()
+    for figure in sorted((root / "report" / "figures").glob("*.png")):
+        assert f"(figures/{figure.name})" in text, f"report/figures/{figure.name} is not in REPORT.md"
+
+
+def test_page_one_names_the_chosen_method_of_each_scenario_and_the_budget_pick(tmp_path, project_params):
+    fake_export(tmp_path, project_params, seeds=range(10))
+    study = pd.read_csv(tmp_path / "results" / "study.csv")
+    study.loc[study["optimizer"] == "fast", "target_grad_evals"] = 300_000  # less accurate, but cheaper
+    study.to_csv(tmp_path / "results" / "study.csv", index=False)
+    text = report.build(tmp_path, tmp_path / "report")
+    answer = text[text.index("## The answer"):text.index("## 1. Setup")]
+    assert "| standard | **good** | 91.10 ± 0.22 | confirming 3, 4, 5, 6, 7, 8, 9 | 0.48 | ahead of fast on 7/7 seeds, " \
+           "Holm p = 0.031 |" in answer
+    assert "**fast** gets there with the fewest gradient evaluations, 0.30 M on average (then good, 0.48 M)" in answer
+    assert "the methods no other beats on both counts (fast, good)" in answer
+    assert "(figures/pareto.png)" in answer and (tmp_path / "report" / "figures" / "pareto.png").exists()

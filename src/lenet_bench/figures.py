@@ -110,3 +110,30 @@ def density_curve(sparse: pd.DataFrame, dense: tuple[float, float] | None, title
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     _save(fig, path)
+
+
+def pareto(points: pd.DataFrame, front: list[str], title: str, path: Path, style: dict[str, dict],
+           target_percent: float) -> None:
+    """Each method's mean test accuracy against its mean gradient evaluations per run, the Pareto front
+    joined and every point named."""
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    for method, row in points.iterrows():  # the front named on the figure, the rest in the legend
+        on_front = method in front
+        ax.plot(row["cost"] / 1e6, 100 * row["accuracy"], linestyle="none", markersize=7 if on_front else 5,
+                marker="o" if on_front else style[method]["marker"], color=style[method]["color"],
+                label=None if on_front else method)
+        if on_front:
+            ax.annotate(method, (row["cost"] / 1e6, 100 * row["accuracy"]), fontsize=8, xytext=(4, 3),
+                        textcoords="offset points")
+    edge = points.loc[front]
+    ax.plot(edge["cost"] / 1e6, 100 * edge["accuracy"], color="black", linewidth=1, zorder=0)
+    ax.axhline(target_percent, color="grey", linestyle=":")
+    ax.set_xscale("log")
+    ax.set_ylim(max(ACCURACY_FLOOR, 100 * points["accuracy"].min() - 1), None)
+    ax.set_xlabel("gradient evaluations to the target (millions, log scale)")
+    ax.set_ylabel("final test accuracy (%)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    if len(front) < len(points):  # the methods off the front, by name
+        ax.legend(fontsize=7, ncol=2, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    _save(fig, path)
