@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 from torchvision import datasets, transforms
 
-from lenet_bench import data, files, training
+from lenet_bench import atomic_files, data, training
 from lenet_bench.data import FILES
 from lenet_bench.model import LeNet5
 
@@ -87,7 +87,7 @@ def main() -> None:
     print(f"this project's epoch:     {result['project_seconds']:6.2f} s (median)")
     print(f"speed-up: {result['speedup']:.2f}x")
     if args.output:
-        files.write_json(args.output, result)
+        atomic_files.write_json(args.output, result)
 
 
 if __name__ == "__main__":

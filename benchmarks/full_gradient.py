@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from lenet_bench import data, files, training
+from lenet_bench import atomic_files, data, training
 from lenet_bench.model import LeNet5
 
 
@@ -62,7 +62,7 @@ def main() -> None:
     print(f"chunks of {chunk}:  {result['chunked_seconds']:6.2f} s (median)")
     print(f"speed-up: {result['speedup']:.2f}x")
     if args.output:
-        files.write_json(args.output, result)
+        atomic_files.write_json(args.output, result)
 
 
 if __name__ == "__main__":

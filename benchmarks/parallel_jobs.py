@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from lenet_bench import data, files, params, training
+from lenet_bench import atomic_files, data, params, training
 
 DATA = Path("data/fashion_mnist.pt")
 
@@ -74,7 +74,7 @@ def main() -> None:
     print(f"two runs at once, 1 thread each:               {parallel:.1f} s")
     print(f"two parallel 1-thread jobs are {result['speedup']:.2f}x the throughput of one 2-thread job")
     if args.output:
-        files.write_json(args.output, result)
+        atomic_files.write_json(args.output, result)
 
 
 if __name__ == "__main__":

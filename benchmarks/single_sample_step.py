@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from lenet_bench import data, files, training
+from lenet_bench import atomic_files, data, training
 from lenet_bench.model import LeNet5
 from lenet_bench.schedules import build_scheduler, step_clock
 
@@ -77,7 +77,7 @@ def main() -> None:
     print(f"ratio: {result['overhead']:.2f}x; one sgd_basic epoch of {len(y):,} steps: "
           f"{len(y) * result['loop_ms_per_step'] / 1e3:.0f} s")
     if args.output:
-        files.write_json(args.output, result)
+        atomic_files.write_json(args.output, result)
 
 
 if __name__ == "__main__":
