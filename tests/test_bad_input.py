@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -159,12 +160,17 @@ def test_opening_a_finished_tuning_adds_nothing_to_its_journal(tmp_path, project
 
 def test_a_rung_at_the_last_epoch_is_not_one_and_every_trial_that_ran_the_budget_finishes(tmp_path, project_params,
                                                                                            write_dataset):
-    project_params["train"]["epochs"] = 2
-    project_params["tuning"].update(trials=3, validation_size=100, rungs={"min_epochs": 2, "reduction_factor": 2})
+    """Epochs 1 and 3 are the schedule's rungs with a budget of 3; the last epoch is no rung: a trial
+    that trained all 3 epochs is finished, never pruned, and the start line says so."""
+    project_params["train"]["epochs"] = 3
+    project_params["tuning"].update(trials=4, validation_size=100, rungs={"min_epochs": 1, "reduction_factor": 3})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(project_params, sort_keys=False))
     write_dataset(tmp_path / "data" / "fashion_mnist.pt", 300)
     result = run(tmp_path, "tune", "momentum")
-    assert "no pruning" in result.stdout and "3 of 3 trials done (3 finished, 0 pruned, 0 failed)" in result.stdout
+    assert "pruning at epochs 1;" in result.stdout, result.stdout
+    table = pd.read_csv(tmp_path / "tuning" / "momentum.csv")
+    assert set(table.loc[table["epochs"] == 3, "state"]) == {"COMPLETE"}
+    assert set(table.loc[table["state"] == "PRUNED", "epochs"]) <= {1}
 
 
 def test_a_killed_redo_keeps_the_old_row(checkout, monkeypatch):
