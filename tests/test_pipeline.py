@@ -47,6 +47,7 @@ def repo(root, tmp_path_factory):
         preset["batch_size"] = max(preset["batch_size"], 1000)
         preset.pop("search", None)  # large batches leave the declared spaces; nothing is tuned here
     params["tuning"]["fixed"] = list(params["optimizers"])
+    params["tuning"]["audit"]["presets"] = []
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (dest / "dvc.lock").unlink(missing_ok=True)
     run(dest, "git", "init", "-q")

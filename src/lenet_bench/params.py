@@ -190,8 +190,8 @@ def check_audit(audit, presets: dict, fixed: list) -> None:
         for value in audit[key]:
             _number(f"tuning.audit.{key}", value, low=low, integer=True)
     _number("tuning.audit.max_regret", audit["max_regret"], low=0, high=1)
-    if not isinstance(audit["presets"], list) or not audit["presets"]:
-        raise ParamError(f"tuning.audit.presets: must be a non-empty list of tuned presets, got {audit['presets']!r}")
+    if not isinstance(audit["presets"], list):  # empty: nothing is audited
+        raise ParamError(f"tuning.audit.presets: must be a list of tuned presets, got {audit['presets']!r}")
     for name in audit["presets"]:
         if name not in presets or name in fixed:
             raise _allowed("tuning.audit.presets", name, [p for p in presets if p not in fixed])

@@ -470,14 +470,17 @@ def answer_section(r: Results, choices: dict[str, Choice], out: Path, styles: di
     means = runs.groupby("optimizer").agg(accuracy=("test_accuracy", "mean"), cost=("target_grad_evals", "mean"),
                                           reached=("target_grad_evals", lambda c: c.notna().mean()))
     means = means[means["reached"] >= 0.5]  # a cost to the target needs the target reached, most of the time
+    head = ["## The answer\n",
+            f"The chosen method of each scenario, by the rule declared in params.yaml (§2): its test accuracy "
+            f"(mean ± sd over seeds), what it spends to reach the brief's {100 * target:.2f}%, and how sure the "
+            "choice is.\n", "\n".join(lines) + "\n", budget + "\n"]
+    if means.empty:
+        return "\n".join(head + [f"**Accuracy against cost**: no method reached {100 * target:.2f}% in `{first}` on "
+                                 "half its seeds, so there is no cost to compare.\n"])
     front = pareto_front(means)
     figures.pareto(means, front, f"{first}: accuracy against the cost of reaching {100 * target:.2f}%",
                    out / "figures" / "pareto.png", styles, 100 * target)
-    return "\n".join([
-        "## The answer\n",
-        f"The chosen method of each scenario, by the rule declared in params.yaml (§2): its test accuracy "
-        f"(mean ± sd over seeds), what it spends to reach the brief's {100 * target:.2f}%, and how sure the "
-        "choice is.\n", "\n".join(lines) + "\n", budget + "\n",
+    return "\n".join(head + [
         f"**Accuracy against cost** (Figure 1): in `{first}`, each method's mean final test accuracy against its mean "
         f"gradient evaluations to first reach {100 * target:.2f}% (the methods that reach it on at least half their "
         f"seeds); the line joins the Pareto front, the methods no other beats on both counts ({', '.join(front)}).\n",
@@ -639,7 +642,7 @@ def variance_section(r: Results, choice: Choice, root: Path) -> str:
     lines = ["| leader | sampler seed | best trial's settings | best validation accuracy | test accuracy (%) |",
              "|---|---|---|---|---|"]
     spans, pending = {}, []
-    for preset in choice.leaders:
+    for preset in [p for p in choice.leaders if p not in params["tuning"]["fixed"]]:  # a fixed preset has no tuning
         means = []
         for sampler_seed in [base, *seeds]:
             folder = variant(params, sampler_seed=sampler_seed)[1]

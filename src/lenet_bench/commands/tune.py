@@ -219,6 +219,8 @@ def main(argv: list[str] | None = None) -> None:
         params["train"]["epochs"] = args.epochs
     if args.sampler_seed is not None and args.sampler_seed < 0:
         sys.exit(f"error: --sampler-seed must be at least 0, got {args.sampler_seed}")
+    if args.audit and not (args.presets or args.all or params["tuning"]["audit"]["presets"]):
+        sys.exit("error: tuning.audit.presets is empty; name the presets to audit there, or on the command line")
     if args.audit:
         run_audit(chosen_presets(args, params) if args.presets or args.all else params["tuning"]["audit"]["presets"],
                   params)
