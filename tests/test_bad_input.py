@@ -52,6 +52,7 @@ def refused(root: Path, *args: str, env: dict | None = None) -> str:
     return message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["tune", "adam", "--storage", "foo://bar"],
      "error: --storage foo://bar: cannot open this database (Can't load plugin: sqlalchemy.dialects:foo); give a URL"),
@@ -73,6 +74,7 @@ def test_a_bad_command_line_gets_one_line_and_changes_nothing(project, args, mes
     assert refused(project, *args).startswith(message)
 
 
+@pytest.mark.slow
 def test_slurm_without_its_config_gets_one_line(project, tmp_path_factory):
     pytest.importorskip("dask_jobqueue")
     empty = tmp_path_factory.mktemp("dask-config")
@@ -82,6 +84,7 @@ def test_slurm_without_its_config_gets_one_line(project, tmp_path_factory):
     assert message.startswith("error: --cluster slurm: ") and "jobqueue.yaml" in message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["tune", "adam"], ["study", "--dry-run"], ["report"], ["pages"]])
 def test_a_yaml_syntax_error_names_file_line_and_column_for_every_command(project, command):
     text = (project / "params.yaml").read_text().replace("  trials: 16", "  trials: [16", 1)
@@ -92,12 +95,14 @@ def test_a_yaml_syntax_error_names_file_line_and_column_for_every_command(projec
     assert line.isdigit() and column.isdigit()
 
 
+@pytest.mark.slow
 def test_debug_shows_the_traceback(project):
     (project / "params.yaml").write_text("tuning: [\n")
     result = run(project, "--debug", "tune", "adam")
     assert result.returncode != 0 and "Traceback" in result.stderr and "ParamError" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_damaged_journal_line_is_named(project):
     journal = project / "tuning" / "adam.journal"
     lines = journal.read_text().splitlines(keepends=True)
@@ -108,6 +113,7 @@ def test_a_damaged_journal_line_is_named(project):
         "(git checkout -- tuning/adam.journal) or delete it and its table to tune again")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cut, where", [("mid-line", "fields where the header has"),
                                         ("in a quoted field", "unexpected end of data")])
 def test_a_cut_export_stops_every_reader_and_the_report_on_disk_is_untouched(project, cut, where):
@@ -120,6 +126,7 @@ def test_a_cut_export_stops_every_reader_and_the_report_on_disk_is_untouched(pro
         assert message.startswith("error: results/study.csv: damaged at line ") and where in message, message
 
 
+@pytest.mark.slow
 def test_a_run_without_its_curve_and_a_repeated_run_are_named(project):
     export = project / "results" / "study.csv"
     lines = export.read_text().splitlines(keepends=True)
@@ -134,6 +141,7 @@ def test_a_run_without_its_curve_and_a_repeated_run_are_named(project):
     assert message.startswith("error: results/study_curves.csv: damaged at line 1 (no learning curve for ")
 
 
+@pytest.mark.slow
 def test_another_storage_never_writes_over_the_committed_table(project, tmp_path_factory):
     scratch = tmp_path_factory.mktemp("scratch") / "adam.journal"
     before = checksums(project)
@@ -146,6 +154,7 @@ def test_another_storage_never_writes_over_the_committed_table(project, tmp_path
     assert checksums(project) == before  # the committed 16-trial tuning/adam.csv is untouched
 
 
+@pytest.mark.slow
 def test_opening_a_finished_tuning_adds_nothing_to_its_journal(tmp_path, project_params, write_dataset):
     project_params["train"]["epochs"] = 1
     project_params["tuning"].update(trials=2, validation_size=100)
@@ -158,6 +167,7 @@ def test_opening_a_finished_tuning_adds_nothing_to_its_journal(tmp_path, project
     assert (tmp_path / tuning.default_storage("momentum")).read_bytes() == journal
 
 
+@pytest.mark.slow
 def test_a_rung_at_the_last_epoch_is_not_one_and_every_trial_that_ran_the_budget_finishes(tmp_path, project_params,
                                                                                            write_dataset):
     """Epochs 1 and 3 are the schedule's rungs with a budget of 3; the last epoch is no rung: a trial
@@ -173,6 +183,7 @@ def test_a_rung_at_the_last_epoch_is_not_one_and_every_trial_that_ran_the_budget
     assert set(table.loc[table["state"] == "PRUNED", "epochs"]) <= {1}
 
 
+@pytest.mark.slow
 def test_a_killed_redo_keeps_the_old_row(checkout, monkeypatch):
     """--redo replaces a row when its new run is recorded, not before: killed mid-run, the old row stays."""
     monkeypatch.chdir(checkout)

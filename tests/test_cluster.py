@@ -31,6 +31,7 @@ def rows(path):
     return pd.read_csv(path).drop(columns=VARYING).sort_values(export.KEY).reset_index(drop=True)
 
 
+@pytest.mark.slow
 def test_a_study_on_two_workers_records_what_the_serial_path_records(checkout, monkeypatch, tmp_path):
     monkeypatch.chdir(checkout)
     for task in tasks_for(["sgd", "momentum"], ["standard"]):
@@ -49,6 +50,7 @@ def test_a_study_on_two_workers_records_what_the_serial_path_records(checkout, m
     shutil.rmtree(checkout / "results")
 
 
+@pytest.mark.slow
 def test_a_run_whose_worker_dies_is_run_again_elsewhere_and_recorded_once(checkout, monkeypatch):
     monkeypatch.chdir(checkout)
     tasks = tasks_for(["sgd", "momentum"], ["standard", "l2"])
@@ -81,6 +83,7 @@ def test_a_run_whose_worker_dies_is_run_again_elsewhere_and_recorded_once(checko
     shutil.rmtree(checkout / "results")
 
 
+@pytest.mark.slow
 def test_a_worker_with_other_code_or_data_refuses_the_run_in_one_line(checkout, monkeypatch, tmp_path):
     monkeypatch.chdir(checkout)
     task = tasks_for(["sgd"], ["standard"])[0]
@@ -102,6 +105,7 @@ def test_a_worker_with_other_code_or_data_refuses_the_run_in_one_line(checkout, 
         check_worker(task.commit, task.data_md5, clone)
 
 
+@pytest.mark.slow
 def test_a_run_that_fails_on_its_own_says_why_and_is_recorded_once(checkout, monkeypatch, tmp_path):
     monkeypatch.chdir(checkout)
     task = tasks_for(["sgd"], ["standard"])[0]

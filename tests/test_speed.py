@@ -32,6 +32,7 @@ def test_calibration_takes_the_median_round():
                                         "rounds": 3, "load_before": 1.9}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [(["--rounds", "2"], "error: --rounds must be at least 3"),
                                            (["--presets", "kfca"], "error: unknown preset 'kfca' (did you mean 'kfac'?)")])
 def test_bad_arguments_fail_before_any_timing(root, tmp_path, args, message):

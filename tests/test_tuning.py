@@ -142,6 +142,7 @@ def test_a_space_is_a_label_of_the_preset_and_never_changes_a_run(project_params
 
 # --- the command line --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["adamm"], "error: unknown preset 'adamm' (did you mean 'adam'?); presets: sgd_basic, gd, "),
     (["sgd"], "error: preset 'sgd' is in tuning.fixed (the brief's baseline) and is not tuned"),
@@ -156,6 +157,7 @@ def test_bad_command_lines_fail_before_any_trial(project, args, message):
     assert not (project.root / "tuning").exists()
 
 
+@pytest.mark.slow
 def test_bad_params_fail_before_any_trial(project):
     p = project()
     p["tuning"]["trials"] = 0
@@ -166,6 +168,7 @@ def test_bad_params_fail_before_any_trial(project):
     assert not (project.root / "tuning").exists()
 
 
+@pytest.mark.slow
 def test_changed_terms_are_refused_rather_than_mixed_into_one_tuning(project):
     p = project(trials=2, epochs=1)
     tune(project.root, "momentum")
@@ -204,6 +207,7 @@ tuning.open_tuning("momentum", params, storage, location)
 """
 
 
+@pytest.mark.slow
 def test_commands_opening_one_tuning_at_once_enqueue_exactly_the_budget(project):
     """Each opener counts the queue and tops it up; at once, unserialized, they enqueued 11-17 for 6."""
     project(trials=6)
@@ -222,6 +226,7 @@ def test_commands_opening_one_tuning_at_once_enqueue_exactly_the_budget(project)
         assert len(study.get_trials()) == 6
 
 
+@pytest.mark.slow
 def test_two_workers_sharing_one_storage_stop_at_exactly_the_budget(project):
     project(trials=5, epochs=2)
     result = tune(project.root, "momentum", "--workers", "2")
@@ -240,6 +245,7 @@ def test_two_workers_sharing_one_storage_stop_at_exactly_the_budget(project):
     assert "0 still to run" in again.stdout and len(trials_in(project.root)) == 5
 
 
+@pytest.mark.slow
 def test_two_commands_sharing_one_storage_stop_at_exactly_the_budget(project):
     project(trials=6, epochs=1)
     commands = [subprocess.Popen([sys.executable, "-m", "lenet_bench", "tune", "momentum"], cwd=project.root,
@@ -251,6 +257,7 @@ def test_two_commands_sharing_one_storage_stop_at_exactly_the_budget(project):
     assert len(trials) == 6 and all(t.state in tuning.FINISHED for t in trials)
 
 
+@pytest.mark.slow
 def test_a_killed_tuning_resumes_without_running_finished_trials_again(project):
     project(trials=4, epochs=3, n_train=3000, validation_size=500, batch_size=16)
     table = project.root / "tuning" / "momentum.csv"
@@ -315,6 +322,7 @@ def test_the_best_trial_is_the_most_accurate_then_the_lowest_loss_then_the_first
     assert tuning.best(trials[trials["state"] != "COMPLETE"], project_params) is None
 
 
+@pytest.mark.slow
 def test_apply_writes_the_best_trial_into_params_yaml_and_keeps_its_comments(root, tmp_path):
     (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
     p = params_module.load(tmp_path / "params.yaml")
@@ -342,6 +350,7 @@ def test_apply_writes_the_best_trial_into_params_yaml_and_keeps_its_comments(roo
     assert "already holds its settings" in tune(tmp_path, "momentum", "--apply").stdout
 
 
+@pytest.mark.slow
 def test_a_stop_file_lets_workers_finish_and_take_no_new_trial(project):
     project(trials=3, epochs=1)
     (project.root / "tuning").mkdir()
@@ -416,6 +425,7 @@ def test_a_rung_at_the_last_epoch_is_no_rung(project_params):
 
 # --- the pruning audit from the command line ------------------------------------------------------------
 
+@pytest.mark.slow
 def test_an_unpruned_tuning_replays_into_the_audit_and_a_pruned_one_is_refused(project):
     p = project(trials=4, epochs=3)
     p["tuning"]["audit"].update(presets=["momentum"], min_epochs=[1, 2], reduction_factors=[2])
