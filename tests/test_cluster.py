@@ -120,3 +120,26 @@ def test_a_run_that_fails_on_its_own_says_why_and_is_recorded_once(checkout, mon
     assert len(table) == 1 and table["error"].iloc[0] == "RunFailed: it broke at the end"
     export.forget_failure(failures, task.params, task.scenario, tmp_path)
     assert pd.read_csv(failures).empty
+
+
+def test_the_scheduler_comes_from_the_flag_the_scheduler_file_or_dasks_own_setting(tmp_path, monkeypatch):
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    assert cluster.scheduler_address(None, None) is None  # a cluster of the command's own
+    assert cluster.scheduler_address("tcp://a:1", None) == "tcp://a:1"
+    written = tmp_path / "scheduler.json"
+    written.write_text('{"type": "Scheduler", "address": "tcp://b:8786", "id": "x"}')
+    assert cluster.scheduler_address(None, written) == "tcp://b:8786"
+    with pytest.raises(cluster.UserError, match="give --scheduler or --scheduler-file, not both"):
+        cluster.scheduler_address("tcp://a:1", written)
+    written.write_text("{}")
+    with pytest.raises(cluster.UserError, match=r"^--scheduler-file .*scheduler.json: no scheduler's address in it"):
+        cluster.scheduler_address(None, written)
+    import dask
+    with dask.config.set({"scheduler-address": "tcp://c:8786"}):  # what DASK_SCHEDULER_ADDRESS sets
+        assert cluster.scheduler_address(None, None) == "tcp://c:8786"
+        assert cluster.scheduler_address("tcp://a:1", None) == "tcp://a:1"
+
+
+def test_a_local_cluster_counts_the_cpus_this_process_may_use():
+    from dask.system import CPU_COUNT
+    assert cluster.CPU_COUNT == CPU_COUNT

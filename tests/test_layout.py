@@ -57,7 +57,8 @@ def test_every_scenario_has_its_plots(root):
 
 
 def test_every_algorithm_is_described_for_the_report():
-    assert not set(ALGORITHMS) - set(ALGORITHM_TEXT), "describe it in ALGORITHM_TEXT of src/lenet_bench/report.py"
+    undescribed = sorted(set(ALGORITHMS) - set(ALGORITHM_TEXT))
+    assert not undescribed, f"describe {', '.join(undescribed)} in ALGORITHM_TEXT of src/lenet_bench/report.py"
 
 
 # Leaves of metrics/<scenario>.json that the export carries under another name, or not at all (with why).

@@ -65,3 +65,21 @@ def test_tuning_table_gives_every_tuned_preset_its_budget_and_says_which_are_not
     assert adam == f"| adam | {budget}/{budget} | 2 | {budget - 3} | 1 | {spent} | {spent / last:.1f} | 91.00% |"
     assert any(r.startswith("| momentum | not tuned yet |") for r in table) and not any(r.startswith("| sgd |") for r in table)
     assert table[-1].startswith(f"Pruning spent {spent} epochs per finished tuning on average")
+
+
+def test_pages_says_what_it_rewrote(root, tmp_path, capsys):
+    from lenet_bench.commands import pages as pages_command
+    for page in pages.PAGES:
+        (tmp_path / page).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(root / page, tmp_path / page)
+    for folder in ("results", "tuning", "metrics", "report", "benchmarks"):
+        shutil.copytree(root / folder, tmp_path / folder, dirs_exist_ok=True)
+    for name in ("params.yaml", "dvc.yaml"):
+        shutil.copy(root / name, tmp_path / name)
+    pages_command.main(["--root", str(tmp_path)])
+    assert capsys.readouterr().out.strip() == "every page is up to date"
+    readme = tmp_path / "README.md"
+    start = "<!-- pipeline-results:start -->\n"
+    readme.write_text(readme.read_text().replace(start, start + "stale\n"))
+    pages_command.main(["--root", str(tmp_path)])
+    assert capsys.readouterr().out.strip() == "rewrote README.md"

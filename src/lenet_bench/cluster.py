@@ -6,11 +6,13 @@ Slurm for workers through dask-jobqueue's SLURMCluster, configured in Dask's own
 from __future__ import annotations
 
 import importlib.util
-import os
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dask
+from dask.system import CPU_COUNT  # the CPUs this process may use (cgroup limits too)
 from distributed import Client, LocalCluster, as_completed
 from tqdm import tqdm
 
@@ -20,6 +22,21 @@ from .errors import UserError
 # (Dask's KilledWorker); a run that fails on its own is not tried again.
 ALLOWED_WORKER_DEATHS = 3
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def scheduler_address(scheduler: str | None, scheduler_file: Path | None) -> str | None:
+    """The running scheduler a command joins: --scheduler, else the address in --scheduler-file (what
+    `dask scheduler --scheduler-file` writes), else Dask's own setting (DASK_SCHEDULER_ADDRESS); None
+    for a cluster of the command's own."""
+    if scheduler and scheduler_file:
+        raise UserError("give --scheduler or --scheduler-file, not both")
+    if scheduler_file:
+        try:
+            return json.loads(Path(scheduler_file).read_text())["address"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise UserError(f"--scheduler-file {scheduler_file}: no scheduler's address in it ({type(err).__name__}: "
+                            f"{err}); give the file `dask scheduler --scheduler-file` writes") from None
+    return scheduler or dask.config.get("scheduler-address", None)
 
 
 @contextmanager
@@ -58,7 +75,7 @@ def connect(scheduler: str | None = None, slurm: bool = False, workers: int | No
             cluster.scale(workers or 1)
             client = Client(cluster)
         else:
-            cluster = LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1, processes=True,
+            cluster = LocalCluster(n_workers=workers or CPU_COUNT, threads_per_worker=1, processes=True,
                                    dashboard_address=":0" if _has_dashboard() else None, env=ONE_THREAD)
             client = Client(cluster)
     if _has_dashboard() and client.dashboard_link:

@@ -81,8 +81,8 @@ def check_worker(commit: str, md5: str | None, checkout: Path = Path(".")) -> No
     if here is None:
         raise Mismatch(f"{where} has no {DATA}: run `dvc repro prepare_data` there")
     if here != md5:
-        raise Mismatch(f"{where} has {DATA} with MD5 {here}, the client {md5}: run `dvc pull` or "
-                       "`dvc repro prepare_data` there")
+        raise Mismatch(f"{where} has {DATA} with MD5 {here}, the client {md5}: run `dvc repro prepare_data` "
+                       "there (or `dvc pull`, where a DVC remote is configured)")
 
 
 def stage_commands(scenario: str, checkout: Path = Path(".")) -> list[list[str]]:

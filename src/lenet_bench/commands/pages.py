@@ -26,3 +26,4 @@ def main(argv: list[str] | None = None) -> None:
                 path.write_text(rendered)
     if args.check and stale:
         sys.exit(f"out of date: {', '.join(stale)}; run `lenet-bench pages`")
+    print(f"rewrote {', '.join(stale)}" if stale else "every page is up to date")

@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> None:
     where.add_argument("--workers", type=int, help="local Dask worker processes, or Slurm jobs (default: cores)")
     where.add_argument("--scheduler", help="a running Dask scheduler, e.g. tcp://host:8786")
     where.add_argument("--cluster", choices=["slurm"], help="get workers from Slurm through dask-jobqueue")
+    where.add_argument("--scheduler-file", type=Path,
+                        help="join the scheduler whose address this file holds (dask scheduler --scheduler-file)")
     where.add_argument("--scheduler-timeout", type=float, default=30,
                         help="seconds to wait for the --scheduler to answer (default 30)")
     where.add_argument("--with-dvc", action="store_true", help="queue each run as a DVC experiment instead")
@@ -70,8 +72,11 @@ def main(argv: list[str] | None = None) -> None:
     params = params_module.load()
     if args.top is not None and args.presets:
         sys.exit("error: give --presets or --top, not both")
-    if args.with_dvc and (args.scheduler or args.cluster or args.workers):
-        sys.exit("error: --with-dvc runs on DVC's local queue: drop --scheduler, --cluster and --workers")
+    if args.with_dvc and (args.scheduler or args.scheduler_file or args.cluster or args.workers):
+        sys.exit("error: --with-dvc runs on DVC's local queue: drop --scheduler, --scheduler-file, --cluster and "
+                 "--workers")
+    if not args.with_dvc:
+        args.scheduler = cluster.scheduler_address(args.scheduler, args.scheduler_file)
     for flag, value in (("--workers", args.workers), ("--epochs", args.epochs), ("--top", args.top),
                         ("--jobs", args.jobs)):
         if value is not None and value < 1:

@@ -181,6 +181,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="workers: Dask worker processes on this machine, or Slurm jobs (default 1: this process)")
     parser.add_argument("--scheduler", help="a running Dask scheduler, e.g. tcp://host:8786 (one task per worker)")
     parser.add_argument("--cluster", choices=["slurm"], help="get workers from Slurm (dask-jobqueue)")
+    parser.add_argument("--scheduler-file", type=Path,
+                        help="join the scheduler whose address this file holds (dask scheduler --scheduler-file)")
     parser.add_argument("--scheduler-timeout", type=float, default=30,
                         help="seconds to wait for the --scheduler to answer (default 30)")
     parser.add_argument("--storage", help="an Optuna storage URL or journal path (default tuning/<preset>.journal)")
@@ -200,6 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fail-running", action="store_true",
                         help="mark FAIL the trials other machines' workers left running (after those stopped)")
     args = parser.parse_args(argv)
+    args.scheduler = cluster.scheduler_address(args.scheduler, args.scheduler_file)
     params = params_module.load(PARAMS)
     try:
         params_module.check(params)
