@@ -6,11 +6,11 @@ from lenet_bench.dvc_queue import queue_experiment, queue_status
 
 def test_queue_experiment_holds_the_export_lock_while_dvc_runs(tmp_path, stand_in_dvc):
     """A stand-in `dvc` succeeds only if it cannot take the export's lock itself, i.e. the study holds it."""
-    stand_in_dvc("import fcntl, os, sys\n"
-                 "fd = os.open('results', os.O_RDONLY)\n"
+    stand_in_dvc("import sys\n"
+                 "from filelock import FileLock, Timeout\n"
                  "try:\n"
-                 "    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
-                 "except BlockingIOError:\n"
+                 "    FileLock('results/.lock').acquire(timeout=0)\n"
+                 "except Timeout:\n"
                  "    sys.exit(0)\n"
                  "print('the export was not locked'); sys.exit(1)\n")
     queue_experiment("study-sgd-seed0", ["optimizer.name=sgd"], ["evaluate@standard"], tmp_path)

@@ -1,13 +1,12 @@
 """The study's bookkeeping without DVC: planning against the export, and adopting finished experiments."""
 import dataclasses
-import fcntl
-import os
 
 import pandas as pd
 import pytest
 
 from lenet_bench import params as params_module
 from lenet_bench.commands import study as study_command
+from lenet_bench.errors import UserError
 from lenet_bench.export import (
     Experiment,
     export_lock,
@@ -17,6 +16,7 @@ from lenet_bench.export import (
     split_by_settings,
     study_params,
 )
+from lenet_bench.locks import folder_lock
 from lenet_bench.study import adopt, confirmations, leaders, merge, overrides, parse_seeds, plan, replaced_budgets
 
 
@@ -53,22 +53,17 @@ def test_adopt_records_only_scenarios_an_experiment_reran_with_the_same_settings
     assert plan(params, ["momentum"], ["standard", "l2", "sparse"], [0], 1, 1, read_export(tmp_path))[1] == 1
 
 
-def test_export_lock_shuts_out_another_writer_until_released(tmp_path):
+def test_export_lock_shuts_out_another_writer_until_released(tmp_path, capsys):
     """What the study holds while it queues experiments (DVC stashes the workspace meanwhile) and
-    while it writes the export: another study command's writer must wait."""
-    def try_lock():
-        fd = os.open(tmp_path / "results", os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            return False
-        finally:
-            os.close(fd)
-
+    while it writes the export: another study command's writer must wait, told who holds it, and gives up
+    after its timeout in one line."""
     with export_lock(tmp_path):
-        assert not try_lock()
-    assert try_lock()
+        with pytest.raises(UserError, match=r"results/ is still locked after 0.1 s, by [^ ]+:\d+ \(.*\), since"):
+            with folder_lock(tmp_path / "results", timeout=0.1):
+                pass
+    assert "waiting for the lock on" in capsys.readouterr().err
+    with folder_lock(tmp_path / "results", timeout=0.1):  # released
+        pass
 
 
 def test_split_by_settings_sets_apart_runs_made_with_settings_params_yaml_no_longer_has(root):
