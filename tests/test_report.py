@@ -285,3 +285,21 @@ def test_page_one_names_the_chosen_method_of_each_scenario_and_the_budget_pick(t
     assert "**fast** gets there with the fewest gradient evaluations, 0.30 M on average (then good, 0.48 M)" in answer
     assert "the methods no other beats on both counts (fast, good)" in answer
     assert "(figures/pareto.png)" in answer and (tmp_path / "report" / "figures" / "pareto.png").exists()
+
+
+def test_every_figure_prints_its_text_at_7_points_or_more(tmp_path, project_params, monkeypatch):
+    """Figures are drawn at the width print.css gives them, so a font size is its size on paper."""
+    drawn = []
+    save = figures._save
+    monkeypatch.setattr(figures, "_save", lambda fig, path, **kw: (drawn.append((path.name, fig)), save(fig, path, **kw)))
+    fake_export(tmp_path, project_params, seeds=range(3))
+    report.build(tmp_path, tmp_path / "report")
+    assert {name for name, _ in drawn} >= {"pareto.png", "profile.png", "curves_standard.png"}
+    for name, fig in drawn:
+        width = fig.get_size_inches()[0]
+        assert width <= figures.PRINT_WIDTH + 1e-9, name
+        texts = [t for t in fig.findobj(lambda a: hasattr(a, "get_fontsize") and hasattr(a, "get_text"))
+                 if t.get_text().strip() and t.get_visible()]
+        smallest = min(t.get_fontsize() * figures.PRINT_WIDTH / width for t in texts)
+        assert smallest >= figures.SMALLEST, f"{name}: text at {smallest:.1f} pt"
+    assert "img { width: 100%; }" in (report.Path(figures.__file__).with_name("print.css")).read_text()

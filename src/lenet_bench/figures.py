@@ -1,6 +1,7 @@
 """The report's figures (matplotlib, PNG), drawn from exported results only."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -15,6 +16,11 @@ COLOURS = plt.get_cmap("tab10").colors
 LINE_STYLES = ("-", "--", ":", "-.")
 MARKERS = (".", "x", "+", "1")
 ACCURACY_FLOOR = 80  # percent: the learning curves show where the methods compete
+# Every figure is drawn at the width it prints at (print.css sets images to the text width of A4 with 2 cm
+# margins), so that a font size here is its size on paper; none is below SMALLEST.
+PRINT_WIDTH, SMALLEST = 6.69, 7  # inches, points
+matplotlib.rcParams.update({"font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "xtick.labelsize": 7,
+                            "ytick.labelsize": 7, "legend.fontsize": SMALLEST, "figure.titlesize": 9})
 
 
 def styles(methods: list[str]) -> dict[str, dict]:
@@ -26,22 +32,26 @@ def styles(methods: list[str]) -> dict[str, dict]:
                 "marker": MARKERS[i // len(COLOURS)]} for i, m in enumerate(methods)}
 
 
-def _save(fig, path: Path) -> None:
+def _save(fig, path: Path, layout: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})  # no version stamp: same input, same bytes
+    if layout:
+        fig.tight_layout()
+    fig.savefig(path, dpi=200, metadata={"Software": None})  # no version stamp: same input, same bytes
     plt.close(fig)
 
 
 def learning_curves(curves: pd.DataFrame, methods: list[str], title: str, path: Path,
                     style: dict[str, dict], target_percent: float) -> None:
-    """Test accuracy and loss (mean over seeds) against epochs, gradient evaluations and seconds."""
-    fig, axes = plt.subplots(2, 3, figsize=(11, 6.2), sharey="row")
+    """Test accuracy and loss against epochs, gradient evaluations and seconds: the mean over seeds, in a
+    band of one standard deviation either side."""
+    fig, axes = plt.subplots(2, 3, figsize=(PRINT_WIDTH, 5.6), sharey="row")
     losses, means = [], {}
     for method in methods:
-        mean = curves[curves["optimizer"] == method].groupby("epoch").mean(numeric_only=True).reset_index()
+        runs = curves[curves["optimizer"] == method].groupby("epoch")
+        mean = runs.mean(numeric_only=True).reset_index()
         if not mean.empty:  # a method with no runs in this scenario yet has no line
-            means[method] = mean
+            spread = runs[["test_accuracy", "test_loss"]].std().fillna(0).reset_index(drop=True)
+            means[method] = mean.assign(accuracy_sd=spread["test_accuracy"], loss_sd=spread["test_loss"])
             losses += list(mean["test_loss"].dropna())
     for method, mean in means.items():
         # A method that never reaches the axes' floor stays in the legend, with where it ended.
@@ -50,8 +60,14 @@ def learning_curves(curves: pd.DataFrame, methods: list[str], title: str, path: 
         name = f"{method} (below the axes: ends at {100 * last['test_accuracy']:.1f}%)" if below else method
         for column, (x, label) in enumerate(AXES.items()):
             xs = mean[x] / (1e6 if x == "grad_evals" else 1)
-            axes[0, column].plot(xs, 100 * mean["test_accuracy"], label=name, **style[method])
-            axes[1, column].plot(xs, mean["test_loss"], label=name, **style[method])
+            axes[0, column].plot(xs, 100 * mean["test_accuracy"], label=name, markersize=3, linewidth=1,
+                                 **style[method])
+            axes[0, column].fill_between(xs, 100 * (mean["test_accuracy"] - mean["accuracy_sd"]),
+                                         100 * (mean["test_accuracy"] + mean["accuracy_sd"]),
+                                         color=style[method]["color"], alpha=0.15, linewidth=0)
+            axes[1, column].plot(xs, mean["test_loss"], label=name, markersize=3, linewidth=1, **style[method])
+            axes[1, column].fill_between(xs, mean["test_loss"] - mean["loss_sd"], mean["test_loss"] + mean["loss_sd"],
+                                         color=style[method]["color"], alpha=0.15, linewidth=0)
             axes[1, column].set_xlabel(label)
     for column in range(3):
         axes[0, column].axhline(target_percent, color="grey", linestyle=":")
@@ -63,15 +79,16 @@ def learning_curves(curves: pd.DataFrame, methods: list[str], title: str, path: 
     if losses:  # the region where the methods compete: up to twice the lowest loss
         low = min(losses)
         axes[1, 0].set_ylim(0.95 * low, 1.02 * min(max(losses), 2 * low))
-    axes[0, 0].legend(fontsize=8)
     fig.suptitle(title)
-    _save(fig, path)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=3, frameon=False)
+    fig.tight_layout(rect=(0, 0.03 + 0.03 * math.ceil(len(means) / 3), 1, 1))
+    _save(fig, path, layout=False)
 
 
 def performance_profile(ratios: dict[str, dict[str, np.ndarray]], path: Path, style: dict[str, dict]) -> None:
     """For each cost measure, the fraction of problems a method solves within tau times the best
     method's cost (inf where it never reaches the target), against tau."""
-    fig, axes = plt.subplots(1, len(ratios), figsize=(12, 4.4), sharey=True)
+    fig, axes = plt.subplots(1, len(ratios), figsize=(PRINT_WIDTH, 4.6), sharey=True)
     for ax, (measure, by_method) in zip(np.atleast_1d(axes), ratios.items()):
         finite = [r[np.isfinite(r)] for r in by_method.values()]
         largest = max([1.0, *[float(r.max()) for r in finite if len(r)]])
@@ -83,15 +100,17 @@ def performance_profile(ratios: dict[str, dict[str, np.ndarray]], path: Path, st
         ax.set_xlabel(f"τ (cost in {measure} / best method's)")
         ax.grid(True, which="both", alpha=0.3)
     np.atleast_1d(axes)[0].set_ylabel("fraction of problems solved")
-    np.atleast_1d(axes)[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))  # off the lines
-    _save(fig, path)
+    handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False)  # below the panels, off the lines
+    fig.tight_layout(rect=(0, 0.04 * math.ceil(len(labels) / 4), 1, 1))
+    _save(fig, path, layout=False)
 
 
 def density_curve(sparse: pd.DataFrame, dense: tuple[float, float] | None, title: str, path: Path,
                   target_percent: float) -> None:
     """Test accuracy against the density of fc1+fc2: a curve per method run at several densities
     (anchored at the dense run, when given as (density, accuracy)), a marker for the others."""
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 3.8))
     markers = iter("s^vD<>P*xh")
     for method, rows in sparse.groupby("sparsity_method"):
         rows = rows.sort_values("density")
@@ -108,7 +127,7 @@ def density_curve(sparse: pd.DataFrame, dense: tuple[float, float] | None, title
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend()
     _save(fig, path)
 
 
@@ -116,14 +135,14 @@ def pareto(points: pd.DataFrame, front: list[str], title: str, path: Path, style
            target_percent: float) -> None:
     """Each method's mean test accuracy against its mean gradient evaluations per run, the Pareto front
     joined and every point named."""
-    fig, ax = plt.subplots(figsize=(9, 4.2))
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 3.6))
     for method, row in points.iterrows():  # the front named on the figure, the rest in the legend
         on_front = method in front
         ax.plot(row["cost"] / 1e6, 100 * row["accuracy"], linestyle="none", markersize=7 if on_front else 5,
                 marker="o" if on_front else style[method]["marker"], color=style[method]["color"],
                 label=None if on_front else method)
         if on_front:
-            ax.annotate(method, (row["cost"] / 1e6, 100 * row["accuracy"]), fontsize=8, xytext=(4, 3),
+            ax.annotate(method, (row["cost"] / 1e6, 100 * row["accuracy"]), xytext=(4, 3),
                         textcoords="offset points")
     edge = points.loc[front]
     ax.plot(edge["cost"] / 1e6, 100 * edge["accuracy"], color="black", linewidth=1, zorder=0)
@@ -132,8 +151,8 @@ def pareto(points: pd.DataFrame, front: list[str], title: str, path: Path, style
     ax.set_ylim(max(ACCURACY_FLOOR, 100 * points["accuracy"].min() - 1), None)
     ax.set_xlabel("gradient evaluations to the target (millions, log scale)")
     ax.set_ylabel("final test accuracy (%)")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     if len(front) < len(points):  # the methods off the front, by name
-        ax.legend(fontsize=7, ncol=2, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        ax.legend(ncol=2, loc="center left", bbox_to_anchor=(1.01, 0.5))
     _save(fig, path)
