@@ -303,3 +303,17 @@ def test_every_figure_prints_its_text_at_7_points_or_more(tmp_path, project_para
         smallest = min(t.get_fontsize() * figures.PRINT_WIDTH / width for t in texts)
         assert smallest >= figures.SMALLEST, f"{name}: text at {smallest:.1f} pt"
     assert "img { width: 100%; }" in (report.Path(figures.__file__).with_name("print.css")).read_text()
+
+
+def test_the_density_figure_compares_sparse_runs_with_the_dense_run_of_the_same_settings_and_seed():
+    same = {"optimizer": "momentum", "algorithm": "sgd", "lr": 0.05, "batch_size": 64, "schedule": "cosine",
+            "seed": 42, "epochs_budget": 10}
+    runs = pd.DataFrame([
+        {**same, "scenario": "sparse", "sparsity_method": "gradual", "test_accuracy": 0.904},
+        {**same, "scenario": "sparse", "sparsity_method": "rigl", "test_accuracy": 0.901},
+        {**same, "scenario": "standard", "sparsity_method": None, "test_accuracy": 0.9044},
+        {**same, "lr": 0.1, "scenario": "standard", "sparsity_method": None, "test_accuracy": 0.95},
+        {**same, "seed": 0, "scenario": "standard", "sparsity_method": None, "test_accuracy": 0.96}])
+    sparse = runs[runs["scenario"] == "sparse"]
+    assert report.matching_dense(runs, sparse) == (1.0, 0.9044)
+    assert report.matching_dense(runs[runs["lr"] == 0.1], sparse) is None

@@ -603,6 +603,20 @@ def problem_list(problems: pd.MultiIndex) -> str:
                      for scenario, ss in seeds.items())
 
 
+SAME_RUN = ["optimizer", "algorithm", "lr", "batch_size", "schedule", "seed", "epochs_budget"]
+
+
+def matching_dense(runs: pd.DataFrame, sparse: pd.DataFrame) -> tuple[float, float] | None:
+    """(1.0, test accuracy) of the exported dense run with the sparse runs' preset, settings and seed (the
+    standard scenario's), or None: a density curve compares like with like."""
+    settings = sparse[SAME_RUN].drop_duplicates()
+    if len(settings) != 1:
+        return None
+    dense = runs[(runs["scenario"] == "standard") & runs["sparsity_method"].isna()]
+    dense = dense.merge(settings, on=SAME_RUN)
+    return (1.0, float(dense["test_accuracy"].iloc[0])) if len(dense) == 1 else None
+
+
 def sparse_section(r: Results, out: Path) -> str:
     """The sparsification methods compared (results/experiments.csv); draws figures/density.png."""
     runs, none = r.experiments, "_No sparsification comparison exported (results/experiments.csv)._"
@@ -611,15 +625,15 @@ def sparse_section(r: Results, out: Path) -> str:
     if sparse.empty:
         return f"## 5. The sparse scenario\n\n{none}\n"
     optimizer = sparse["optimizer"].iloc[0]
-    dense_runs = r.study[(r.study["optimizer"] == optimizer) & (r.study["scenario"] == "standard")]
-    dense = (1.0, dense_runs["test_accuracy"].mean()) if not dense_runs.empty else None
+    dense = matching_dense(runs, sparse)
     figures.density_curve(sparse, dense, f"optimizer {optimizer}, {r.params['train']['epochs']} epochs, "
                           f"seed {int(sparse['seed'].iloc[0])}", out / "figures" / "density.png", 100 * r.target)
     lines = ["| method | density bound | nonzero fc1+fc2 | test accuracy | test loss |", "|---|---|---|---|---|"]
     for _, row in sparse.sort_values(["density_bound", "test_accuracy"], ascending=[False, False]).iterrows():
         lines.append(f"| {row['sparsity_method']} | {row['density_bound']:g} | {int(row['nonzero_fc1_fc2']):,} "
                      f"({100 * row['density']:.1f}%) | {100 * row['test_accuracy']:.2f}% | {row['test_loss']:.4f} |")
-    anchor = f" The dense point at 1.0 is {optimizer}'s mean over seeds in the standard scenario." if dense else ""
+    anchor = (f" The dense point at 1.0 is the run of the same preset, settings and seed without the constraint "
+              f"({100 * dense[1]:.2f}%)." if dense else " No dense run of these settings is exported to compare with.")
     return ("## 5. The sparse scenario\n\nSparsification methods, each with the same optimizer and seed (one run "
             f"each, from results/experiments.csv).{anchor}\n\n![density](figures/density.png)\n\n"
             + "\n".join(lines) + "\n")
