@@ -770,13 +770,15 @@ def failures_section(r: Results) -> str:
         hurt = (table["sparse"] - table["standard"]).dropna().sort_values()
         for method, delta in hurt[hurt < -0.003].items():
             items.append(f"- The sparse constraint cost {method} {100 * -delta:.2f} percentage points.")
-    typical = means["seconds_per_epoch"].median()
-    for _, row in means[means["seconds_per_epoch"] > 3 * typical].drop_duplicates("optimizer").iterrows():
-        items.append(f"- {row['optimizer']} costs {row['seconds_per_epoch']:.0f} s per epoch, over 3x "
-                     f"the median method's {typical:.0f} s (and {row['grad_evals_per_epoch'] / TRAIN_SIZE:.1f} "
-                     "gradient evaluations per sample per epoch); its budget was not cut.")
-    return "## 8. What did not work\n\n" + ("\n".join(items) if items else
-                                             "Every method reached the target in every scenario.") + "\n"
+    text = "\n".join(items) if items else "Every method reached the target in every scenario."
+    typical = means["grad_evals_per_epoch"].median()
+    dear = means[means["grad_evals_per_epoch"] > 2 * typical].drop_duplicates("optimizer")
+    if not dear.empty:  # they work; what they cost is another matter
+        text += ("\n\n**Working, but dear**: " + "; ".join(
+            f"{row['optimizer']} spends {row['grad_evals_per_epoch'] / typical:.1f}x the median method's gradient "
+            f"evaluations per epoch" for _, row in dear.sort_values("grad_evals_per_epoch").iterrows())
+            + ". Their budgets were not cut: each trains the same number of epochs.")
+    return "## 8. What did not work\n\n" + text + "\n"
 
 
 def build(root: Path, out: Path) -> str:
