@@ -66,7 +66,7 @@ def test_report_has_every_section_and_picks_the_best_method_that_beats_the_targe
     assert "the leaders by mean test accuracy on seeds 0, 1, 2 (the rule of `study.leaders`" in text
     assert "are good, fast, bad. Not confirmed yet: good, fast, bad lack some of the confirming seeds" in text
     assert "## 6. The chosen method: good (provisional: its leaders are not confirmed yet)" in text
-    assert "**Working, but dear**: bad spends 3.0x the median method's gradient evaluations per epoch" in text
+    assert "bad stayed below 89.38%" in text and "**Working, but dear**" not in text  # bad does not work at all
     for figure in ("curves_standard.png", "curves_l2.png", "curves_sparse.png", "profile.png"):
         assert (tmp_path / "report" / "figures" / figure).stat().st_size > 0
 
