@@ -49,11 +49,13 @@ def test_every_stage_depends_on_every_library_module_it_imports(root):
 
 def test_every_scenario_has_its_plots(root):
     scenarios = params_module.load(root / "params.yaml")["scenarios"]
-    plotted = {(file, y) for plot in yaml.safe_load((root / "dvc.yaml").read_text())["plots"]
+    plotted = {(file, spec["x"], y) for plot in yaml.safe_load((root / "dvc.yaml").read_text())["plots"]
                for spec in plot.values() for file, y in spec["y"].items()}
     for scenario in scenarios:
-        for y in ("test_accuracy", "test_loss"):
-            assert (f"plots/{scenario}.csv", y) in plotted, f"dvc.yaml: no plot of {y} for scenario {scenario}"
+        for x in ("epoch", "grad_evals"):  # against epochs, and against the study's cost measure
+            for y in ("test_accuracy", "test_loss"):
+                assert (f"plots/{scenario}.csv", x, y) in plotted, \
+                    f"dvc.yaml: no plot of {y} against {x} for scenario {scenario}"
 
 
 def test_every_algorithm_is_described_for_the_report():
