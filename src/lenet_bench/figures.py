@@ -156,3 +156,36 @@ def pareto(points: pd.DataFrame, front: list[str], title: str, path: Path, style
     if len(front) < len(points):  # the methods off the front, by name
         ax.legend(ncol=2, loc="center left", bbox_to_anchor=(1.01, 0.5))
     _save(fig, path)
+
+
+def lr_sensitivity(trials: dict[str, pd.DataFrame], families: dict[str, str], path: Path) -> None:
+    """As DeepOBS draws it: each tuning trial's validation accuracy against its learning rate, one panel
+    per family, each preset of a panel in a colour of its own. A finished trial is a filled marker at its
+    final accuracy; a pruned one a hollow marker at the accuracy it was stopped with."""
+    groups = sorted(set(families.values()))
+    columns = 3
+    rows = math.ceil(len(groups) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(PRINT_WIDTH, 2.3 * rows), squeeze=False)
+    for ax, family in zip(axes.flat, groups):
+        top = -math.inf
+        for colour, preset in zip(COLOURS, [p for p in trials if families[p] == family]):
+            table = trials[preset]
+            accuracy = table.filter(regex=r"^val_accuracy@").ffill(axis=1).iloc[:, -1] * 100
+            finished = table["state"] == "COMPLETE"
+            ax.plot(table.loc[finished, "lr"], accuracy[finished], "o", color=colour, markersize=3.5, label=preset)
+            ax.plot(table.loc[~finished, "lr"], accuracy[~finished], "o", markerfacecolor="none", color=colour,
+                    markersize=3.5)
+            top = max(top, float(accuracy.max()))
+        ax.set_xscale("log")
+        ax.set_title(family)
+        if math.isfinite(top):  # a family that never nears the floor still shows
+            ax.set_ylim(min(ACCURACY_FLOOR, top - 10), top + 1)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(loc="best", handletextpad=0.1, borderaxespad=0.2, framealpha=0.7)
+    for ax in axes.flat[len(groups):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("validation accuracy (%)")
+    for ax in axes[-1, :]:
+        ax.set_xlabel("learning rate")
+    _save(fig, path)

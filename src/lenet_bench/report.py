@@ -318,6 +318,19 @@ def cost_comparison(means: pd.DataFrame, chosen: str, other: str, scenario: str)
             f"takes {a['seconds_per_epoch'] / b['seconds_per_epoch']:.1f}x the wall time of {other}.")
 
 
+def sensitivity_text(r: Results, out: Path) -> str:
+    """Validation accuracy against learning rate from every tuning trial, a panel per family (figure)."""
+    tables = {p: t for p, t in r.tunings.items() if t is not None and "lr" in t}
+    if not tables:
+        return ""
+    families = {p: r.params["optimizers"][p].get("family", "other") for p in tables}
+    figures.lr_sensitivity(tables, families, out / "figures" / "lr_sensitivity.png")
+    return ("**Learning-rate sensitivity** (as DeepOBS draws it): every tuning trial's validation accuracy against "
+            "its learning rate, a panel per family; filled, a finished trial at its final accuracy; hollow, a pruned "
+            "one at the accuracy it was stopped with. A wide plateau forgives a coarse search; a narrow peak does "
+            "not.\n\n![learning-rate sensitivity](figures/lr_sensitivity.png)\n")
+
+
 def audit_section(params: dict, replays: pd.DataFrame | None) -> str:
     """The pruning audit (tuning/audit.csv, from `lenet-bench tune --audit`): what each schedule of rungs
     would have cost and lost on the unpruned tunings, and the rungs it chooses."""
@@ -376,6 +389,25 @@ def tuning_section(params: dict, tunings: dict[str, pd.DataFrame | None]) -> str
                      f"({np.mean(spent) / epochs:.1f} full runs{spread}), against {budget * epochs} for {budget} "
                      "unpruned trials.")
     return "\n".join(lines)
+
+
+def tuning_summary(params: dict, tunings: dict[str, pd.DataFrame | None]) -> str:
+    """The tuning budgets in a sentence (each preset's on the tuning page)."""
+    budget, epochs = params["tuning"]["trials"], params["train"]["epochs"]
+    every_epoch = [f"val_accuracy@{e}" for e in range(1, epochs + 1)]
+    current = {p: budget_used(t) for p, t in tunings.items()
+               if t is not None and all(c in t for c in every_epoch) and budget_used(t).done == budget}
+    spent = [u.epochs / epochs for u in current.values()]
+    text = f"**The tunings** (each on the [tuning page](tuning.md)): {len(current)} of {len(tunings)} presets tuned on these terms so far"
+    if spent:
+        text += f", spending {np.mean(spent):.1f} full runs each on average ({min(spent):.1f} to {max(spent):.1f})"
+    pending = [p for p in tunings if p not in current]
+    if pending:
+        earlier = any(tunings[p] is not None and not all(c in tunings[p] for c in every_epoch) for p in pending)
+        text += (f"; still to tune: {', '.join(pending)}"
+                 + (" (their settings come from an earlier protocol: a TPE sampler seeded per trial, learning rates "
+                    "over two decades, rungs 1, 3 and 9)" if earlier else ""))
+    return text + "."
 
 
 @dataclass(frozen=True)
@@ -487,7 +519,7 @@ def answer_section(r: Results, choices: dict[str, Choice], out: Path, styles: di
         "![Figure 1: the Pareto front of accuracy against cost](figures/pareto.png)\n"])
 
 
-def setup_section(r: Results) -> str:
+def setup_section(r: Results, out: Path) -> str:
     params, study, target = r.params, r.study, r.target
     seeds = study.groupby(["optimizer", "scenario"])["seed"].nunique()
     budget = sorted(study["epochs_budget"].unique())
@@ -519,7 +551,8 @@ def setup_section(r: Results) -> str:
                 + (f"a successive-halving pruner stops those that fall behind at the same epochs for every preset "
                    f"({', '.join(map(str, rungs(params)))})" if rungs(params) else "no trial is pruned")
                 + f". The test set plays no part; the final runs train on all {TRAIN_SIZE:,}.\n\n"
-                + tuning_section(params, r.tunings) + "\n\n" + audit_section(params, r.audit))
+                + tuning_summary(params, r.tunings) + "\n\n" + audit_section(params, r.audit))
+             + "\n\n" + sensitivity_text(r, out)
              + "\n")
     return "\n".join(s)
 
@@ -788,8 +821,8 @@ def build(root: Path, out: Path) -> str:
     choices = {s: choose(r.study, r.params, s) for s in r.params["study"]["leaders"]["scenarios"] if s in r.scenarios}
     choice = next(iter(choices.values()))
     styles = figures.styles(sorted(r.study["optimizer"].unique()))
-    report = "\n".join([title(r), answer_section(r, choices, out, styles), setup_section(r), methods_section(r),
-                        leaders_section(r, choices),
+    report = "\n".join([title(r), answer_section(r, choices, out, styles), setup_section(r, out),
+                        methods_section(r), leaders_section(r, choices),
                         variance_section(r, choice, root),
                         curves_section(r, out, styles), profile_section(r, out, styles), sparse_section(r, out),
                         chosen_section(r, choice), baseline_section(r, chosen_method(choice)),
