@@ -318,3 +318,17 @@ def test_the_density_figure_compares_sparse_runs_with_the_dense_run_of_the_same_
     sparse = runs[runs["scenario"] == "sparse"]
     assert report.matching_dense(runs, sparse) == (1.0, 0.9044)
     assert report.matching_dense(runs[runs["lr"] == 0.1], sparse) is None
+
+
+def test_no_table_row_or_figure_of_the_committed_report_splits_across_pages(root):
+    if pdf.missing_tools():
+        pytest.skip(f"printing needs {', '.join(pdf.missing_tools())} (scripts/setup.sh installs them)")
+    document = pdf.render(root / "report" / "REPORT.md")
+    pages_of = {}
+    for number, page in enumerate(document.pages):
+        for box in page._page_box.descendants():
+            header = any(str(cell.tag).endswith("th") for cell in getattr(box, "element", None) or [])
+            if getattr(box, "element_tag", None) in ("tr", "img") and not header:  # a header repeats on purpose
+                pages_of.setdefault(id(box.element), set()).add(number)
+    assert pages_of and all(len(pages) == 1 for pages in pages_of.values())
+    assert len(document.pages) <= report.MAX_PAGES

@@ -24,21 +24,26 @@ def require_tools() -> None:
                          f"{'; '.join(INSTALL[name] for name in missing)} (scripts/setup.sh installs both)")
 
 
-def to_pdf(markdown: Path, pdf: Path) -> int:
-    """Write `markdown` (figures relative to it) as `pdf`; return its number of pages."""
+def render(markdown: Path):
+    """`markdown` (figures relative to it) laid out on A4 pages: a WeasyPrint document."""
     require_tools()
     import weasyprint  # the optional `pdf` extra, checked above
 
-    with tempfile.TemporaryDirectory() as scratch:
-        # The HTML sits beside the Markdown, so that figures/... resolve; only the finished PDF is moved in place.
-        html = markdown.parent / f".{markdown.stem}.print.html"
-        try:
-            subprocess.run(["pandoc", str(markdown), "--standalone", "--metadata", f"pagetitle={markdown.stem}",
-                            "--css", str(STYLE), "--output", str(html)], check=True)
-            document = weasyprint.HTML(filename=str(html)).render()
-            written = Path(scratch) / pdf.name
-            document.write_pdf(written)
-        finally:
-            html.unlink(missing_ok=True)
+    # The HTML sits beside the Markdown, so that figures/... resolve.
+    html = markdown.parent / f".{markdown.stem}.print.html"
+    try:
+        subprocess.run(["pandoc", str(markdown), "--standalone", "--metadata", f"pagetitle={markdown.stem}",
+                        "--css", str(STYLE), "--output", str(html)], check=True)
+        return weasyprint.HTML(filename=str(html)).render()
+    finally:
+        html.unlink(missing_ok=True)
+
+
+def to_pdf(markdown: Path, pdf: Path) -> int:
+    """Write `markdown` (figures relative to it) as `pdf`; return its number of pages."""
+    document = render(markdown)
+    with tempfile.TemporaryDirectory() as scratch:  # only the finished PDF is moved in place
+        written = Path(scratch) / pdf.name
+        document.write_pdf(written)
         shutil.move(written, pdf)
     return len(document.pages)

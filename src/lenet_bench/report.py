@@ -398,7 +398,8 @@ def tuning_summary(params: dict, tunings: dict[str, pd.DataFrame | None]) -> str
     current = {p: budget_used(t) for p, t in tunings.items()
                if t is not None and all(c in t for c in every_epoch) and budget_used(t).done == budget}
     spent = [u.epochs / epochs for u in current.values()]
-    text = f"**The tunings** (each on the [tuning page](tuning.md)): {len(current)} of {len(tunings)} presets tuned on these terms so far"
+    text = (f"**The tunings** (each on the [tuning page](tuning.md)): {len(current)} of {len(tunings)} presets "
+            "tuned on these terms so far")
     if spent:
         text += f", spending {np.mean(spent):.1f} full runs each on average ({min(spent):.1f} to {max(spent):.1f})"
     pending = [p for p in tunings if p not in current]
