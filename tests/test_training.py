@@ -206,7 +206,8 @@ def test_hessian_vector_products_count_two_gradient_evaluations(synthetic_data, 
 
 
 def test_muon_takes_the_hidden_matrices_and_adamw_the_rest():
-    from lenet_bench.optimizers import MuonWithAdamW, build_optimizer
+    from lenet_bench.optim import MuonWithAdamW
+    from lenet_bench.optimizers import build_optimizer
     model = LeNet5()
     optimizer = build_optimizer(model, {"algorithm": "muon", "lr": 0.01}, 0.1)
     names = {id(p): n for n, p in model.named_parameters()}

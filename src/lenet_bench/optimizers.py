@@ -55,56 +55,13 @@ def _pytorch_optimizer(name: str, hessian: bool = False):
     return factory
 
 
-class MuonWithAdamW(torch.optim.Optimizer):
-    """torch.optim.Muon on the hidden layers' 2-D weights; AdamW on the rest (convolution kernels,
-    biases and the output layer), as Muon's documentation prescribes. Muon's update is scaled to
-    match AdamW's RMS (adjust_lr_fn="match_rms_adamw"), so that one lr and weight decay serve both.
-    The two share this optimizer's parameter groups and state, so that schedulers and the
-    sparsifier see both."""
+def _own(name: str):
+    """A factory of one of the project's own optimizers (lenet_bench.optim), imported on use."""
+    def factory(params, **settings):
+        from . import optim
 
-    def __init__(self, named_params, lr: float, weight_decay: float = 0.0, momentum: float = 0.95,
-                 betas=(0.9, 0.999), output_layer: str = "fc3"):
-        named = list(named_params)
-        hidden = [p for n, p in named if p.ndim == 2 and not n.startswith(f"{output_layer}.")]
-        rest = [p for n, p in named if not (p.ndim == 2 and not n.startswith(f"{output_layer}."))]
-        self.muon = torch.optim.Muon(hidden, lr=lr, weight_decay=weight_decay, momentum=momentum,
-                                     adjust_lr_fn="match_rms_adamw")
-        self.adamw = torch.optim.AdamW(rest, lr=lr, weight_decay=weight_decay, betas=betas)
-        super().__init__([*self.muon.param_groups, *self.adamw.param_groups], {})
-        self.muon.param_groups, self.adamw.param_groups = self.param_groups[:1], self.param_groups[1:]
-        self.muon.state = self.adamw.state = self.state
-
-    @torch.no_grad()
-    def step(self, closure):
-        with torch.enable_grad():
-            loss = closure()
-        self.muon.step()
-        self.adamw.step()
-        return loss
-
-
-def _svrg(params, **settings):
-    from .optim import SVRG
-
-    return SVRG(params, **settings)
-
-
-def _saga(params, **settings):
-    from .optim import SAGA
-
-    return SAGA(params, **settings)
-
-
-def _newton_cg(params, **settings):
-    from .optim import NewtonCG
-
-    return NewtonCG(params, **settings)
-
-
-def _kfac(params, **settings):
-    from .optim import KFAC
-
-    return KFAC(params, **settings)
+        return getattr(optim, name)(params, **settings)
+    return factory
 
 
 def _sharpness_aware_sgd(params, **settings):
@@ -140,19 +97,19 @@ ALGORITHMS: dict[str, Algorithm] = {
     "adagrad": Algorithm(torch.optim.Adagrad, "torch.optim.Adagrad",
                          ("lr_decay", "eps", "initial_accumulator_value"), "coupled"),
     "lion": Algorithm(_pytorch_optimizer("Lion"), "pytorch_optimizer.Lion", ("betas",), "decoupled"),
-    "muon": Algorithm(MuonWithAdamW, "torch.optim.Muon + torch.optim.AdamW", ("momentum", "betas"), "decoupled",
+    "muon": Algorithm(_own("MuonWithAdamW"), "torch.optim.Muon + torch.optim.AdamW", ("momentum", "betas"), "decoupled",
                       named=True),
     "schedule_free_adamw": Algorithm(_schedule_free_adamw, "schedulefree.AdamWScheduleFree",
                                      ("betas", "eps", "warmup_steps"), "decoupled"),
     "sam": Algorithm(_sharpness_aware_sgd, "pytorch_optimizer.SAM over torch.optim.SGD",
                      ("rho", "adaptive", "momentum", "nesterov"), "coupled"),
-    "svrg": Algorithm(_svrg, "lenet_bench.optim.variance_reduction.SVRG (own)", ("snapshot_epochs", "momentum"),
+    "svrg": Algorithm(_own("SVRG"), "lenet_bench.optim.variance_reduction.SVRG (own)", ("snapshot_epochs", "momentum"),
                       "coupled"),
-    "saga": Algorithm(_saga, "lenet_bench.optim.variance_reduction.SAGA (own)", ("momentum",), "coupled",
+    "saga": Algorithm(_own("SAGA"), "lenet_bench.optim.variance_reduction.SAGA (own)", ("momentum",), "coupled",
                       fixed_batches=True),
-    "newton_cg": Algorithm(_newton_cg, "lenet_bench.optim.newton_cg.NewtonCG (own)",
+    "newton_cg": Algorithm(_own("NewtonCG"), "lenet_bench.optim.newton_cg.NewtonCG (own)",
                            ("damping", "cg_iterations", "cg_tolerance", "curvature_batch"), "coupled"),
-    "kfac": Algorithm(_kfac, "lenet_bench.optim.kfac.KFAC (own)",
+    "kfac": Algorithm(_own("KFAC"), "lenet_bench.optim.kfac.KFAC (own)",
                       ("momentum", "damping", "update_period", "curvature_batch", "factor_decay", "kl_clip"),
                       "coupled"),
     "adahessian": Algorithm(_pytorch_optimizer("AdaHessian", hessian=True), "pytorch_optimizer.AdaHessian",
