@@ -27,7 +27,7 @@ from lenet_bench.data import FILES
 from lenet_bench.model import LeNet5
 
 
-def brief_epoch(raw_dir: Path, device: torch.device) -> float:
+def brief_epoch(raw_dir: Path, device: torch.device, samples: int) -> float:
     """The brief's starter loop: torchvision dataset, ToTensor, DataLoader, loss.item() per step."""
     with tempfile.TemporaryDirectory() as root:
         raw = Path(root) / "FashionMNIST" / "raw"
@@ -36,7 +36,8 @@ def brief_epoch(raw_dir: Path, device: torch.device) -> float:
             (raw / name).write_bytes(data.read_verified(raw_dir, name, md5))
         train_dataset = datasets.FashionMNIST(root=root, train=True, download=False,
                                               transform=transforms.ToTensor())
-        loader = torch.utils.data.DataLoader(train_dataset, batch_size=64, shuffle=True)
+        subset = torch.utils.data.Subset(train_dataset, range(min(samples, len(train_dataset))))
+        loader = torch.utils.data.DataLoader(subset, batch_size=64, shuffle=True)
         model, criterion = LeNet5().to(device), nn.CrossEntropyLoss()
         optimizer = torch.optim.SGD(model.parameters(), lr=0.001)
         started = time.perf_counter()
@@ -67,18 +68,21 @@ def main() -> None:
                         help="directory with the four original files, for the brief's loop")
     parser.add_argument("--repeats", type=int, default=3, help="epochs of each loop, alternating")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (both loops run there)")
+    parser.add_argument("--samples", type=int, default=60_000, help="training images an epoch (fewer: a quick check)")
     parser.add_argument("--output", type=Path, help="also write the result as JSON here")
     args = parser.parse_args()
     device = torch.device(args.device)
     dataset = data.load(Path(args.data), device)
+    dataset = {**dataset, "train_x": dataset["train_x"][: args.samples], "train_y": dataset["train_y"][: args.samples]}
     brief, ours = [], []
     for repeat in range(args.repeats):
-        brief.append(brief_epoch(Path(args.source), device))
+        brief.append(brief_epoch(Path(args.source), device, args.samples))
         ours.append(project_epoch(dataset, device))
         print(f"round {repeat + 1}: brief {brief[-1]:.2f} s, project {ours[-1]:.2f} s", flush=True)
     result = {
         "brief_seconds": statistics.median(brief), "project_seconds": statistics.median(ours),
         "speedup": statistics.median(brief) / statistics.median(ours), "repeats": args.repeats,
+        "samples": len(dataset["train_y"]),
         "threads": torch.get_num_threads(), "torch": torch.__version__,
         "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})", "device": str(device),
         **({"gpu": torch.cuda.get_device_name(device)} if device.type == "cuda" else {}),
