@@ -80,3 +80,10 @@ def test_the_cheapest_schedule_within_the_bound_on_every_preset_is_chosen():
     text = audit.markdown(replays, max_regret=0.001)
     assert text.splitlines()[0].startswith("| first rung | factor | rungs | late: regret, epochs | steady: ")
     assert len(text.splitlines()) == 2 + 5  # header, rule, four schedules and none
+
+
+def test_the_table_reads_the_same_from_its_csv(tmp_path):
+    replays = audit.audit({"late": table()}, {"min_epochs": [1], "reduction_factors": [2]}, EPOCHS)
+    replays.to_csv(tmp_path / "audit.csv", index=False)
+    assert audit.markdown(pd.read_csv(tmp_path / "audit.csv"), 0.001) == audit.markdown(replays, 0.001)
+    assert "| 1 | 2 | 1 2 |" in audit.markdown(replays, 0.001)

@@ -138,7 +138,7 @@ def markdown(replays: pd.DataFrame, max_regret: float) -> str:
 
 
 def _or_dash(value) -> str:
-    return "–" if pd.isna(value) else str(value)
+    return "–" if pd.isna(value) else str(int(value))  # read back from CSV, a column with a gap is float
 
 
 def _points(regret: float) -> str:
