@@ -39,6 +39,13 @@ def tune(root, *args, check=True, **kwargs):
     return result
 
 
+def opened(params, folder, preset="momentum"):
+    """A new tuning of `preset` in a journal under `folder`: the study, its storage and the journal's path."""
+    location = str(folder / "t.journal")
+    storage = tuning.open_storage(location)
+    return tuning.open_tuning(preset, params, storage, location), storage, location
+
+
 def trials_in(root, preset="momentum") -> list[optuna.trial.FrozenTrial]:
     storage = tuning.open_storage(tuning.default_storage(preset, root))
     return optuna.load_study(study_name=preset, storage=storage).get_trials()
@@ -182,10 +189,8 @@ def test_changed_terms_are_refused_rather_than_mixed_into_one_tuning(project):
 
 def test_claims_never_exceed_the_budget(project_params, tmp_path):
     project_params["tuning"]["trials"] = 3
-    location = str(tmp_path / "t.journal")
-    storage = tuning.open_storage(location)
-    study = tuning.open_tuning("momentum", project_params, storage, location)
-    claimed = [tuning.claim(study, storage, project_params) for _ in range(5)]
+    study, storage, location = opened(project_params, tmp_path)
+    claimed = [tuning.claim(study, storage) for _ in range(5)]
     assert [t is not None for t in claimed] == [True, True, True, False, False]
     assert {t.number for t in claimed if t} == {0, 1, 2}
     # Opened again (another worker, a resumed tuning), nothing more is enqueued.
@@ -398,10 +403,8 @@ def test_a_space_too_small_for_the_budget_is_refused_before_any_trial(project_pa
 
 def test_a_tuning_enqueues_its_draws_in_order(project_params, tmp_path):
     project_params["tuning"]["trials"] = 4
-    location = str(tmp_path / "t.journal")
-    storage = tuning.open_storage(location)
-    study = tuning.open_tuning("momentum", project_params, storage, location)
-    claimed = [tuning.claim(study, storage, project_params) for _ in range(4)]
+    study, storage, _ = opened(project_params, tmp_path)
+    claimed = [tuning.claim(study, storage) for _ in range(4)]
     drawn = [search.suggest(trial, search.parse("momentum", project_params["optimizers"]["momentum"]))
              for trial in claimed]
     assert drawn == tuning.draw_settings("momentum", project_params)

@@ -361,6 +361,11 @@ def tuning_tables(root: Path, params: dict) -> dict[str, pd.DataFrame | None]:
     return {p: read_table(p, root) for p in params["optimizers"] if p not in params["tuning"]["fixed"]}
 
 
+def every_epoch_recorded(trials: pd.DataFrame, epochs: int) -> bool:
+    """A table of the current protocol records every epoch; one of the earlier protocol, its rungs only."""
+    return all(f"val_accuracy@{e}" in trials for e in range(1, epochs + 1))
+
+
 def tuning_section(params: dict, tunings: dict[str, pd.DataFrame | None]) -> str:
     """The tuning budget of every preset, so that equal budgets show at a glance."""
     budget, epochs = params["tuning"]["trials"], params["train"]["epochs"]
@@ -372,7 +377,7 @@ def tuning_section(params: dict, tunings: dict[str, pd.DataFrame | None]) -> str
             lines.append(f"| {preset} | not tuned yet | | | | | | |")
             continue
         used, top = budget_used(trials), best(trials, params)
-        earlier = not all(f"val_accuracy@{e}" in trials for e in range(1, epochs + 1))
+        earlier = not every_epoch_recorded(trials, epochs)
         if used.done == budget and not earlier:
             spent.append(used.epochs)
         accuracy = "–" if top is None else f"{100 * top[f'val_accuracy@{epochs}']:.2f}%"
@@ -394,9 +399,8 @@ def tuning_section(params: dict, tunings: dict[str, pd.DataFrame | None]) -> str
 def tuning_summary(params: dict, tunings: dict[str, pd.DataFrame | None]) -> str:
     """The tuning budgets in a sentence (each preset's on the tuning page)."""
     budget, epochs = params["tuning"]["trials"], params["train"]["epochs"]
-    every_epoch = [f"val_accuracy@{e}" for e in range(1, epochs + 1)]
     current = {p: budget_used(t) for p, t in tunings.items()
-               if t is not None and all(c in t for c in every_epoch) and budget_used(t).done == budget}
+               if t is not None and every_epoch_recorded(t, epochs) and budget_used(t).done == budget}
     spent = [u.epochs / epochs for u in current.values()]
     text = (f"**The tunings** (each on the [tuning page](tuning.md)): {len(current)} of {len(tunings)} presets "
             "tuned on these terms so far")
@@ -404,7 +408,7 @@ def tuning_summary(params: dict, tunings: dict[str, pd.DataFrame | None]) -> str
         text += f", spending {np.mean(spent):.1f} full runs each on average ({min(spent):.1f} to {max(spent):.1f})"
     pending = [p for p in tunings if p not in current]
     if pending:
-        earlier = any(tunings[p] is not None and not all(c in tunings[p] for c in every_epoch) for p in pending)
+        earlier = any(tunings[p] is not None and not every_epoch_recorded(tunings[p], epochs) for p in pending)
         text += (f"; still to tune: {', '.join(pending)}"
                  + (" (their settings come from an earlier protocol: a TPE sampler seeded per trial, learning rates "
                     "over two decades, rungs 1, 3 and 9)" if earlier else ""))

@@ -231,7 +231,7 @@ def fail_orphans(study: optuna.Study, storage, everywhere: bool = False) -> list
     return failed
 
 
-def claim(study: optuna.Study, storage, params: dict) -> optuna.Trial | None:
+def claim(study: optuna.Study, storage) -> optuna.Trial | None:
     """Take a trial from the tuning's queue, or None when none is left: never a trial beyond the budget."""
     study_id = storage.get_study_id_from_name(study.study_name)
     for waiting in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
@@ -325,7 +325,7 @@ def work(preset: str, params: dict, location: str, dataset_path: Path, root: Pat
     storage = open_storage(location)
     study = optuna.load_study(study_name=preset, storage=storage, pruner=pruner(params))
     dataset, done = None, 0
-    while not (root / STOP).exists() and (trial := claim(study, storage, params)) is not None:
+    while not (root / STOP).exists() and (trial := claim(study, storage)) is not None:
         dataset = dataset if dataset is not None else hold_out_split(params, dataset_path, device)
         print(run_trial(trial, preset, params, dataset, device), flush=True)
         if table is not None:

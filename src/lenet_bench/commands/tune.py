@@ -64,7 +64,7 @@ def apply(preset: str, params: dict) -> None:
     print("\n".join(f"  {change}" for change in changes) or f"  optimizers.{preset} already holds its settings")
 
 
-def table_for(preset: str, location: str, args, folder: Path) -> Path | None:
+def table_for(location: str, args) -> Path | None:
     """Where the tuning's table goes: --table if given; beside its journal; for a database given by
     --storage, nowhere. A table under tuning/ belongs to the storage beside it, and no other."""
     if args.table:
@@ -76,7 +76,7 @@ def table_for(preset: str, location: str, args, folder: Path) -> Path | None:
 
 def tune(preset: str, params: dict, args, folder: Path) -> None:
     location = args.storage or tuning.default_storage(preset, folder=folder)
-    table = table_for(preset, location, args, folder)
+    table = table_for(location, args)
     if args.table_only and "://" not in location and not Path(location).exists():
         print(f"{preset}: not tuned yet ({location} does not exist)")
         return
