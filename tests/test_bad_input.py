@@ -54,9 +54,9 @@ def refused(root: Path, *args: str, env: dict | None = None) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
-    (["tune", "adam", "--storage", "foo://bar"],
+    (["tune", "--presets", "adam", "--storage", "foo://bar"],
      "error: --storage foo://bar: cannot open this database (Can't load plugin: sqlalchemy.dialects:foo); give a URL"),
-    (["tune", "adam", "--storage", "sqlite:////nonexistent/x.db"],
+    (["tune", "--presets", "adam", "--storage", "sqlite:////nonexistent/x.db"],
      "error: --storage sqlite:////nonexistent/x.db: cannot open this database ((sqlite3.OperationalError) unable to "
      "open database file)"),
     (["study", "--scheduler", "tcp://127.0.0.1:1", "--scheduler-timeout", "2", "--export", "results/x.csv"],
@@ -68,7 +68,7 @@ def refused(root: Path, *args: str, env: dict | None = None) -> str:
     (["study", "--epochs", "0"], "error: --epochs must be at least 1, got 0"),
     (["study", "--top", "-2"], "error: --top must be at least 1, got -2"),
     (["study", "--top", "0"], "error: --top must be at least 1, got 0"),
-    (["tune", "adam", "--trials", "2"], "error: --trials makes a tuning on other terms than params.yaml's"),
+    (["tune", "--presets", "adam", "--trials", "2"], "error: --trials makes a tuning on other terms than params.yaml's"),
 ])
 def test_a_bad_command_line_gets_one_line_and_changes_nothing(project, args, message):
     assert refused(project, *args).startswith(message)
@@ -85,7 +85,7 @@ def test_slurm_without_its_config_gets_one_line(project, tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", [["tune", "adam"], ["study", "--dry-run"], ["report"], ["pages"]])
+@pytest.mark.parametrize("command", [["tune", "--presets", "adam"], ["study", "--dry-run"], ["report"], ["pages"]])
 def test_a_yaml_syntax_error_names_file_line_and_column_for_every_command(project, command):
     text = (project / "params.yaml").read_text().replace("  trials: 16", "  trials: [16", 1)
     (project / "params.yaml").write_text(text)
@@ -98,7 +98,7 @@ def test_a_yaml_syntax_error_names_file_line_and_column_for_every_command(projec
 @pytest.mark.slow
 def test_debug_shows_the_traceback(project):
     (project / "params.yaml").write_text("tuning: [\n")
-    result = run(project, "--debug", "tune", "adam")
+    result = run(project, "--debug", "tune", "--presets", "adam")
     assert result.returncode != 0 and "Traceback" in result.stderr and "ParamError" in result.stderr
 
 
@@ -108,7 +108,7 @@ def test_a_damaged_journal_line_is_named(project):
     lines = journal.read_text().splitlines(keepends=True)
     lines[4] = "{oops" + lines[4][1:]
     journal.write_text("".join(lines))
-    assert refused(project, "tune", "adam", "--table-only") == (
+    assert refused(project, "tune", "--presets", "adam", "--table-only") == (
         "error: tuning/adam.journal: line 5 is not a JSON record, so the journal is damaged; restore it "
         "(git checkout -- tuning/adam.journal) or delete it and its table to tune again")
 
@@ -145,11 +145,11 @@ def test_a_run_without_its_curve_and_a_repeated_run_are_named(project):
 def test_another_storage_never_writes_over_the_committed_table(project, tmp_path_factory):
     scratch = tmp_path_factory.mktemp("scratch") / "adam.journal"
     before = checksums(project)
-    result = run(project, "tune", "adam", "--storage", str(scratch), "--table-only")
+    result = run(project, "tune", "--presets", "adam", "--storage", str(scratch), "--table-only")
     assert result.returncode == 0 and "not tuned yet" in result.stdout
-    smoke = run(project, "tune", "adam", "--storage", str(scratch), "--trials", "1", "--epochs", "1")
+    smoke = run(project, "tune", "--presets", "adam", "--storage", str(scratch), "--trials", "1", "--epochs", "1")
     assert smoke.returncode == 0 and "1 of 1 trials done" in smoke.stdout, smoke.stderr
-    rebuilt = run(project, "tune", "adam", "--storage", str(scratch), "--trials", "1", "--epochs", "1", "--table-only")
+    rebuilt = run(project, "tune", "--presets", "adam", "--storage", str(scratch), "--trials", "1", "--epochs", "1", "--table-only")
     assert rebuilt.returncode == 0 and f"wrote {scratch.with_suffix('.csv')}" in rebuilt.stdout
     assert checksums(project) == before  # the committed 16-trial tuning/adam.csv is untouched
 
@@ -160,9 +160,9 @@ def test_opening_a_finished_tuning_adds_nothing_to_its_journal(tmp_path, project
     project_params["tuning"].update(trials=2, validation_size=100)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(project_params, sort_keys=False))
     write_dataset(tmp_path / "data" / "fashion_mnist.pt", 300)
-    assert run(tmp_path, "tune", "momentum").returncode == 0
+    assert run(tmp_path, "tune", "--presets", "momentum").returncode == 0
     journal = (tmp_path / tuning.default_storage("momentum")).read_bytes()
-    again = run(tmp_path, "tune", "momentum")
+    again = run(tmp_path, "tune", "--presets", "momentum")
     assert again.returncode == 0 and "0 still to run" in again.stdout
     assert (tmp_path / tuning.default_storage("momentum")).read_bytes() == journal
 
@@ -176,7 +176,7 @@ def test_a_rung_at_the_last_epoch_is_not_one_and_every_trial_that_ran_the_budget
     project_params["tuning"].update(trials=4, validation_size=100, rungs={"min_epochs": 1, "reduction_factor": 3})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(project_params, sort_keys=False))
     write_dataset(tmp_path / "data" / "fashion_mnist.pt", 300)
-    result = run(tmp_path, "tune", "momentum")
+    result = run(tmp_path, "tune", "--presets", "momentum")
     assert "pruning at epochs 1;" in result.stdout, result.stdout
     table = pd.read_csv(tmp_path / "tuning" / "momentum.csv")
     assert set(table.loc[table["epochs"] == 3, "state"]) == {"COMPLETE"}

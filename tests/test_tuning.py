@@ -151,10 +151,11 @@ def test_a_space_is_a_label_of_the_preset_and_never_changes_a_run(project_params
 
 @pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
-    (["adamm"], "error: unknown preset 'adamm' (did you mean 'adam'?); presets: sgd_basic, gd, "),
-    (["sgd"], "error: preset 'sgd' is in tuning.fixed (the brief's baseline) and is not tuned"),
-    ([], "error: name the presets to tune (comma-separated), or give --all"),
-    (["momentum", "--workers", "0"], "error: --workers must be at least 1, got 0"),
+    (["--presets", "adamm"], "error: unknown preset 'adamm' (did you mean 'adam'?); presets: sgd_basic, gd, "),
+    (["--presets", "sgd"], "error: preset 'sgd' is in tuning.fixed (the brief's baseline) and is not tuned"),
+    ([], "error: name the presets to tune: --presets adam,nadam (comma-separated), or give --all"),
+    (["momentum"], "error: name presets with --presets: lenet-bench tune --presets momentum"),
+    (["--presets", "momentum", "--workers", "0"], "error: --workers must be at least 1, got 0"),
 ])
 def test_bad_command_lines_fail_before_any_trial(project, args, message):
     project()
@@ -169,7 +170,7 @@ def test_bad_params_fail_before_any_trial(project):
     p = project()
     p["tuning"]["trials"] = 0
     (project.root / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
-    result = tune(project.root, "momentum", check=False)
+    result = tune(project.root, "--presets", "momentum", check=False)
     assert result.returncode != 0
     assert result.stderr.strip() == "error: params.yaml: tuning.trials: must be >= 1, got 0"
     assert not (project.root / "tuning").exists()
@@ -178,10 +179,10 @@ def test_bad_params_fail_before_any_trial(project):
 @pytest.mark.slow
 def test_changed_terms_are_refused_rather_than_mixed_into_one_tuning(project):
     p = project(trials=2, epochs=1)
-    tune(project.root, "momentum")
+    tune(project.root, "--presets", "momentum")
     p["optimizers"]["momentum"]["search"]["lr"]["high"] = 3.0
     (project.root / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
-    result = tune(project.root, "momentum", check=False)
+    result = tune(project.root, "--presets", "momentum", check=False)
     assert result.returncode != 0 and "made on other terms (space differ" in result.stderr
 
 
@@ -234,7 +235,7 @@ def test_commands_opening_one_tuning_at_once_enqueue_exactly_the_budget(project)
 @pytest.mark.slow
 def test_two_workers_sharing_one_storage_stop_at_exactly_the_budget(project):
     project(trials=5, epochs=2)
-    result = tune(project.root, "momentum", "--workers", "2")
+    result = tune(project.root, "--presets", "momentum", "--workers", "2")
     trials = trials_in(project.root)
     assert len(trials) == 5 and all(t.state in tuning.FINISHED for t in trials)
     assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers took trials
@@ -246,14 +247,14 @@ def test_two_workers_sharing_one_storage_stop_at_exactly_the_budget(project):
     assert all("lr=" in line and "momentum=" in line and "% @1" in line and line.endswith(" s") for line in lines)
     assert "5 of 5 trials done" in result.stdout
     # Run again: the budget is spent, so nothing runs.
-    again = tune(project.root, "momentum", "--workers", "2")
+    again = tune(project.root, "--presets", "momentum", "--workers", "2")
     assert "0 still to run" in again.stdout and len(trials_in(project.root)) == 5
 
 
 @pytest.mark.slow
 def test_two_commands_sharing_one_storage_stop_at_exactly_the_budget(project):
     project(trials=6, epochs=1)
-    commands = [subprocess.Popen([sys.executable, "-m", "lenet_bench", "tune", "momentum"], cwd=project.root,
+    commands = [subprocess.Popen([sys.executable, "-m", "lenet_bench", "tune", "--presets", "momentum"], cwd=project.root,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     for command in commands:
         command.communicate()
@@ -266,7 +267,7 @@ def test_two_commands_sharing_one_storage_stop_at_exactly_the_budget(project):
 def test_a_killed_tuning_resumes_without_running_finished_trials_again(project):
     project(trials=4, epochs=3, n_train=3000, validation_size=500, batch_size=16)
     table = project.root / "tuning" / "momentum.csv"
-    command = subprocess.Popen([sys.executable, "-m", "lenet_bench", "tune", "momentum"], cwd=project.root,
+    command = subprocess.Popen([sys.executable, "-m", "lenet_bench", "tune", "--presets", "momentum"], cwd=project.root,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 300
     while not (table.exists() and len(pd.read_csv(table)) >= 1) and command.poll() is None:
@@ -276,7 +277,7 @@ def test_a_killed_tuning_resumes_without_running_finished_trials_again(project):
     command.wait()
     before = {t.number: t for t in trials_in(project.root) if t.state in tuning.FINISHED}
     assert before, "the tuning finished before it could be killed"
-    tune(project.root, "momentum")
+    tune(project.root, "--presets", "momentum")
     after = {t.number: t for t in trials_in(project.root)}
     assert len(after) == 4 and all(t.state in tuning.FINISHED for t in after.values())
     for number, trial in before.items():  # untouched: same settings, same results, same end time
@@ -317,7 +318,7 @@ def test_each_tuned_preset_holds_the_best_finished_trial_of_its_table(root, proj
             continue  # still being tuned
         preset = project_params["optimizers"][path.stem]
         for key, value in tuning.best_settings(path.stem, trials, project_params).items():
-            assert search.get(preset, key) == value, f"{path.stem}.{key}: run `lenet-bench tune {path.stem} --apply`"
+            assert search.get(preset, key) == value, f"{path.stem}.{key}: run `lenet-bench tune --presets {path.stem} --apply`"
 
 
 def test_the_best_trial_is_the_most_accurate_then_the_lowest_loss_then_the_first(project_params):
@@ -341,11 +342,11 @@ def test_apply_writes_the_best_trial_into_params_yaml_and_keeps_its_comments(roo
                            f"val_loss@{last}": [0.25] + [None] * (budget - 1)})
     (tmp_path / "tuning").mkdir()
     trials.iloc[:-1].to_csv(tmp_path / "tuning" / "momentum.csv", index=False)
-    unfinished = tune(tmp_path, "momentum", "--apply", check=False)
+    unfinished = tune(tmp_path, "--presets", "momentum", "--apply", check=False)
     assert unfinished.returncode != 0
     assert unfinished.stderr.strip().startswith(f"error: momentum: {budget - 1} of its {budget} trials have finished")
     trials.to_csv(tmp_path / "tuning" / "momentum.csv", index=False)
-    result = tune(tmp_path, "momentum", "--apply")
+    result = tune(tmp_path, "--presets", "momentum", "--apply")
     was = p["optimizers"]["momentum"]
     assert result.stdout.splitlines() == ["momentum: best trial 0 of tuning/momentum.csv",
                                           f"  optimizers.momentum.lr: {was['lr']} -> 0.0123",
@@ -354,7 +355,7 @@ def test_apply_writes_the_best_trial_into_params_yaml_and_keeps_its_comments(roo
     changed = [(a, b) for a, b in zip((root / "params.yaml").read_text().splitlines(), text.splitlines()) if a != b]
     assert changed == [(f"    lr: {was['lr']}", "    lr: 0.0123"), (f"    momentum: {was['momentum']}", "    momentum: 0.95")]
     assert params_module.load(tmp_path / "params.yaml")["optimizers"]["momentum"]["lr"] == 0.0123
-    assert "already holds its settings" in tune(tmp_path, "momentum", "--apply").stdout
+    assert "already holds its settings" in tune(tmp_path, "--presets", "momentum", "--apply").stdout
 
 
 @pytest.mark.slow
@@ -362,11 +363,11 @@ def test_a_stop_file_lets_workers_finish_and_take_no_new_trial(project):
     project(trials=3, epochs=1)
     (project.root / "tuning").mkdir()
     (project.root / "tuning" / "STOP").touch()
-    result = tune(project.root, "momentum")
+    result = tune(project.root, "--presets", "momentum")
     assert "tuning/STOP exists, so no trial starts" in result.stdout
     assert all(t.state == optuna.trial.TrialState.WAITING for t in trials_in(project.root))
     (project.root / "tuning" / "STOP").unlink()
-    tune(project.root, "momentum")
+    tune(project.root, "--presets", "momentum")
     assert all(t.state in tuning.FINISHED for t in trials_in(project.root))
 
 
@@ -438,16 +439,16 @@ def test_an_unpruned_tuning_replays_into_the_audit_and_a_pruned_one_is_refused(p
     never = tune(project.root, "--audit", check=False)
     assert never.returncode != 0 and never.stderr.strip() == (
         "error: momentum: no unpruned tuning to replay (tuning/unpruned/momentum.csv); "
-        "run it first: lenet-bench tune momentum --unpruned")
-    tune(project.root, "momentum")  # the committed kind, judged at epoch 1
+        "run it first: lenet-bench tune --presets momentum --unpruned")
+    tune(project.root, "--presets", "momentum")  # the committed kind, judged at epoch 1
     committed = pd.read_csv(project.root / "tuning" / "momentum.csv")
     committed.loc[1, "state"] = "PRUNED"  # whatever the pruner made of these four, one trial was pruned
     committed.to_csv(project.root / "tuning" / "momentum.csv", index=False)
-    pruned = tune(project.root, "momentum", "--audit", check=False)
+    pruned = tune(project.root, "--presets", "momentum", "--audit", check=False)
     assert pruned.returncode != 0 and pruned.stderr.strip() == (
         "error: momentum: its tuning (tuning/momentum.csv) was pruned, so it has no full curves to replay; "
-        "tune it unpruned first: lenet-bench tune momentum --unpruned")
-    result = tune(project.root, "momentum", "--unpruned")
+        "tune it unpruned first: lenet-bench tune --presets momentum --unpruned")
+    result = tune(project.root, "--presets", "momentum", "--unpruned")
     assert "momentum: 4 of 4 trials done (4 finished, 0 pruned, 0 failed); 12 epochs spent" in result.stdout
     table = pd.read_csv(project.root / "tuning" / "unpruned" / "momentum.csv")
     assert table[[f"val_accuracy@{e}" for e in (1, 2, 3)]].notna().all().all()  # every epoch of every trial

@@ -1,41 +1,68 @@
 """lenet-bench <command> [options]: the one entry point of the project's commands (`python -m
-lenet_bench` is the same). Each command is a module of lenet_bench.commands with main(argv). A user's
-mistake ends the command with one line; `lenet-bench --debug <command>` (or LENET_BENCH_DEBUG=1) shows
-the traceback instead, for a bug report."""
+lenet_bench` is the same). Each command is a module of lenet_bench.commands: its docstring is its help
+(the first line) and its examples (the rest), arguments(parser) declares its options, and run(args)
+does the work, importing what it needs only then, so that `--help` answers at once. A user's mistake
+ends the command with one line; `lenet-bench --debug <command>` (or LENET_BENCH_DEBUG=1) shows the
+traceback instead, for a bug report."""
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 import sys
+from importlib import metadata
+
+import shtab
 
 from .errors import UserError
 
-COMMANDS = {
-    "tune": "tune presets on Optuna, the same budget of trials each",
-    "study": "run every preset x scenario x seed, on a Dask cluster or DVC's queue",
-    "report": "build report/REPORT.md (and with --pdf its PDF) from the committed results",
-    "pages": "rewrite the generated tables of README.md and report/*.md",
-    "speed": "time one training epoch of every preset, interleaved, on this machine (results/speed.csv)",
-    "export-experiments": "append this machine's finished DVC experiments to results/experiments.csv",
-}
+COMMANDS = ("tune", "study", "report", "pages", "speed", "export-experiments")
+
+
+def command_module(name: str):
+    return importlib.import_module(f"lenet_bench.commands.{name.replace('-', '_')}")
+
+
+def add_command(subparsers, name: str, module) -> argparse.ArgumentParser:
+    summary, _, examples = module.__doc__.partition("\n\n")
+    parser = subparsers.add_parser(name, help=summary.rstrip("."), description=summary, epilog=examples,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    module.arguments(parser)
+    parser.set_defaults(run=module.run)
+    return parser
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="lenet-bench", description="A workbench for studying optimizers on LeNet-5 "
+                                  "and Fashion-MNIST.", epilog="`lenet-bench <command> --help` gives a command's "
+                                  "options and examples.")
+    top.add_argument("--version", action="version", version=f"%(prog)s {metadata.version('lenet-bench')}")
+    top.add_argument("--debug", action="store_true", help="show a user error's traceback (for a bug report)")
+    shtab.add_argument_to(top, ["--print-completion"])  # lenet-bench --print-completion bash > ...
+    subparsers = top.add_subparsers(title="commands", dest="command", metavar="<command>")
+    for name in COMMANDS:
+        add_command(subparsers, name, command_module(name))
+    return top
+
+
+def run_command(name: str, argv: list[str]) -> None:
+    """One command alone, as `lenet-bench <name> <argv>` runs it (the command modules' main, for tests)."""
+    main([name, *argv])
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    debug = os.environ.get("LENET_BENCH_DEBUG", "") not in ("", "0")
-    if argv and argv[0] == "--debug":
-        argv, debug = argv[1:], True
-    if not argv or argv[0] in ("-h", "--help"):
-        width = max(map(len, COMMANDS))
-        print("usage: lenet-bench [--debug] <command> [options]   (lenet-bench <command> --help for its options)"
-              "\n\ncommands:")
-        print("\n".join(f"  {name:<{width}}  {text}" for name, text in COMMANDS.items()))
+    top = parser()
+    if not argv:
+        top.print_help()
         return
-    if argv[0] not in COMMANDS:
-        sys.exit(f"error: unknown command '{argv[0]}'; commands: {', '.join(COMMANDS)}")
-    module = importlib.import_module(f"lenet_bench.commands.{argv[0].replace('-', '_')}")
+    args = top.parse_args(argv)
+    debug = args.debug or os.environ.get("LENET_BENCH_DEBUG", "") not in ("", "0")
+    if args.command is None:
+        top.print_help()
+        return
     try:
-        module.main(argv[1:])
+        args.run(args)
     except UserError as err:
         if debug:
             raise

@@ -94,13 +94,14 @@ def _has_dashboard() -> bool:
 
 def run_all(client: Client, function: Callable, items: list, label: Callable[[object], str],
             on_result: Callable[[object, object], None], on_failure: Callable[[object, BaseException], None],
-            unit: str = "run") -> int:
+            bar: bool = True) -> int:
     """Submit function(item) for every item, one task each, and hand each result (or failure) on as it
-    arrives, in this process; one progress bar with done, failed and running. Returns the failures."""
+    arrives, in this process; one progress bar with done, failed and running (unless the caller draws
+    its own). Returns the failures."""
     futures = {client.submit(function, item, key=f"{label(item)}-{dask.base.tokenize(item)}", pure=False): item
                for item in items}
     failed = 0
-    with tqdm(total=len(futures), unit=unit, dynamic_ncols=True) as bar:
+    with tqdm(total=len(futures), unit="run", dynamic_ncols=True, disable=not bar) as progress:
         for future in as_completed(futures):
             item = futures[future]
             try:
@@ -110,7 +111,7 @@ def run_all(client: Client, function: Callable, items: list, label: Callable[[ob
                 on_failure(item, err)
             else:
                 on_result(item, result)
-            bar.update()
+            progress.update()
             running = sum(len(tasks) for tasks in client.processing().values())
-            bar.set_postfix_str(f"failed {failed}, running {running}")
+            progress.set_postfix_str(f"failed {failed}, running {running}")
     return failed

@@ -19,8 +19,7 @@ from . import atomic_files
 from .csv_check import damaged, read_checked
 from .locks import folder_lock
 from .params import run_config
-
-EXPORT = Path("results/study.csv")
+from .paths import EXPORT
 
 
 def curves_path(export: Path) -> Path:

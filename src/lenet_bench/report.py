@@ -337,7 +337,7 @@ def audit_section(params: dict, replays: pd.DataFrame | None) -> str:
     settings = params["tuning"]["audit"]
     if replays is None:
         return (f"**The pruning audit** has not run yet: unpruned tunings of {', '.join(settings['presets'])} "
-                "(`lenet-bench tune <preset> --unpruned`), then `lenet-bench tune --audit`.")
+                "(`lenet-bench tune --presets <preset> --unpruned`), then `lenet-bench tune --audit`.")
     choice = audit.chosen(replays, settings["max_regret"])
     agrees = params["tuning"]["rungs"] == choice
     return (f"**The pruning audit.** Unpruned tunings of {', '.join(dict.fromkeys(replays['preset']))} (every trial "
@@ -727,7 +727,7 @@ def variance_section(r: Results, choice: Choice, root: Path) -> str:
          f"seed each; every tuning's best setting trained on seeds {', '.join(map(str, params['study']['seeds']))} "
          f"in `{scenario}`.\n", "\n".join(lines) + "\n"]
     if pending:
-        s.append(f"Still to run: {', '.join(pending)} (`lenet-bench tune <preset> --sampler-seed <N>`, then "
+        s.append(f"Still to run: {', '.join(pending)} (`lenet-bench tune --presets <preset> --sampler-seed <N>`, then "
                  f"`lenet-bench study --presets <preset> --scenarios {scenario} --tuning tuning/seed<N> "
                  "--export results/tuning_seed<N>.csv`).\n")
     chosen = chosen_method(choice)

@@ -17,8 +17,6 @@ from .export import DEVICE, study_params
 from .params import run_config
 from .training import library_versions, train
 
-SPEED = Path("results/speed.csv")
-
 
 def machine() -> str:
     """The CPU model and its count of logical CPUs."""

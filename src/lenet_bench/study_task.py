@@ -20,8 +20,7 @@ from pathlib import Path
 import yaml
 
 from .export import Experiment
-
-DATA = Path("data/fashion_mnist.pt")  # the data stage's output, under a checkout
+from .paths import DATASET as DATA  # the data stage's output, under a checkout
 
 
 class Mismatch(RuntimeError):

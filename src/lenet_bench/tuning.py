@@ -29,9 +29,9 @@ from .audit import PRECISION, schedule_rungs
 from .errors import UserError
 from .locks import folder_lock
 from .params import NO_PRUNING, check_device, run_config
+from .paths import TUNING as TABLES
 from .training import library_versions, train
 
-TABLES = Path("tuning")
 STOP = TABLES / "STOP"  # while this file exists, workers finish their trials and take no new ones
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 MAX_DRAWS = 64  # Sobol points a tuning may draw (repeats skipped) before its space counts as too small

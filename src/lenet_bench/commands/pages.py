@@ -1,20 +1,24 @@
 """Rewrite the generated tables of README.md and report/*.md from the committed results.
 
-    lenet-bench pages            # rewrite the generated sections of every page
-    lenet-bench pages --check    # exit 1 if a page is out of date
+examples:
+  lenet-bench pages            # rewrite the generated sections of every page; print which changed
+  lenet-bench pages --check    # exit 1 if a page is out of date
 """
+from __future__ import annotations
+
 import argparse
 import sys
 from pathlib import Path
 
-from lenet_bench.pages import PAGES, render
 
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="lenet-bench pages", description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path("."))
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", type=Path, default=Path("."), help="the repository to read (default .)")
     parser.add_argument("--check", action="store_true", help="fail if a page is not up to date")
-    args = parser.parse_args(argv)
+
+
+def run(args) -> None:
+    from lenet_bench.pages import PAGES, render
+
     stale = []
     for page in PAGES:
         path = args.root / page
@@ -27,3 +31,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.check and stale:
         sys.exit(f"out of date: {', '.join(stale)}; run `lenet-bench pages`")
     print(f"rewrote {', '.join(stale)}" if stale else "every page is up to date")
+
+
+def main(argv: list[str] | None = None) -> None:
+    from lenet_bench.cli import run_command
+
+    run_command("pages", argv or [])

@@ -1,14 +1,17 @@
 """Build report/REPORT.md and its figures from the committed results; with --pdf, print it to A4.
 
-    lenet-bench report [--pdf] [--root .] [--out report]
+examples:
+  lenet-bench report                 # report/REPORT.md and report/figures/
+  lenet-bench report --pdf           # and report/REPORT.pdf (needs pandoc; fails over the page limit)
+  lenet-bench report --out /tmp/r    # somewhere else
 """
+from __future__ import annotations
+
 import argparse
 import tempfile
 from pathlib import Path
 
-from lenet_bench import pdf
 from lenet_bench.errors import UserError
-from lenet_bench.report import MAX_PAGES, build
 
 
 def require_writable(folder: Path) -> None:
@@ -22,12 +25,16 @@ def require_writable(folder: Path) -> None:
                         "write to") from None
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="lenet-bench report", description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path("."))
-    parser.add_argument("--out", type=Path, default=Path("report"))
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", type=Path, default=Path("."), help="the repository to read (default .)")
+    parser.add_argument("--out", type=Path, default=Path("report"), help="where to write it (default report)")
     parser.add_argument("--pdf", action="store_true", help="also print it to REPORT.pdf (needs pandoc, weasyprint)")
-    args = parser.parse_args(argv)
+
+
+def run(args) -> None:
+    from lenet_bench import pdf
+    from lenet_bench.report import MAX_PAGES, build
+
     if args.pdf:
         pdf.require_tools()  # before anything is written
     require_writable(args.out)
@@ -38,3 +45,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"wrote {args.out / 'REPORT.pdf'}: {count} A4 pages")
         if count > MAX_PAGES:
             raise SystemExit(f"error: the report takes {count} pages, over the brief's {MAX_PAGES}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    from lenet_bench.cli import run_command
+
+    run_command("report", argv or [])

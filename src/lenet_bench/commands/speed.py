@@ -1,33 +1,37 @@
 """Time one training epoch of every preset in one sitting, interleaved, one torch thread, the median of
 several rounds: the seconds the report compares (results/speed.csv).
 
-    lenet-bench speed                  # every preset, 3 rounds, on the full training set
-    lenet-bench speed --presets kfac,shampoo --rounds 5
+examples:
+  lenet-bench speed                  # every preset, 3 rounds, on the full training set
+  lenet-bench speed --presets kfac,shampoo --rounds 5
 
 Run it on an idle machine (nothing else training): it records the load before each timing, and warns
 when the machine was busy. It takes about rounds x the sum of the presets' epochs (half an hour for 3
 rounds of every preset on a 2-core machine).
 """
+from __future__ import annotations
+
 import argparse
 import os
 from pathlib import Path
 
-from lenet_bench import atomic_files, data, speed
-from lenet_bench import params as params_module
 from lenet_bench.errors import UserError
-from lenet_bench.params import did_you_mean
+from lenet_bench.paths import DATASET, SPEED
 
-DATASET = Path("data/fashion_mnist.pt")
 BUSY = 0.5  # load per CPU above which a timing is not on an idle machine
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="lenet-bench speed", description=__doc__.splitlines()[0],
-                                     epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawTextHelpFormatter)
+def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--presets", help="comma-separated presets (default: every preset)")
     parser.add_argument("--rounds", type=int, default=3, help="timings per preset, interleaved (default 3, at least 3)")
-    parser.add_argument("--output", type=Path, default=speed.SPEED, help=f"default {speed.SPEED}")
-    args = parser.parse_args(argv)
+    parser.add_argument("--output", type=Path, default=SPEED, help=f"default {SPEED}")
+
+
+def run(args) -> None:
+    from lenet_bench import atomic_files, data, speed
+    from lenet_bench import params as params_module
+    from lenet_bench.params import did_you_mean
+
     params = params_module.load()
     params_module.check(params)
     presets = args.presets.split(",") if args.presets else list(params["optimizers"])
@@ -50,3 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     if not busy.empty:
         print(f"warning: {len(busy)} of {len(timings)} timings began at a load above {BUSY} per CPU")
     print(f"wrote {args.output}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    from lenet_bench.cli import run_command
+
+    run_command("speed", argv or [])

@@ -1,15 +1,16 @@
 """Run the study: every optimizer preset x scenario x seed, on a Dask cluster or as DVC experiments.
 
-    lenet-bench study                          # everything, seeds 0 1 2, a local Dask cluster
-    lenet-bench study --presets momentum,adam --seeds 0 --scenarios standard
-    lenet-bench study --dry-run                # what would run, and what is done
-    lenet-bench study --scheduler tcp://host:8786   # the workers of a running Dask cluster
-    lenet-bench study --cluster slurm --workers 32  # workers from Slurm (dask-jobqueue)
-    lenet-bench study --with-dvc --jobs 2      # each run a DVC experiment, through DVC's local queue
-    lenet-bench study --confirm                # the confirming seeds for each scenario's leaders (study.leaders)
-    lenet-bench study --presets kfac --scenarios standard --tuning tuning/seed1 --export results/tuning_seed1.csv
-                                               # the best settings of another tuning, in an export of their own
-    lenet-bench study --presets momentum --epochs 1 --export results/smoke.csv   # a smoke run
+examples:
+  lenet-bench study                          # everything, seeds 0 1 2, a local Dask cluster
+  lenet-bench study --presets momentum,adam --seeds 0 --scenarios standard
+  lenet-bench study --dry-run                # what would run, and what is done
+  lenet-bench study --scheduler tcp://host:8786   # the workers of a running Dask cluster
+  lenet-bench study --cluster slurm --workers 32  # workers from Slurm (dask-jobqueue)
+  lenet-bench study --with-dvc --jobs 2      # each run a DVC experiment, through DVC's local queue
+  lenet-bench study --confirm                # the confirming seeds for each scenario's leaders (study.leaders)
+  lenet-bench study --presets kfac --scenarios standard --tuning tuning/seed1 --export results/tuning_seed1.csv
+                                             # the best settings of another tuning, its own export
+  lenet-bench study --presets momentum --epochs 1 --export results/smoke.csv   # a smoke run
 
 Every run is made on the CPU with one torch thread (lenet_bench.export.DEVICE, THREADS), so that every
 table compares runs made on one kind of hardware. On Dask, one run (a preset, seed and scenario) is one
@@ -19,23 +20,17 @@ whose worker died goes to another worker; one that fails on its own is recorded 
 results/study_failures.csv and not retried. Runs already in the export with the same settings are
 skipped, so a study can stop and go on later, on this machine or another. Exits non-zero if a run failed.
 """
+from __future__ import annotations
+
 import argparse
 import copy
 import sys
 from pathlib import Path
 
-from lenet_bench import cluster, dvc_queue, export
-from lenet_bench import params as params_module
-from lenet_bench.dvc_experiments import finished_experiments, with_curves
-from lenet_bench.params import ParamError
-from lenet_bench.study import adopt, confirmations, leaders, merge, overrides, parse_seeds, plan, replaced_budgets
-from lenet_bench.study_task import DATA, Task, code_commit, data_md5, execute
-
-FAILURES = Path("results/study_failures.csv")
+from lenet_bench.paths import DATASET, EXPORT, FAILURES
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="lenet-bench study", description=__doc__.splitlines()[0])
+def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--presets", help="comma-separated presets (default: every preset in params.yaml)")
     parser.add_argument("--scenarios", help="comma-separated scenarios (default: every scenario)")
     parser.add_argument("--seeds", help="seeds, e.g. 0,1,2 or 0-9 (default: params.yaml's study.seeds)")
@@ -46,8 +41,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, help="override train.epochs (e.g. 1 for a smoke test, in a copy of the "
                         "repository: the export keeps one result per preset, scenario and seed, so this refuses "
                         "to replace results of another budget)")
-    parser.add_argument("--export", type=Path, default=export.EXPORT,
-                        help=f"the export to read and append to (default {export.EXPORT}; its learning curves go "
+    parser.add_argument("--export", type=Path, default=EXPORT,
+                        help=f"the export to read and append to (default {EXPORT}; its learning curves go "
                              "beside it, <name>_curves.csv)")
     parser.add_argument("--tuning", type=Path, help="take each preset's settings from the best finished trial of "
                         "this folder's tuning (e.g. tuning/seed1) instead of params.yaml; needs its own --export")
@@ -67,7 +62,14 @@ def main(argv: list[str] | None = None) -> None:
     where.add_argument("--jobs", type=int, default=2, help="with --with-dvc: DVC queue workers (default 2)")
     where.add_argument("--poll", type=float, default=60,
                        help="with --with-dvc: seconds between checks (each `dvc queue status` costs CPU)")
-    args = parser.parse_args(argv)
+
+
+def run(args) -> None:
+    from lenet_bench import cluster, export
+    from lenet_bench import params as params_module
+    from lenet_bench.params import ParamError
+    from lenet_bench.study import leaders, parse_seeds, plan, replaced_budgets
+    from lenet_bench.study_task import data_md5
 
     params = params_module.load()
     if args.top is not None and args.presets:
@@ -84,9 +86,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.confirm and (args.presets or args.top is not None or args.scenarios or args.seeds):
         sys.exit("error: --confirm takes its presets, scenarios and seeds from params.yaml's study.leaders; "
                  "drop --presets, --top, --scenarios and --seeds")
-    if args.tuning and args.export == export.EXPORT:
+    if args.tuning and args.export == EXPORT:
         sys.exit(f"error: --tuning runs settings params.yaml does not hold; give them an export of their own "
-                 f"(--export results/tuning_{args.tuning.name}.csv), not {export.EXPORT}")
+                 f"(--export results/tuning_{args.tuning.name}.csv), not {EXPORT}")
     presets = args.presets.split(",") if args.presets else list(params["optimizers"])
     if args.top is not None:
         presets = leaders(export.read_export(export=args.export), params, args.top)
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {run.name}: {', '.join(run.scenarios)}")
         return
     if not args.with_dvc and data_md5() is None:
-        sys.exit(f"error: {DATA} is missing; make it first: dvc repro prepare_data")
+        sys.exit(f"error: {DATASET} is missing; make it first: dvc repro prepare_data")
     if args.redo:  # the old rows stay until their new runs are recorded: a stopped redo loses nothing
         print(f"--redo: {todo} result(s) in {args.export} are replaced as their new runs are recorded")
     if args.with_dvc:
@@ -135,14 +137,14 @@ def main(argv: list[str] | None = None) -> None:
 
 def tuned_by(params: dict, presets: list[str], folder: Path) -> dict:
     """params.yaml with each preset set to the best finished trial of its tuning in `folder`."""
-    from lenet_bench import search, tuning  # imported on use: Optuna is slow to import
+    from lenet_bench import search, tuning
 
     params = copy.deepcopy(params)
     for preset in presets:
         trials = tuning.read_table(preset, folder=folder)
         if trials is None or tuning.finished(trials) < params["tuning"]["trials"]:
             raise ValueError(f"--tuning {folder}: {preset} has no finished tuning there ({folder}/{preset}.csv); "
-                             f"tune it first: lenet-bench tune {preset} --sampler-seed <N>")
+                             f"tune it first: lenet-bench tune --presets {preset} --sampler-seed <N>")
         params["optimizers"][preset] = search.with_values(params["optimizers"][preset],
                                                           tuning.best_settings(preset, trials, params))
     return params
@@ -151,6 +153,9 @@ def tuned_by(params: dict, presets: list[str], folder: Path) -> dict:
 def plan_confirmations(params: dict, current, args):
     """The confirming seeds of every scenario's leaders: the runs still to do, how many results the export
     has, and what the plan covers."""
+    from lenet_bench import export
+    from lenet_bench.study import confirmations, merge, plan
+
     rule = params["study"]["leaders"]
     pairs = confirmations(current, params)
     by_scenario = {s: [p for p, scenario in pairs if scenario == s] for s in rule["scenarios"]}
@@ -173,6 +178,9 @@ def plan_confirmations(params: dict, current, args):
 
 def on_dask(runs, args) -> None:
     """One task per run and scenario, the fewest samples per step first (the longest runs start first)."""
+    from lenet_bench import cluster, export
+    from lenet_bench.study_task import Task, code_commit, data_md5, execute
+
     commit, md5 = code_commit(), data_md5()
     tasks = sorted((Task(f"{run.name}-{s}", s, run.params, commit, md5) for run in runs for s in run.scenarios),
                    key=lambda task: task.params["optimizers"][task.params["optimizer"]["name"]]["batch_size"])
@@ -209,6 +217,10 @@ def free_name(name: str, taken: set[str]) -> str:
 
 
 def with_dvc_queue(runs, args) -> None:
+    from lenet_bench import dvc_queue, export
+    from lenet_bench.dvc_experiments import finished_experiments, with_curves
+    from lenet_bench.study import adopt, overrides
+
     # What an earlier, stopped study command left: finished experiments to record, queued ones to wait
     # for (not with --redo: those ran the code that is being redone).
     if not args.redo:
@@ -243,3 +255,9 @@ def with_dvc_queue(runs, args) -> None:
         sys.exit(f"error: {len(failed)} experiment(s) failed: {', '.join(sorted(failed))}; "
                  "see `dvc queue logs <name>`, fix, and run this command again (it reruns only what is missing)")
     print(f"study: all {len(queued)} experiments recorded in {args.export}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    from lenet_bench.cli import run_command
+
+    run_command("study", argv or [])

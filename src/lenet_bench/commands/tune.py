@@ -1,15 +1,17 @@
 """Tune presets on Optuna, each with the same budget of trials from its declared search space.
 
-    lenet-bench tune adam                  # tune one preset (resumes a stopped tuning)
-    lenet-bench tune adam,nadam --workers 2   # on a local Dask cluster of two workers, one torch thread each
-    lenet-bench tune --all                 # every preset but tuning.fixed, one after the other
-    lenet-bench tune adam --storage postgresql://host/db --scheduler tcp://host:8786   # several machines
-    lenet-bench tune adam --apply          # write the best finished trial into params.yaml
-    lenet-bench tune --all --table-only    # rebuild tuning/<preset>.csv from the storages
-    lenet-bench tune kfac --unpruned       # the same trials, none pruned (tuning/unpruned/), for the audit
-    lenet-bench tune --audit               # replay successive halving on the unpruned tunings: which rungs
-    lenet-bench tune kfac --sampler-seed 1   # an independent tuning (tuning/seed1/), for tuning variance
-    lenet-bench tune adam --trials 2 --epochs 1 --storage /tmp/smoke.journal   # a smoke tuning, outside tuning/
+examples:
+  lenet-bench tune --presets adam               # tune one preset (resumes a stopped tuning)
+  lenet-bench tune --presets adam,nadam --workers 2   # a local Dask cluster of two workers, one thread each
+  lenet-bench tune --all                        # every preset but tuning.fixed, one after the other
+  lenet-bench tune --presets adam --storage postgresql://host/db --scheduler tcp://host:8786   # many machines
+  lenet-bench tune --presets adam --apply       # write the best finished trial into params.yaml
+  lenet-bench tune --all --table-only           # rebuild tuning/<preset>.csv from the storages
+  lenet-bench tune --presets kfac --unpruned    # the same trials, none pruned (tuning/unpruned/), for the audit
+  lenet-bench tune --audit                      # replay successive halving on the unpruned tunings: which rungs
+  lenet-bench tune --presets kfac --sampler-seed 1   # an independent tuning (tuning/seed1/): tuning variance
+  lenet-bench tune --presets adam --trials 2 --epochs 1 --storage /tmp/smoke.journal   # a smoke tuning
+  optuna-dashboard tuning/adam.journal          # browse a tuning (pip install 'lenet-bench[dashboards]')
 
 Trials train for train.epochs on the training images less tuning.validation_size and are judged on
 those held out; a pruner stops those that fall behind at the rungs. Each trial prints one line; the
@@ -18,26 +20,27 @@ table of every trial is tuning/<preset>.csv, rewritten after each one. With more
 until the budget is spent. To stop without losing a trial, `touch tuning/STOP`: the workers finish the
 trials they are running and take no more (delete the file to go on).
 """
+from __future__ import annotations
+
 import argparse
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
-import optuna
+from lenet_bench.paths import DATASET, PARAMS
 
-from lenet_bench import atomic_files, audit, cluster, params_writer, study_task, tuning
-from lenet_bench import params as params_module
-from lenet_bench.params import ParamError, did_you_mean
-
-DATASET = Path("data/fashion_mnist.pt")
-PARAMS = Path("params.yaml")
+POLL_SECONDS = 5  # how often the progress bar reads the tuning's storage
 
 
 def chosen_presets(args, params: dict) -> list[str]:
+    from lenet_bench.params import did_you_mean
+
     tuned = [name for name in params["optimizers"] if name not in params["tuning"]["fixed"]]
     if args.all:
         return tuned
     if not args.presets:
-        sys.exit("error: name the presets to tune (comma-separated), or give --all")
+        sys.exit("error: name the presets to tune: --presets adam,nadam (comma-separated), or give --all")
     names = args.presets.split(",")
     for name in names:
         if name in params["tuning"]["fixed"]:
@@ -48,13 +51,16 @@ def chosen_presets(args, params: dict) -> list[str]:
 
 
 def apply(preset: str, params: dict) -> None:
+    from lenet_bench import params_writer, tuning
+
     trials = tuning.read_table(preset)
     budget = params["tuning"]["trials"]
     if trials is None:
-        sys.exit(f"error: {preset}: no {tuning.TABLES}/{preset}.csv; tune it first: lenet-bench tune {preset}")
+        sys.exit(f"error: {preset}: no {tuning.TABLES}/{preset}.csv; tune it first: "
+                 f"lenet-bench tune --presets {preset}")
     if tuning.finished(trials) < budget:
         sys.exit(f"error: {preset}: {tuning.finished(trials)} of its {budget} trials have finished; "
-                 f"finish the tuning first: lenet-bench tune {preset}")
+                 f"finish the tuning first: lenet-bench tune --presets {preset}")
     try:
         values = tuning.best_settings(preset, trials, params)
     except tuning.TuningError as err:
@@ -75,6 +81,10 @@ def table_for(location: str, args) -> Path | None:
 
 
 def tune(preset: str, params: dict, args, folder: Path) -> None:
+    import optuna
+
+    from lenet_bench import tuning
+
     location = args.storage or tuning.default_storage(preset, folder=folder)
     table = table_for(location, args)
     if args.table_only and "://" not in location and not Path(location).exists():
@@ -97,10 +107,11 @@ def tune(preset: str, params: dict, args, folder: Path) -> None:
     if (Path(".") / tuning.STOP).exists() and waiting and not args.table_only:
         print(f"{preset}: {tuning.STOP} exists, so no trial starts; delete it to go on")
     elif waiting and not args.table_only:
-        if args.workers == 1 and not (args.scheduler or args.cluster):
-            tuning.work(preset, params, location, DATASET, table=table)
-        else:
-            on_cluster(preset, params, location, args, waiting, table)
+        with trials_bar(study, params["tuning"]["trials"]):
+            if args.workers == 1 and not (args.scheduler or args.cluster):
+                tuning.work(preset, params, location, DATASET, table=table)
+            else:
+                on_cluster(preset, params, location, args, waiting, table)
         tuning.fail_orphans(study, storage)  # a worker that crashed left its trial running
     trials = tuning.table(study, params)
     if table is not None:
@@ -108,8 +119,34 @@ def tune(preset: str, params: dict, args, folder: Path) -> None:
     summarize(preset, trials, params, table)
 
 
+@contextmanager
+def trials_bar(study, total: int):
+    """A progress bar over the tuning's finished trials, read from its storage every few seconds while
+    the workers run (they may be on other machines)."""
+    from tqdm import tqdm
+
+    def finished() -> int:
+        return sum(trial.state.is_finished() for trial in study.get_trials(deepcopy=False))
+
+    stop = threading.Event()
+    with tqdm(total=total, initial=finished(), unit="trial", dynamic_ncols=True) as bar:
+        def poll() -> None:
+            while not stop.wait(POLL_SECONDS):
+                bar.update(finished() - bar.n)
+        watcher = threading.Thread(target=poll, daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            watcher.join()
+            bar.update(finished() - bar.n)
+
+
 def on_cluster(preset: str, params: dict, location: str, args, waiting: int, table: Path | None) -> None:
     """One Dask task per worker, each taking trials from the shared storage until none is left."""
+    from lenet_bench import cluster, study_task, tuning
+
     if "://" not in location and args.scheduler:
         print(f"{preset}: workers on other machines need {location} on a shared file system, or --storage URL")
     job = tuning.Worker(preset, params, location, str(DATASET), study_task.code_commit(),
@@ -118,7 +155,7 @@ def on_cluster(preset: str, params: dict, location: str, args, waiting: int, tab
                          args.scheduler_timeout) as client:
         workers = min(args.workers, waiting) if not args.scheduler else len(client.scheduler_info()["workers"])
         failures = cluster.run_all(client, tuning.work_on, [job.numbered(i) for i in range(max(workers, 1))],
-                                   label=lambda j: f"tune-{preset}-{j.number}", unit="worker",
+                                   label=lambda j: f"tune-{preset}-{j.number}", bar=False,
                                    on_result=lambda j, done: None,
                                    on_failure=lambda j, err: print(f"error: {preset} worker {j.number}: {err}"))
     if failures:
@@ -126,6 +163,8 @@ def on_cluster(preset: str, params: dict, location: str, args, waiting: int, tab
 
 
 def summarize(preset: str, trials, params: dict, path: Path | None) -> None:
+    from lenet_bench import tuning
+
     trials_allowed, epochs = params["tuning"]["trials"], params["train"]["epochs"]
     spent = tuning.budget_used(trials)
     line = (f"{preset}: {spent.done} of {trials_allowed} trials done ({spent.complete} finished, "
@@ -141,6 +180,8 @@ def summarize(preset: str, trials, params: dict, path: Path | None) -> None:
 def run_audit(presets: list[str], params: dict) -> None:
     """Replay successive halving on the unpruned tunings of `presets`; print the table, write it to
     tuning/audit.csv, and say which rungs it chooses."""
+    from lenet_bench import atomic_files, audit, tuning
+
     budget, epochs, settings = params["tuning"]["trials"], params["train"]["epochs"], params["tuning"]["audit"]
     _, unpruned = tuning.variant(params, unpruned=True)
     tables = {}
@@ -150,12 +191,12 @@ def run_audit(presets: list[str], params: dict) -> None:
             pruned = tuning.read_table(preset)
             if pruned is not None and (pruned["state"] == "PRUNED").any():
                 sys.exit(f"error: {preset}: its tuning ({tuning.TABLES}/{preset}.csv) was pruned, so it has no full "
-                         f"curves to replay; tune it unpruned first: lenet-bench tune {preset} --unpruned")
+                         f"curves to replay; tune it unpruned first: lenet-bench tune --presets {preset} --unpruned")
             sys.exit(f"error: {preset}: no unpruned tuning to replay ({unpruned}/{preset}.csv); "
-                     f"run it first: lenet-bench tune {preset} --unpruned")
+                     f"run it first: lenet-bench tune --presets {preset} --unpruned")
         if tuning.finished(trials) < budget:
             sys.exit(f"error: {preset}: {tuning.finished(trials)} of the {budget} trials of its unpruned tuning have "
-                     f"finished; finish it first: lenet-bench tune {preset} --unpruned")
+                     f"finished; finish it first: lenet-bench tune --presets {preset} --unpruned")
         if (trials["state"] == "PRUNED").any():
             sys.exit(f"error: {preset}: {unpruned}/{preset}.csv holds pruned trials, so it has no full curves "
                      "to replay; delete it and its journal, and tune it again with --unpruned")
@@ -173,9 +214,9 @@ def run_audit(presets: list[str], params: dict) -> None:
     print(f"wrote {path}")
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="lenet-bench tune", description=__doc__.splitlines()[0])
-    parser.add_argument("presets", nargs="?", help="comma-separated presets")
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--presets", help="comma-separated presets")
+    parser.add_argument("positional", nargs="?", help=argparse.SUPPRESS)  # the old form, answered with the new
     parser.add_argument("--all", action="store_true", help="every preset but those in tuning.fixed")
     parser.add_argument("--workers", type=int, default=1,
                         help="workers: Dask worker processes on this machine, or Slurm jobs (default 1: this process)")
@@ -201,7 +242,15 @@ def main(argv: list[str] | None = None) -> None:
                              "presets named) and print which rungs to use; runs no trial")
     parser.add_argument("--fail-running", action="store_true",
                         help="mark FAIL the trials other machines' workers left running (after those stopped)")
-    args = parser.parse_args(argv)
+
+
+def run(args) -> None:
+    if args.positional:
+        sys.exit(f"error: name presets with --presets: lenet-bench tune --presets {args.positional}")
+    from lenet_bench import cluster, tuning
+    from lenet_bench import params as params_module
+    from lenet_bench.params import ParamError
+
     args.scheduler = cluster.scheduler_address(args.scheduler, args.scheduler_file)
     params = params_module.load(PARAMS)
     try:
@@ -244,3 +293,9 @@ def main(argv: list[str] | None = None) -> None:
     for preset in presets:
         tune(preset, params, args, folder)
 
+
+
+def main(argv: list[str] | None = None) -> None:
+    from lenet_bench.cli import run_command
+
+    run_command("tune", argv or [])
