@@ -3,8 +3,7 @@ import sys
 from pathlib import Path
 
 import _src  # noqa: F401  (this checkout's src/ first)
-from lenet_bench import atomic_files, data, params, training
-from lenet_bench.params import ParamError
+from lenet_bench import atomic_files, data, device, training
 
 
 def main(scenario: str) -> None:
@@ -14,12 +13,12 @@ def main(scenario: str) -> None:
                  "`scenarios` in params.yaml, written out by `dvc repro configure`")
     config = atomic_files.read_json(config_path)
     try:
-        device = params.check_device(config["device"])
-    except ParamError as err:
+        on = device.resolve(config["device"])
+    except device.DeviceError as err:
         sys.exit(f"error: params.yaml: {err}")
-    print(f"scenario {scenario}: optimizer '{config['optimizer']}' on {device}")
-    dataset = data.hold_out(data.load(Path("data/fashion_mnist.pt"), device), config["validation_size"])
-    model, record = training.train(config, dataset, device)
+    print(f"scenario {scenario}: optimizer '{config['optimizer']}' on {on}")
+    dataset = data.hold_out(data.load(Path("data/fashion_mnist.pt"), on), config["validation_size"])
+    model, record = training.train(config, dataset, on)
     atomic_files.save_torch(Path("models") / f"{scenario}.pt", {k: v.cpu() for k, v in model.state_dict().items()})
     atomic_files.write_json(Path("models") / f"{scenario}.train.json", record)
     atomic_files.write_csv(Path("plots") / f"{scenario}.csv", record["history"])

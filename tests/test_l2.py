@@ -4,7 +4,8 @@ import torch
 import torch.nn.functional as F
 
 from lenet_bench.model import LeNet5
-from lenet_bench.optimizers import ALGORITHMS, build_optimizer, l2_mode
+from lenet_bench.optimizers import build_optimizer
+from lenet_bench.registry import ALGORITHMS, l2_mode
 from lenet_bench.training import Cost, Objective
 
 PRESETS = {"momentum": "coupled", "adam": "coupled", "adamw": "loss", "lion": "loss", "lbfgs": "loss"}

@@ -1,14 +1,16 @@
 """The steps of adding an optimizer, a scenario or a metric (README.md) that are easy to forget."""
 import ast
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
 
 from lenet_bench import params as params_module
 from lenet_bench.export import Experiment, result_row
-from lenet_bench.optimizers import ALGORITHMS
-from lenet_bench.report import ALGORITHM_TEXT
+from lenet_bench.optimizers import FACTORIES
+from lenet_bench.registry import ALGORITHMS
 
 
 def library_imports(root, path: Path) -> set[str]:
@@ -58,9 +60,12 @@ def test_every_scenario_has_its_plots(root):
                     f"dvc.yaml: no plot of {y} against {x} for scenario {scenario}"
 
 
-def test_every_algorithm_is_described_for_the_report():
-    undescribed = sorted(set(ALGORITHMS) - set(ALGORITHM_TEXT))
-    assert not undescribed, f"describe {', '.join(undescribed)} in ALGORITHM_TEXT of src/lenet_bench/report.py"
+def test_every_algorithm_is_registered_described_and_built():
+    for name, algorithm in ALGORITHMS.items():
+        assert algorithm.description.strip(), f"algorithm '{name}': describe it in its entry of lenet_bench/registry.py"
+        assert name in FACTORIES, f"algorithm '{name}': give it a factory in FACTORIES of lenet_bench/optimizers.py"
+    unregistered = sorted(set(FACTORIES) - set(ALGORITHMS))
+    assert not unregistered, f"algorithm(s) {', '.join(unregistered)}: register them in ALGORITHMS of lenet_bench/registry.py"
 
 
 # Leaves of metrics/<scenario>.json that the export carries under another name, or not at all (with why).
@@ -97,3 +102,11 @@ def test_every_metric_reaches_the_study_export(root):
         assert not unknown, f"metrics {sorted(unknown)} reach no column of results/study.csv: export them in result_row"
         row = result_row(Experiment("x", "", "abc", params, {f"metrics/{scenario}.json": metrics}, {}), scenario)
         assert {EXPORTED_AS[m] for m in leaves(metrics) if m in EXPORTED_AS} <= set(row)
+
+
+def test_the_read_side_loads_neither_torch_nor_optuna():
+    """The report, the pages and their figures, tables and statistics read committed files only."""
+    code = ("import sys\nimport lenet_bench.report, lenet_bench.pages, lenet_bench.tuning_tables, lenet_bench.params\n"
+            "print(sorted(m for m in ('torch', 'optuna', 'lenet_bench.training') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]", f"the read side imports {loaded.strip()}"

@@ -1,7 +1,8 @@
 import torch
 import torch.nn as nn
 
-from lenet_bench.model import PARAMETER_COUNT, LeNet5
+from lenet_bench.model import LeNet5
+from lenet_bench.problem import PARAMETER_COUNT
 
 
 class BriefLeNet5(nn.Module):

@@ -17,7 +17,16 @@ def test_run_config_merges_preset_scenario_and_train(project_params):
     config = params.run_config(project_params, "l2")
     assert config["optimizer"] == project_params["optimizer"]["name"]
     assert config["weight_decay"] == project_params["scenarios"]["l2"]["weight_decay"] > 0
-    assert config["epochs"] == 10 and config["target_accuracy"] == 0.8938
+    assert config["epochs"] == 10
+    assert "target_accuracy" not in config  # evaluation reads it from params.yaml: a new target re-trains nothing
+
+
+def test_evaluation_reads_and_checks_the_target():
+    from lenet_bench import evaluation
+
+    assert evaluation.target_accuracy("train: {target_accuracy: 0.8938}") == 0.8938
+    with pytest.raises(ValueError, match=r"^train.target_accuracy: must be a fraction in \(0, 1\], got 89.38; e.g. 0.8938$"):
+        evaluation.target_accuracy("train: {target_accuracy: 89.38}")
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -107,7 +116,9 @@ def test_cuda_where_there_is_none(project_params):
 
 
 def test_auto_device_resolves_to_an_available_one():
-    assert params.check_device("auto").type in {"cuda", "mps", "cpu"}
+    from lenet_bench import device
+
+    assert device.resolve("auto").type in {"cuda", "mps", "cpu"}
 
 
 def run_stage(root, cwd, *args):

@@ -82,6 +82,19 @@ def test_repro_trains_and_evaluates_every_scenario(repo):
     run(repo, "git", "commit", "-qm", "baseline")
 
 
+def test_changing_the_target_re_evaluates_and_re_trains_nothing(repo):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["train"]["target_accuracy"] = 0.5
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    changed = json.loads(run(repo, "dvc", "status", "--json").stdout)
+    assert set(changed) == {"evaluate@standard", "evaluate@l2", "evaluate@sparse"}, changed
+    ran = run(repo, "dvc", "repro").stdout
+    assert "Running stage 'evaluate@standard'" in ran and "Running stage 'train@" not in ran, ran
+    assert metrics(repo, "standard")["target"]["accuracy"] == 0.5
+    run(repo, "git", "checkout", "--", "params.yaml", "dvc.lock", "metrics")
+    assert run(repo, "dvc", "status").stdout.strip() == "Data and pipelines are up to date."
+
+
 def test_exp_run_with_another_preset_and_bad_input(repo):
     before = metrics(repo, "standard")
     failed = run(repo, "dvc", "exp", "run", "-S", "optimizer.name=nosuch", check=False)

@@ -9,8 +9,9 @@ from test_training import config
 
 from lenet_bench import atomic_files, evaluation, training
 from lenet_bench.model import LeNet5
+from lenet_bench.registry import SPARSITY_METHODS as METHODS
 from lenet_bench.schedules import step_clock
-from lenet_bench.sparsity import METHODS, Sparsifier, top_k_masks
+from lenet_bench.sparsity import Sparsifier, top_k_masks
 
 CPU = torch.device("cpu")
 SHORT = {  # method settings scaled to a 3-epoch run of 8 steps per epoch

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from lenet_bench import params as params_module
-from lenet_bench import search, tuning
+from lenet_bench import search, tuning, tuning_tables
 from lenet_bench.params import ParamError
 
 
@@ -237,7 +237,7 @@ def test_two_workers_sharing_one_storage_stop_at_exactly_the_budget(project):
     project(trials=5, epochs=2)
     result = tune(project.root, "--presets", "momentum", "--workers", "2")
     trials = trials_in(project.root)
-    assert len(trials) == 5 and all(t.state in tuning.FINISHED for t in trials)
+    assert len(trials) == 5 and all(t.state in tuning_tables.FINISHED for t in trials)
     assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers took trials
     table = pd.read_csv(project.root / "tuning" / "momentum.csv")
     assert list(table["number"]) == [0, 1, 2, 3, 4]
@@ -260,7 +260,7 @@ def test_two_commands_sharing_one_storage_stop_at_exactly_the_budget(project):
         command.communicate()
         assert command.returncode == 0
     trials = trials_in(project.root)
-    assert len(trials) == 6 and all(t.state in tuning.FINISHED for t in trials)
+    assert len(trials) == 6 and all(t.state in tuning_tables.FINISHED for t in trials)
 
 
 @pytest.mark.slow
@@ -275,11 +275,11 @@ def test_a_killed_tuning_resumes_without_running_finished_trials_again(project):
         time.sleep(0.2)
     os.killpg(command.pid, signal.SIGKILL)
     command.wait()
-    before = {t.number: t for t in trials_in(project.root) if t.state in tuning.FINISHED}
+    before = {t.number: t for t in trials_in(project.root) if t.state in tuning_tables.FINISHED}
     assert before, "the tuning finished before it could be killed"
     tune(project.root, "--presets", "momentum")
     after = {t.number: t for t in trials_in(project.root)}
-    assert len(after) == 4 and all(t.state in tuning.FINISHED for t in after.values())
+    assert len(after) == 4 and all(t.state in tuning_tables.FINISHED for t in after.values())
     for number, trial in before.items():  # untouched: same settings, same results, same end time
         assert (after[number].params, after[number].value, after[number].datetime_complete) == \
             (trial.params, trial.value, trial.datetime_complete)
@@ -293,8 +293,8 @@ def test_every_preset_is_judged_at_the_same_rungs(root, project_params):
     pruners = {name: vars(tuning.pruner(project_params)) for name in project_params["optimizers"]
                if name not in project_params["tuning"]["fixed"]}
     assert len({json.dumps(p, sort_keys=True, default=str) for p in pruners.values()}) == 1
-    columns = [f"val_{m}@{e}" for e in tuning.recorded_epochs(project_params) for m in ("accuracy", "loss")]
-    for folder in (tuning.TABLES, tuning.variant(project_params, unpruned=True)[1]):
+    columns = [f"val_{m}@{e}" for e in tuning_tables.recorded_epochs(project_params) for m in ("accuracy", "loss")]
+    for folder in (tuning_tables.TABLES, tuning_tables.variant(project_params, unpruned=True)[1]):
         for path in sorted((root / folder).glob("*.csv")):
             if path.stem not in project_params["optimizers"]:
                 continue  # audit.csv: the pruning audit's replay
@@ -304,7 +304,7 @@ def test_every_preset_is_judged_at_the_same_rungs(root, project_params):
             if "sampler" not in made:
                 continue  # tuned before the quasi-random protocol; re-tuning replaces it (issue #28)
             assert [c for c in table.columns if c.startswith("val_")] == columns, path.name
-            variant_params = tuning.variant(project_params, unpruned=folder != tuning.TABLES)[0]
+            variant_params = tuning_tables.variant(project_params, unpruned=folder != tuning_tables.TABLES)[0]
             assert made == tuning.terms(path.stem, variant_params), path.name
 
 
@@ -314,10 +314,10 @@ def test_each_tuned_preset_holds_the_best_finished_trial_of_its_table(root, proj
             continue  # audit.csv: the pruning audit's replay
         trials = pd.read_csv(path)
         assert len(trials) <= project_params["tuning"]["trials"], path.name
-        if tuning.finished(trials) < project_params["tuning"]["trials"]:
+        if tuning_tables.finished(trials) < project_params["tuning"]["trials"]:
             continue  # still being tuned
         preset = project_params["optimizers"][path.stem]
-        for key, value in tuning.best_settings(path.stem, trials, project_params).items():
+        for key, value in tuning_tables.best_settings(path.stem, trials, project_params).items():
             assert search.get(preset, key) == value, f"{path.stem}.{key}: run `lenet-bench tune --presets {path.stem} --apply`"
 
 
@@ -326,8 +326,8 @@ def test_the_best_trial_is_the_most_accurate_then_the_lowest_loss_then_the_first
     trials = pd.DataFrame({"number": [0, 1, 2, 3], "lr": [0.01, 0.02, 0.03, 0.04],
                            "state": ["COMPLETE", "COMPLETE", "PRUNED", "COMPLETE"],
                            "val_accuracy@2": [0.90001, 0.9, None, 0.9], "val_loss@2": [0.3, 0.29, None, 0.29]})
-    assert tuning.best(trials, project_params)["number"] == 1
-    assert tuning.best(trials[trials["state"] != "COMPLETE"], project_params) is None
+    assert tuning_tables.best(trials, project_params)["number"] == 1
+    assert tuning_tables.best(trials[trials["state"] != "COMPLETE"], project_params) is None
 
 
 @pytest.mark.slow
@@ -368,7 +368,7 @@ def test_a_stop_file_lets_workers_finish_and_take_no_new_trial(project):
     assert all(t.state == optuna.trial.TrialState.WAITING for t in trials_in(project.root))
     (project.root / "tuning" / "STOP").unlink()
     tune(project.root, "--presets", "momentum")
-    assert all(t.state in tuning.FINISHED for t in trials_in(project.root))
+    assert all(t.state in tuning_tables.FINISHED for t in trials_in(project.root))
 
 
 # --- the quasi-random sampler ------------------------------------------------------------------------
@@ -396,7 +396,7 @@ def test_a_space_too_small_for_the_budget_is_refused_before_any_trial(project_pa
     search.SIGNIFICANT_DIGITS, digits = 1, search.SIGNIFICANT_DIGITS
     try:  # rounded to one digit, 3 decades hold 3 x 9 lrs: 54 settings with the two choices
         project_params["tuning"]["trials"] = 60
-        with pytest.raises(tuning.TuningError, match=r"^lbfgs: 64 draws from its space gave \d+ distinct settings"):
+        with pytest.raises(tuning_tables.TuningError, match=r"^lbfgs: 64 draws from its space gave \d+ distinct settings"):
             tuning.draw_settings("lbfgs", project_params)
     finally:
         search.SIGNIFICANT_DIGITS = digits
@@ -412,21 +412,21 @@ def test_a_tuning_enqueues_its_draws_in_order(project_params, tmp_path):
 
 
 def test_an_unpruned_tuning_and_one_of_another_seed_live_in_folders_of_their_own(project_params):
-    unpruned, folder = tuning.variant(project_params, unpruned=True)
-    assert (tuning.rungs(unpruned), str(folder)) == ([], "tuning/unpruned")
+    unpruned, folder = tuning_tables.variant(project_params, unpruned=True)
+    assert (tuning_tables.rungs(unpruned), str(folder)) == ([], "tuning/unpruned")
     assert isinstance(tuning.pruner(unpruned), optuna.pruners.NopPruner)
-    seeded, folder = tuning.variant(project_params, sampler_seed=2)
+    seeded, folder = tuning_tables.variant(project_params, sampler_seed=2)
     assert (seeded["tuning"]["sampler"]["seed"], str(folder)) == (2, "tuning/seed2")
-    assert tuning.variant(project_params, sampler_seed=project_params["tuning"]["sampler"]["seed"])[1] == tuning.TABLES
+    assert tuning_tables.variant(project_params, sampler_seed=project_params["tuning"]["sampler"]["seed"])[1] == tuning_tables.TABLES
     assert project_params["tuning"]["rungs"] != "none"  # the params given are left alone
 
 
 def test_a_rung_at_the_last_epoch_is_no_rung(project_params):
     project_params["train"]["epochs"] = 3
     project_params["tuning"]["rungs"] = {"min_epochs": 1, "reduction_factor": 3}
-    assert tuning.rungs(project_params) == [1]
+    assert tuning_tables.rungs(project_params) == [1]
     project_params["tuning"]["rungs"] = "none"
-    assert tuning.rungs(project_params) == []
+    assert tuning_tables.rungs(project_params) == []
 
 
 # --- the pruning audit from the command line ------------------------------------------------------------

@@ -9,8 +9,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import torch
-
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
@@ -59,6 +57,8 @@ def write_text(path: Path, text: str) -> None:
 
 
 def save_torch(path: Path, obj) -> None:
+    import torch  # imported on use: the read side writes no tensors, and must not wait for torch
+
     _atomic(path, lambda f: torch.save(obj, f))
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import torch
 
+from .problem import TEST_SIZE, TRAIN_SIZE
+
 # MD5 of each file's decompressed content, as published with the data set.
 FILES = {
     "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
@@ -16,7 +18,6 @@ FILES = {
     "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
     "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
 }
-TRAIN_SIZE, TEST_SIZE = 60_000, 10_000
 VALIDATION_SEED = 0  # fixed, so that every run and every seed holds out the same images
 TORCHVISION = "torchvision"
 APT_HINT = "install it with `sudo apt-get install dataset-fashion-mnist`"

@@ -5,8 +5,17 @@ import math
 
 import torch
 import torch.nn.functional as F
+import yaml
 
-SPARSE_LAYERS = ("fc1", "fc2")
+from .problem import SPARSE_LAYERS
+
+
+def target_accuracy(params_text: str) -> float:
+    """train.target_accuracy from params.yaml's text, checked (the configure stage does not see it)."""
+    target = (yaml.safe_load(params_text) or {}).get("train", {}).get("target_accuracy")
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target <= 1:
+        raise ValueError(f"train.target_accuracy: must be a fraction in (0, 1], got {target!r}; e.g. 0.8938")
+    return float(target)
 
 
 @torch.no_grad()

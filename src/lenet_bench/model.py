@@ -2,8 +2,6 @@
 import torch
 import torch.nn as nn
 
-PARAMETER_COUNT = 44_426
-
 
 class LeNet5(nn.Module):
     def __init__(self):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from .export import on_study_hardware, read_export, split_by_settings
-from .optimizers import ALGORITHMS
 from .params import load as load_params
+from .registry import ALGORITHMS
 from .report import device_label, hardware, mean_std, tuning_section, tuning_tables
 
 

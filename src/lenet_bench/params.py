@@ -6,17 +6,13 @@ import numbers
 import re
 from pathlib import Path
 
-import torch
 import yaml
 
 from . import search
-from .data import TRAIN_SIZE
 from .errors import UserError
-from .evaluation import SPARSE_LAYERS
 from .leaders import CRITERIA, TIE_BREAKS
-from .optimizers import ALGORITHMS, PRESET_KEYS, l2_mode
-from .schedules import SCHEDULES
-from .sparsity import METHODS, SCOPES
+from .problem import SPARSE_LAYERS, TRAIN_SIZE
+from .registry import ALGORITHMS, DEVICES, PRESET_KEYS, SCHEDULES, SPARSITY_METHODS, SPARSITY_SCOPES, l2_mode
 
 SECTIONS = ("data", "train", "optimizer", "optimizers", "scenarios", "tuning", "study")
 DATA_KEYS = ("sources", "validation_size")
@@ -30,9 +26,9 @@ AUDIT_KEYS = ("presets", "min_epochs", "reduction_factors", "max_regret")
 STUDY_KEYS = ("seeds", "leaders")
 LEADER_KEYS = ("count", "criterion", "scenarios", "confirm_seeds", "alpha", "tie_break")
 LABELS = ("family", "search")  # what a preset says about itself: changing it must not re-train
+EVALUATION_ONLY = ("target_accuracy",)  # train settings that only evaluation and the report read
 SCENARIO_KEYS = ("description", "weight_decay", "sparsity")
 SPARSITY_KEYS = ("density", "layers", "scope", "method")
-DEVICES = ("auto", "cpu", "cuda", "mps")
 AVERAGING = {"ema": "decay", "swa": "start_epoch"}  # each kind of iterate averaging and its setting
 
 
@@ -241,16 +237,16 @@ def check_averaging(where: str, averaging, epochs: int | None) -> None:
         _number(f"{where}.start_epoch", averaging["start_epoch"], low=0, high=epochs)
 
 
-def check_device(name) -> torch.device:
-    """Resolve train.device: 'auto' picks cuda, then mps, then cpu."""
+def check_device(name) -> None:
+    """train.device names a device, and this machine has it (torch is loaded here, on first use)."""
     if name not in DEVICES:
         raise _allowed("train.device", name, DEVICES)
-    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
-    if name == "auto":
-        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
-    if (name == "cuda" and not cuda) or (name == "mps" and not mps):
-        raise ParamError(f"train.device: '{name}' was asked for but this machine has none; use auto or cpu")
-    return torch.device(name)
+    from .device import DeviceError, resolve
+
+    try:
+        resolve(name)
+    except DeviceError as err:
+        raise ParamError(str(err)) from None
 
 
 def check(params: dict) -> None:
@@ -288,17 +284,17 @@ def check(params: dict) -> None:
 
 
 def check_sparsity(where: str, sparsity, epochs: int) -> None:
-    if not isinstance(sparsity, dict) or sparsity.get("method") not in METHODS:
+    if not isinstance(sparsity, dict) or sparsity.get("method") not in SPARSITY_METHODS:
         method = sparsity.get("method") if isinstance(sparsity, dict) else sparsity
-        raise _allowed(f"{where}.method", method, list(METHODS))
-    _check_keys(where, sparsity, SPARSITY_KEYS + tuple(METHODS[sparsity["method"]]), required=SPARSITY_KEYS)
+        raise _allowed(f"{where}.method", method, list(SPARSITY_METHODS))
+    _check_keys(where, sparsity, SPARSITY_KEYS + tuple(SPARSITY_METHODS[sparsity["method"]]), required=SPARSITY_KEYS)
     _number(f"{where}.density", sparsity["density"], low=0, high=1, low_open=True)
     layers = sparsity["layers"]
     if not isinstance(layers, list) or not layers or any(layer not in SPARSE_LAYERS for layer in layers):
         raise ParamError(f"{where}.layers: must be a non-empty list of {', '.join(SPARSE_LAYERS)}, got {layers!r}")
-    if sparsity["scope"] not in SCOPES:
-        raise _allowed(f"{where}.scope", sparsity["scope"], SCOPES)
-    for key in METHODS[sparsity["method"]]:
+    if sparsity["scope"] not in SPARSITY_SCOPES:
+        raise _allowed(f"{where}.scope", sparsity["scope"], SPARSITY_SCOPES)
+    for key in SPARSITY_METHODS[sparsity["method"]]:
         if key in sparsity:
             _number(f"{where}.{key}", sparsity[key], low=0, high=epochs if key.endswith("epoch") else None)
 
@@ -315,7 +311,7 @@ def run_config(params: dict, scenario: str) -> dict:
         "preset": {"schedule": {"name": "constant"}, **preset},
         "weight_decay": float((params["scenarios"][scenario] or {}).get("weight_decay", 0.0)),
         "validation_size": params["data"]["validation_size"],
-        **params["train"],
+        **{key: value for key, value in params["train"].items() if key not in EVALUATION_ONLY},
     }
     if config["weight_decay"]:  # how the penalty is applied is part of what a run is; only L2 runs carry it
         config["l2_mode"] = l2_mode(preset["algorithm"], config["weight_decay"])

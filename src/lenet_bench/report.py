@@ -17,7 +17,6 @@ import pandas as pd
 from . import audit, figures
 from . import leaders as leader_rule
 from .atomic_files import write_text
-from .data import TEST_SIZE, TRAIN_SIZE
 from .export import (
     DEVICE,
     KEY,
@@ -28,55 +27,17 @@ from .export import (
     split_by_settings,
     study_params,
 )
-from .model import PARAMETER_COUNT
 from .params import load as load_params
+from .problem import PARAMETER_COUNT, TEST_SIZE, TRAIN_SIZE
+from .registry import ALGORITHMS
 from .scores import TAU_MAX, pareto_front, profile_score
 from .search import with_values
-from .tuning import best, best_settings, budget_used, read_table, rungs, variant
+from .tuning_tables import best, best_settings, budget_used, read_table, rungs, variant
 
 MAX_PAGES = 10  # the brief's limit, printed on A4
 RELIABLE_SEEDS, RELIABLE_REACHED = 10, 9  # a budget recommendation rests on 10 seeds, 9 of them reaching the target
 
 # What each algorithm does, for the chosen method's section.
-ALGORITHM_TEXT = {
-    "sgd": "stochastic gradient descent on mini-batches, with heavy-ball or Nesterov momentum where the preset sets it",
-    "sam": "sharpness-aware minimisation (SAM) over SGD with momentum: each step takes the mini-batch gradient "
-           "g at w, then the gradient at w + rho g/|g| (the worst nearby point, to first order), and steps from w "
-           "along the latter: two gradients a step, for flatter minima",
-    "svrg": "SVRG: a full gradient at a snapshot taken every epoch, and on each mini-batch the step "
-            "g_i(w) - g_i(snapshot) + full gradient, an unbiased gradient whose variance vanishes near the snapshot",
-    "saga": "SAGA: a table of the last gradient seen for each fixed mini-batch; each step uses "
-            "g_i(w) - table_i + mean(table) and then stores g_i(w) in the table",
-    "adam": "Adam: steps scaled per coordinate by running averages of the gradient and of its square",
-    "adamw": "AdamW: Adam with the weight decay applied to the weights directly (decoupled), not through the gradient",
-    "nadam": "NAdam: Adam with a Nesterov look-ahead in its first-moment estimate",
-    "radam": "RAdam: Adam whose adaptive step is switched on gradually, as the variance of its second-moment "
-             "estimate allows (a warm-up without a schedule)",
-    "rmsprop": "RMSprop: steps scaled per coordinate by a running average of the squared gradient",
-    "adagrad": "Adagrad: steps scaled per coordinate by the root of the sum of all past squared gradients",
-    "muon": "Muon on the 2-D weights of fc1 and fc2 (momentum, orthogonalised by Newton-Schulz iterations) and "
-            "AdamW on every other parameter",
-    "lion": "Lion: the sign of an interpolation of momentum and gradient, with decoupled weight decay",
-    "schedule_free_adamw": "schedule-free AdamW: no decaying schedule; the gradient is taken at an interpolation of "
-                           "the iterate and its running average, and the average is evaluated",
-    "lbfgs": "L-BFGS: a quasi-Newton direction from the last few gradient differences, with a strong-Wolfe line search",
-    "kfac": "K-FAC: natural-gradient steps, each layer's Fisher block approximated by a Kronecker product G (x) A "
-            "of the second moments of its output gradients (labels drawn from the model) and of its inputs, "
-            "refreshed every few steps on a sub-batch, inverted with damping through eigendecompositions; "
-            "KL-clipped, with heavy-ball momentum",
-    "newton_cg": "Hessian-free Newton: truncated conjugate gradient on damped Gauss-Newton-vector products of a "
-                 "sub-batch",
-    "adahessian": "AdaHessian: Adam's update on a Hutchinson estimate of the Hessian diagonal (one Hessian-vector "
-                  "product a step)",
-    "sophia": "SophiaH: momentum preconditioned by a Hutchinson estimate of the Hessian diagonal refreshed every few "
-              "steps, with the step clipped per coordinate",
-    "shampoo": "Shampoo (the scalable variant): for each weight tensor, its small dimensions merged into a matrix "
-               "G, left and right preconditioners L and R from moving averages of G Gᵀ and Gᵀ G (Kronecker factors "
-               "of a full-matrix AdaGrad); the step direction is L^(-1/4) G R^(-1/4), given the per-layer size of "
-               "an SGD step (grafting), with the inverse roots recomputed every preconditioning_compute_steps steps",
-}
-
-
 def describe(scenarios: dict, name: str) -> str:
     """A scenario's description in params.yaml, or its name where it has none."""
     return (scenarios.get(name) or {}).get("description", name)
@@ -769,8 +730,8 @@ def chosen_section(r: Results, choice: Choice) -> str:
              + ".\n")
     s.append("\n".join(lines) + "\n")
     algorithm = rows["algorithm"].iloc[0]
-    if algorithm in ALGORITHM_TEXT:
-        s.append(f"**How it works**: {ALGORITHM_TEXT[algorithm]}.\n")
+    if algorithm in ALGORITHMS:
+        s.append(f"**How it works**: {ALGORITHMS[algorithm].description}.\n")
     runner_up = next((m for m in (choice.ranked or choice.leaders) if m != chosen), None)
     if runner_up:
         s.append(cost_comparison(r.means, chosen, runner_up, choice.scenario) + "\n")

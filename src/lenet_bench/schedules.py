@@ -8,13 +8,7 @@ from collections.abc import Callable
 import torch
 from torch.optim import lr_scheduler
 
-# Each schedule's settings and their defaults; a preset may override any of them.
-SCHEDULES: dict[str, dict[str, float]] = {
-    "constant": {},
-    "step": {"step_epochs": 3, "gamma": 0.1},
-    "cosine": {"warmup_epochs": 0, "min_lr_fraction": 0.0},
-    "onecycle": {"warmup_fraction": 0.25, "div_factor": 25.0, "final_div_factor": 1e4},
-}
+from .registry import SCHEDULES
 
 
 def batch_sizes(preset: dict, epochs: int, samples: int) -> list[int]:

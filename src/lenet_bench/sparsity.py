@@ -11,17 +11,9 @@ from collections.abc import Callable
 
 import torch
 
-# Each method's settings and their defaults; a scenario may override any of them.
-METHODS: dict[str, dict[str, float]] = {
-    "prune_finetune": {"prune_epoch": 5},                      # train dense, prune once, fine-tune
-    "gradual": {"start_epoch": 0, "end_epoch": 6, "prune_every": 50},   # Zhu & Gupta (2017), cubic
-    "projected": {},                                           # iterative hard thresholding
-    "rigl": {"update_every": 100, "drop_fraction": 0.3, "end_epoch": 8},  # Evci et al. (2020)
-    "l1_prox": {"l1": 2e-4, "project_epoch": 9},               # soft-thresholding, then projection
-    "neurons": {"start_epoch": 0, "end_epoch": 6, "prune_every": 50},   # whole units, cubic schedule
-}
+from .registry import SPARSITY_METHODS
+
 NEXT_LAYER = {"fc1": "fc2", "fc2": "fc3"}  # whose input columns a removed unit's output feeds
-SCOPES = ("global", "per_layer")  # the bound on fc1 and fc2 together (the brief's), or on each
 
 
 def allowed_nonzeros(sizes: dict[str, int], density: float, scope: str) -> dict[str, int]:
@@ -59,7 +51,8 @@ class Sparsifier:
         self.weights = {f"{layer}.weight": self.params[f"{layer}.weight"] for layer in self.layers}
         self.optimizer = optimizer
         self.method = settings["method"]
-        self.options = {**METHODS[self.method], **{k: v for k, v in settings.items() if k in METHODS[self.method]}}
+        defaults = SPARSITY_METHODS[self.method]
+        self.options = {**defaults, **{k: v for k, v in settings.items() if k in defaults}}
         self.density, self.scope = settings["density"], settings["scope"]
         self.steps_at = steps_at  # epochs -> optimizer steps (batches may grow from epoch to epoch)
         self.masks: dict[str, torch.Tensor] | None = None  # parameter name -> mask; None while dense

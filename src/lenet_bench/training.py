@@ -15,7 +15,8 @@ from tqdm import tqdm
 
 from .evaluation import evaluate
 from .model import LeNet5
-from .optimizers import ALGORITHMS, build_optimizer, l2_mode, set_mode
+from .optimizers import build_optimizer, set_mode
+from .registry import ALGORITHMS, l2_mode
 from .schedules import batch_sizes, build_scheduler, epoch_steps, step_clock
 from .sparsity import Sparsifier
 

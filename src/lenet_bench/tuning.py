@@ -25,48 +25,18 @@ import torch
 from optuna.trial import TrialState
 
 from . import atomic_files, data, search, study_task
-from .audit import PRECISION, schedule_rungs
-from .errors import UserError
+from .audit import PRECISION
+from .device import resolve as resolve_device
 from .locks import folder_lock
-from .params import NO_PRUNING, check_device, run_config
+from .params import NO_PRUNING, run_config
 from .paths import TUNING as TABLES
 from .training import library_versions, train
+from .tuning_tables import TuningError, recorded_epochs, rungs
 
 STOP = TABLES / "STOP"  # while this file exists, workers finish their trials and take no new ones
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 MAX_DRAWS = 64  # Sobol points a tuning may draw (repeats skipped) before its space counts as too small
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-class TuningError(UserError, RuntimeError):
-    """A tuning cannot start or go on as asked."""
-
-
-def rungs(params: dict) -> list[int]:
-    """The epochs at which the pruner judges a trial: min_epochs x reduction_factor^k below the budget
-    (none for `rungs: none`)."""
-    settings, epochs = params["tuning"]["rungs"], params["train"]["epochs"]
-    if settings == NO_PRUNING:
-        return []
-    return schedule_rungs(settings["min_epochs"], settings["reduction_factor"], epochs)
-
-
-def recorded_epochs(params: dict) -> list[int]:
-    """Every epoch of the budget: a table shows each trial's validation results after each one."""
-    return list(range(1, params["train"]["epochs"] + 1))
-
-
-def variant(params: dict, unpruned: bool = False, sampler_seed: int | None = None) -> tuple[dict, Path]:
-    """The params and the folder of a tuning: the committed one (tuning/), one that prunes nothing, for
-    the pruning audit (tuning/unpruned/), or one drawn with another sampler seed, for tuning variance
-    (tuning/seed<N>/)."""
-    params, folder = copy.deepcopy(params), TABLES
-    if unpruned:
-        params["tuning"]["rungs"], folder = NO_PRUNING, folder / "unpruned"
-    if sampler_seed is not None and sampler_seed != params["tuning"]["sampler"]["seed"]:
-        params["tuning"]["sampler"]["seed"], folder = sampler_seed, folder / f"seed{sampler_seed}"
-    return params, folder
 
 
 def terms(preset: str, params: dict) -> dict:
@@ -321,7 +291,7 @@ def work(preset: str, params: dict, location: str, dataset_path: Path, root: Pat
     """A worker: take trials from the tuning until none is left, rewriting its table (if it has one) after
     each; return how many it ran."""
     torch.set_num_threads(1)
-    device = check_device(params["train"]["device"])
+    device = resolve_device(params["train"]["device"])
     storage = open_storage(location)
     study = optuna.load_study(study_name=preset, storage=storage, pruner=pruner(params))
     dataset, done = None, 0
@@ -384,69 +354,8 @@ def _rounded(value):
     return None if value is None or not math.isfinite(value) else round(value, PRECISION)
 
 
-def table_path(preset: str, root: Path = Path("."), folder: Path = TABLES) -> Path:
-    return root / folder / f"{preset}.csv"
-
-
 def write_table(path: Path, study: optuna.Study, params: dict) -> Path:
     atomic_files.write_text(path, table(study, params).to_csv(index=False))
     return path
 
-
-def read_table(preset: str, root: Path = Path("."), folder: Path = TABLES) -> pd.DataFrame | None:
-    path = table_path(preset, root, folder)
-    return pd.read_csv(path) if path.exists() else None
-
-
-def finished(trials: pd.DataFrame) -> int:
-    return int(trials["state"].isin([s.name for s in FINISHED]).sum())
-
-
-def best(trials: pd.DataFrame, params: dict) -> pd.Series | None:
-    """The best finished trial: highest validation accuracy at the last epoch, then lowest loss, both to
-    the table's precision; the earliest of tied ones."""
-    last = params["train"]["epochs"]
-    complete = trials[trials["state"] == TrialState.COMPLETE.name]
-    if complete.empty:
-        return None
-    outcome = complete[[f"val_accuracy@{last}", f"val_loss@{last}"]].round(PRECISION)
-    order = outcome.assign(accuracy=-outcome[f"val_accuracy@{last}"], number=complete["number"]).sort_values(
-        ["accuracy", f"val_loss@{last}", "number"], kind="stable").index
-    return complete.loc[order[0]]
-
-
-def best_settings(preset: str, trials: pd.DataFrame, params: dict) -> dict:
-    """The best trial's settings, as the preset holds them (integers as integers)."""
-    chosen = best(trials, params)
-    if chosen is None:
-        raise TuningError(f"{preset}: no trial of its tuning finished")
-    values = {}
-    for d in search.parse(preset, params["optimizers"][preset]):
-        value = chosen[d.key]
-        if d.choices is not None:
-            value = next(c for c in d.choices if str(c) == str(value) or (
-                isinstance(c, (int, float)) and not isinstance(c, bool) and math.isclose(float(c), float(value))))
-        elif d.integer:
-            value = int(value)
-        else:
-            value = float(value)
-        values[d.key] = value
-    return values
-
-
-@dataclass(frozen=True)
-class Budget:
-    """What a tuning spent: its trials by Optuna state, and the epochs they trained."""
-    done: int       # finished, pruned and failed: what counts against the budget
-    complete: int
-    pruned: int
-    failed: int
-    epochs: int
-
-
-def budget_used(trials: pd.DataFrame) -> Budget:
-    states = trials["state"].value_counts()
-    return Budget(finished(trials), int(states.get(TrialState.COMPLETE.name, 0)),
-                  int(states.get(TrialState.PRUNED.name, 0)), int(states.get(TrialState.FAIL.name, 0)),
-                  int(trials["epochs"].sum()))
 

@@ -137,16 +137,16 @@ def run(args) -> None:
 
 def tuned_by(params: dict, presets: list[str], folder: Path) -> dict:
     """params.yaml with each preset set to the best finished trial of its tuning in `folder`."""
-    from lenet_bench import search, tuning
+    from lenet_bench import search, tuning_tables
 
     params = copy.deepcopy(params)
     for preset in presets:
-        trials = tuning.read_table(preset, folder=folder)
-        if trials is None or tuning.finished(trials) < params["tuning"]["trials"]:
+        trials = tuning_tables.read_table(preset, folder=folder)
+        if trials is None or tuning_tables.finished(trials) < params["tuning"]["trials"]:
             raise ValueError(f"--tuning {folder}: {preset} has no finished tuning there ({folder}/{preset}.csv); "
                              f"tune it first: lenet-bench tune --presets {preset} --sampler-seed <N>")
         params["optimizers"][preset] = search.with_values(params["optimizers"][preset],
-                                                          tuning.best_settings(preset, trials, params))
+                                                          tuning_tables.best_settings(preset, trials, params))
     return params
 
 

@@ -51,22 +51,22 @@ def chosen_presets(args, params: dict) -> list[str]:
 
 
 def apply(preset: str, params: dict) -> None:
-    from lenet_bench import params_writer, tuning
+    from lenet_bench import params_writer, tuning_tables
 
-    trials = tuning.read_table(preset)
+    trials = tuning_tables.read_table(preset)
     budget = params["tuning"]["trials"]
     if trials is None:
-        sys.exit(f"error: {preset}: no {tuning.TABLES}/{preset}.csv; tune it first: "
+        sys.exit(f"error: {preset}: no {tuning_tables.TABLES}/{preset}.csv; tune it first: "
                  f"lenet-bench tune --presets {preset}")
-    if tuning.finished(trials) < budget:
-        sys.exit(f"error: {preset}: {tuning.finished(trials)} of its {budget} trials have finished; "
+    if tuning_tables.finished(trials) < budget:
+        sys.exit(f"error: {preset}: {tuning_tables.finished(trials)} of its {budget} trials have finished; "
                  f"finish the tuning first: lenet-bench tune --presets {preset}")
     try:
-        values = tuning.best_settings(preset, trials, params)
-    except tuning.TuningError as err:
+        values = tuning_tables.best_settings(preset, trials, params)
+    except tuning_tables.TuningError as err:
         sys.exit(f"error: {err}")
     changes = params_writer.set_preset(PARAMS, preset, values)
-    print(f"{preset}: best trial {int(tuning.best(trials, params)['number'])} of tuning/{preset}.csv")
+    print(f"{preset}: best trial {int(tuning_tables.best(trials, params)['number'])} of tuning/{preset}.csv")
     print("\n".join(f"  {change}" for change in changes) or f"  optimizers.{preset} already holds its settings")
 
 
@@ -83,7 +83,7 @@ def table_for(location: str, args) -> Path | None:
 def tune(preset: str, params: dict, args, folder: Path) -> None:
     import optuna
 
-    from lenet_bench import tuning
+    from lenet_bench import tuning, tuning_tables
 
     location = args.storage or tuning.default_storage(preset, folder=folder)
     table = table_for(location, args)
@@ -94,13 +94,13 @@ def tune(preset: str, params: dict, args, folder: Path) -> None:
     try:  # a table is rebuilt from the tuning as it stands: nothing is created or enqueued for it
         study = (optuna.load_study(study_name=preset, storage=storage) if args.table_only
                  else tuning.open_tuning(preset, params, storage, location))
-    except (tuning.TuningError, KeyError) as err:
+    except (tuning_tables.TuningError, KeyError) as err:
         sys.exit(f"error: {err}")
     orphans = tuning.fail_orphans(study, storage, everywhere=args.fail_running)
     if orphans:
         print(f"{preset}: trial(s) {', '.join(map(str, orphans))} had lost their worker: marked FAIL")
     waiting = len(study.get_trials(deepcopy=False, states=(tuning.TrialState.WAITING,)))
-    rungs = tuning.rungs(params)
+    rungs = tuning_tables.rungs(params)
     pruning = f"pruning at epochs {', '.join(map(str, rungs))}" if rungs else "no pruning"
     print(f"{preset}: {params['tuning']['trials']} trials, {waiting} still to run, {args.workers} worker(s); "
           f"{pruning}; table: {table or 'none (give --table PATH)'}", flush=True)
@@ -163,14 +163,14 @@ def on_cluster(preset: str, params: dict, location: str, args, waiting: int, tab
 
 
 def summarize(preset: str, trials, params: dict, path: Path | None) -> None:
-    from lenet_bench import tuning
+    from lenet_bench import tuning_tables
 
     trials_allowed, epochs = params["tuning"]["trials"], params["train"]["epochs"]
-    spent = tuning.budget_used(trials)
+    spent = tuning_tables.budget_used(trials)
     line = (f"{preset}: {spent.done} of {trials_allowed} trials done ({spent.complete} finished, "
             f"{spent.pruned} pruned, {spent.failed} failed); {spent.epochs} epochs spent, "
             f"{spent.epochs / epochs:.1f} full runs against {trials_allowed} unpruned")
-    chosen = tuning.best(trials, params)
+    chosen = tuning_tables.best(trials, params)
     if chosen is not None:
         line += (f"; best trial {int(chosen['number'])}: "
                  f"{100 * chosen[f'val_accuracy@{epochs}']:.2f}% on validation")
@@ -180,36 +180,37 @@ def summarize(preset: str, trials, params: dict, path: Path | None) -> None:
 def run_audit(presets: list[str], params: dict) -> None:
     """Replay successive halving on the unpruned tunings of `presets`; print the table, write it to
     tuning/audit.csv, and say which rungs it chooses."""
-    from lenet_bench import atomic_files, audit, tuning
+    from lenet_bench import atomic_files, audit, tuning_tables
 
     budget, epochs, settings = params["tuning"]["trials"], params["train"]["epochs"], params["tuning"]["audit"]
-    _, unpruned = tuning.variant(params, unpruned=True)
+    _, unpruned = tuning_tables.variant(params, unpruned=True)
     tables = {}
     for preset in presets:
-        trials = tuning.read_table(preset, folder=unpruned)
+        trials = tuning_tables.read_table(preset, folder=unpruned)
         if trials is None:
-            pruned = tuning.read_table(preset)
+            pruned = tuning_tables.read_table(preset)
             if pruned is not None and (pruned["state"] == "PRUNED").any():
-                sys.exit(f"error: {preset}: its tuning ({tuning.TABLES}/{preset}.csv) was pruned, so it has no full "
-                         f"curves to replay; tune it unpruned first: lenet-bench tune --presets {preset} --unpruned")
+                sys.exit(f"error: {preset}: its tuning ({tuning_tables.TABLES}/{preset}.csv) was pruned, so it has "
+                         "no full curves to replay; tune it unpruned first: "
+                         f"lenet-bench tune --presets {preset} --unpruned")
             sys.exit(f"error: {preset}: no unpruned tuning to replay ({unpruned}/{preset}.csv); "
                      f"run it first: lenet-bench tune --presets {preset} --unpruned")
-        if tuning.finished(trials) < budget:
-            sys.exit(f"error: {preset}: {tuning.finished(trials)} of the {budget} trials of its unpruned tuning have "
-                     f"finished; finish it first: lenet-bench tune --presets {preset} --unpruned")
+        if tuning_tables.finished(trials) < budget:
+            sys.exit(f"error: {preset}: {tuning_tables.finished(trials)} of the {budget} trials of its unpruned tuning "
+                     f"have finished; finish it first: lenet-bench tune --presets {preset} --unpruned")
         if (trials["state"] == "PRUNED").any():
             sys.exit(f"error: {preset}: {unpruned}/{preset}.csv holds pruned trials, so it has no full curves "
                      "to replay; delete it and its journal, and tune it again with --unpruned")
         tables[preset] = trials
     replays = audit.audit(tables, settings, epochs)
-    path = tuning.TABLES / "audit.csv"
+    path = tuning_tables.TABLES / "audit.csv"
     atomic_files.write_text(path, replays.to_csv(index=False))
     print(audit.markdown(replays, settings["max_regret"]))
     choice = audit.chosen(replays, settings["max_regret"])
     wanted = audit.describe_rungs(choice)
     agrees = params["tuning"]["rungs"] == choice
     print(f"\nchosen rungs: {wanted} (the cheapest schedule within {100 * settings['max_regret']:.2f} points of "
-          f"regret on every audited preset); params.yaml's tuning.rungs "
+          f"regret on every audited preset); params.yaml's tuning_tables.rungs "
           + ("agrees" if agrees else f"differs: set it to {wanted}"))
     print(f"wrote {path}")
 
@@ -247,7 +248,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def run(args) -> None:
     if args.positional:
         sys.exit(f"error: name presets with --presets: lenet-bench tune --presets {args.positional}")
-    from lenet_bench import cluster, tuning
+    from lenet_bench import cluster, tuning_tables
     from lenet_bench import params as params_module
     from lenet_bench.params import ParamError
 
@@ -289,7 +290,7 @@ def run(args) -> None:
         return
     if not args.table_only and not DATASET.exists():
         sys.exit(f"error: {DATASET} is missing; make it first: dvc repro prepare_data")
-    params, folder = tuning.variant(params, args.unpruned, args.sampler_seed)
+    params, folder = tuning_tables.variant(params, args.unpruned, args.sampler_seed)
     for preset in presets:
         tune(preset, params, args, folder)
 
