@@ -60,7 +60,7 @@ def test_report_has_every_section_and_picks_the_best_method_that_beats_the_targe
                     "## 5. The sparse scenario", "## 6. The chosen method: good", "## 7. The brief's baseline",
                     "## 8. What did not work"):
         assert heading in text
-    assert "| good | momentum | 90.55 ± 0.07 |" in text
+    assert "| good | momentum | sgd | lr=0.0355, momentum=0.922 | 90.55 ± 0.07, 2/2 |" in text
     assert "bad stayed below 89.38% on average in `standard`" in text
     # Seeds 0 and 1 choose the leaders; none has the confirming seeds yet.
     assert "the leaders by mean test accuracy on seeds 0, 1, 2 (the rule of `study.leaders`" in text
@@ -82,7 +82,7 @@ def test_same_export_same_report(tmp_path, project_params):
 
 def test_one_seed_has_no_spread(tmp_path, project_params):
     fake_export(tmp_path, project_params, seeds=(0,))
-    assert "| good | momentum | 90.50 |" in report.build(tmp_path, tmp_path / "report")
+    assert "| good | momentum | sgd | lr=0.0355, momentum=0.922 | 90.50, 1/1 |" in report.build(tmp_path, tmp_path / "report")
 
 
 def test_profile_ratios_are_relative_to_the_cheapest_and_infinite_where_never_reached():
@@ -131,7 +131,8 @@ def test_runs_on_other_hardware_are_left_out_and_missing_presets_are_named(tmp_p
     assert "- **Hardware**: every run below, 12 of them, on one kind: cpu, 1 thread (0.2 hours" in text
     assert "**Left out**: 6 runs at the current settings made on other hardware (cuda)" in text
     results = text.split("## 2.")[1]
-    assert "| bad |" not in results and "cuda" not in text.split("**Left out**")[0]
+    assert "| bad | second-order | sgd | lr=0.0355, momentum=0.922 | – | – | – | run only on other hardware (cuda" in results
+    assert "cuda" not in text.split("**Left out**")[0]
     assert "**Not in the study yet** (presets of params.yaml without a run here): bad, untried." in text
 
 
@@ -184,7 +185,8 @@ def test_runs_made_with_settings_params_yaml_no_longer_has_are_left_out_and_name
     assert "from results/study.csv (12 runs)" in text
     assert "**Left out**: runs made with settings that params.yaml no longer has (fast: 6)" in text
     results = text.split("## 2.")[1]
-    assert "| fast |" not in results and "| good |" in results
+    assert "| fast | adaptive | sgd | lr=0.5, momentum=0.922 | – | – | – | to run again: its settings changed" in results
+    assert "| good | momentum | sgd | lr=0.0355, momentum=0.922 | 90.5" in results
 
 
 @pytest.mark.skipif(bool(pdf.missing_tools()), reason="needs pandoc and weasyprint (scripts/setup.sh installs both)")
@@ -207,8 +209,9 @@ def test_the_report_takes_its_target_and_scenarios_from_params_yaml(tmp_path, pr
     text = report.build(tmp_path, tmp_path / "report")
     assert "89.38" not in text and "target: **90.20%** test accuracy" in text
     assert "- **Scenarios**: `l2`: a gentle penalty; `standard`: plain cross-entropy." in text
-    assert "### l2 (a gentle penalty)" in text and "### sparse" not in text
-    assert text.index("### l2") < text.index("### standard")  # params.yaml's order
+    header = next(line for line in text.splitlines() if line.startswith("| preset | family | algorithm |"))
+    assert "l2: accuracy" in header and "sparse" not in header
+    assert header.index("l2: accuracy") < header.index("standard: accuracy")  # params.yaml's order
     assert text.index("In `l2`, the leaders by") < text.index("In `standard`, the leaders by")
     assert "Chosen in `l2` by the rule" in text  # the rule's first scenario leads the choice
 
@@ -332,3 +335,16 @@ def test_no_table_row_or_figure_of_the_committed_report_splits_across_pages(root
                 pages_of.setdefault(id(box.element), set()).add(number)
     assert pages_of and all(len(pages) == 1 for pages in pages_of.values())
     assert len(document.pages) <= report.MAX_PAGES
+
+
+def test_every_preset_is_accounted_for_with_a_declared_verdict(tmp_path, project_params):
+    params = fake_params(tmp_path, project_params)
+    fake_export(tmp_path, project_params, params=params)
+    text = report.build(tmp_path, tmp_path / "report")
+    rows = [line for line in text.splitlines() if line.startswith("| ") and line.count("|") > 6]
+    table = {row.split("|")[1].strip(): row for row in rows if row.split("|")[1].strip() in params["optimizers"]}
+    assert set(table) == set(params["optimizers"])  # one row per preset, run or not
+    means = report.summary(report.load(tmp_path).study)
+    for name, group in means.groupby("optimizer"):
+        failed = all(m["reached"] < report.FAILS_BELOW * m["seeds"] for _, m in group.iterrows())
+        assert ("**failed**" in table[name]) == failed, table[name]

@@ -31,6 +31,8 @@ from .params import load as load_params
 from .problem import PARAMETER_COUNT, TEST_SIZE, TRAIN_SIZE
 from .registry import ALGORITHMS
 from .scores import TAU_MAX, pareto_front, profile_score
+from .search import get as setting
+from .search import parse as search_space
 from .search import with_values
 from .tuning_tables import best, best_settings, budget_used, read_table, rungs, variant
 
@@ -237,19 +239,56 @@ def leader_text(choice: Choice, study: pd.DataFrame, params: dict) -> str:
     return "\n".join(lines) + "\n\n" + verdict
 
 
-def results_table(study: pd.DataFrame, means: pd.DataFrame, scenario: str, target: float) -> str:
-    runs = study[study["scenario"] == scenario]
-    lines = [f"| method | family | test accuracy (%) | test loss | reached {100 * target:.2f}% | epochs to it | "
-             "M grad evals to it | seconds to it | s/epoch |", "|---|---|---|---|---|---|---|---|---|"]
-    for _, m in means[means["scenario"] == scenario].sort_values("accuracy", ascending=False).iterrows():
-        r = runs[runs["optimizer"] == m["optimizer"]]
-        note = f" ({m['diverged']} diverged)" if m["diverged"] else ""
-        lines.append(
-            f"| {m['optimizer']} | {m['family']} | {mean_std(r['test_accuracy'], 100)}{note} "
-            f"| {mean_std(r['test_loss'], 1, 4)} "
-            f"| {m['reached']}/{m['seeds']} | {_mean_or_dash(r['target_epoch'], '.1f')} "
-            f"| {_mean_or_dash(r['target_grad_evals'] / 1e6, '.2f')} | {_mean_or_dash(r['target_seconds'], '.0f')} "
-            f"| {m['seconds_per_epoch']:.1f} |")
+FAILS_BELOW = 0.5  # a preset failed in a scenario where fewer than this share of its seeds reached the target
+
+
+def tuned_settings(name: str, preset: dict) -> str:
+    """The values its tuning chose: lr and the settings of its search space."""
+    keys = [d.key for d in search_space(name, preset)] if preset.get("search") else ["lr"]
+    return ", ".join(f"{key}={setting(preset, key):.3g}" if isinstance(setting(preset, key), float)
+                     else f"{key}={setting(preset, key)}" for key in keys)
+
+
+def verdict(cells: list[pd.Series], target: float, why_none: str) -> str:
+    """'works', or 'failed' by FAILS_BELOW in every scenario it ran, with the reason; without runs, why."""
+    if not cells:
+        return why_none
+    failed = [m for m in cells if m["reached"] < FAILS_BELOW * m["seeds"]]
+    if len(failed) < len(cells):
+        return "works" if not failed else f"works, but failed in {', '.join(m['scenario'] for m in failed)}"
+    best = max(failed, key=lambda m: m["accuracy"])
+    return (f"**failed**: {sum(m['reached'] for m in failed)} of {sum(m['seeds'] for m in failed)} seeds reached "
+            f"{100 * target:.2f}% (best mean {100 * best['accuracy']:.2f}%)")
+
+
+def no_runs_reason(r: Results, name: str) -> str:
+    if name in set(r.elsewhere["optimizer"]):
+        return f"run only on other hardware ({hardware(r.elsewhere[r.elsewhere['optimizer'] == name])})"
+    if name in set(r.stale["optimizer"]):
+        return "to run again: its settings changed since its runs"
+    return "not in the study yet"
+
+
+def accounted_table(r: Results) -> str:
+    """Every preset of params.yaml, one row each: what it is, its tuned settings, its result in each
+    scenario (mean test accuracy, and seeds that reached the target), and its verdict."""
+    lines = ["| preset | family | algorithm | tuned settings | "
+             + " | ".join(f"{s}: accuracy (%), reached" for s in r.scenarios) + " | verdict |",
+             "|---" * (5 + len(r.scenarios)) + "|"]
+    for name, preset in r.params["optimizers"].items():
+        cells, shown = [], []
+        for scenario in r.scenarios:
+            mean = r.means[(r.means["optimizer"] == name) & (r.means["scenario"] == scenario)]
+            if mean.empty:
+                shown.append("–")
+                continue
+            m = mean.iloc[0]
+            cells.append(m)
+            runs = r.study[(r.study["optimizer"] == name) & (r.study["scenario"] == scenario)]
+            note = f", {m['diverged']} diverged" if m["diverged"] else ""
+            shown.append(f"{mean_std(runs['test_accuracy'], 100)}, {m['reached']}/{m['seeds']}{note}")
+        lines.append(f"| {name} | {preset['family']} | {preset['algorithm']} | {tuned_settings(name, preset)} | "
+                     + " | ".join(shown) + f" | {verdict(cells, r.target, no_runs_reason(r, name))} |")
     return "\n".join(lines)
 
 
@@ -524,9 +563,13 @@ def setup_section(r: Results, out: Path) -> str:
 
 
 def methods_section(r: Results) -> str:
-    s = ["## 2. Every method in every scenario\n",
-         "Mean ± standard deviation over seeds. *Reached* counts the seeds whose test accuracy reached "
-         f"{100 * r.target:.2f}% within the budget; the cost columns average over those seeds.\n"]
+    s = ["## 2. Every method tried, accounted for\n",
+         "One row per preset of params.yaml: its algorithm (each is described on the [presets page](presets.md)), "
+         "the settings its tuning chose, and in each scenario its test accuracy, mean ± standard deviation over "
+         f"seeds, with the seeds that reached {100 * r.target:.2f}% within the budget. A preset **failed** in a "
+         f"scenario where fewer than {FAILS_BELOW:.0%} of its seeds reached it (declared before the runs: "
+         "`FAILS_BELOW` of lenet_bench.report). What each method cost is in §4 and on the "
+         "[results page](results.md).\n"]
     missing = [p for p in r.params["optimizers"] if p not in set(r.study["optimizer"])]
     if missing:
         s.append(f"**Not in the study yet** (presets of params.yaml without a run here): {', '.join(missing)}.\n")
@@ -538,9 +581,7 @@ def methods_section(r: Results) -> str:
     if not r.elsewhere.empty:
         s.append(f"**Left out**: {len(r.elsewhere)} runs at the current settings made on other hardware "
                  f"({hardware(r.elsewhere)}); every table holds runs of one kind only.\n")
-    for scenario in r.scenarios:
-        s.append(f"### {scenario} ({describe(r.params['scenarios'], scenario)})\n")
-        s.append(results_table(r.study, r.means, scenario, r.target) + "\n")
+    s.append(accounted_table(r) + "\n")
     return "\n".join(s)
 
 
