@@ -29,7 +29,8 @@ def test_pipeline_table_says_where_each_run_trained_and_under_what_load():
 
 
 def test_study_table_lists_every_preset_and_says_which_are_not_in_the_study(root, tmp_path):
-    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
+    for name in ("params.yaml", "presets.yaml"):
+        (tmp_path / name).write_text((root / name).read_text())
     rows = pages.study_table(tmp_path).splitlines()[2:]
     assert len(rows) == len(pages.load_params(root / "params.yaml")["optimizers"])
     assert all("not in the study yet" in row for row in rows)
@@ -39,7 +40,7 @@ def test_study_table_says_which_presets_changed_since_their_study_runs(root, tmp
     (tmp_path / "results").mkdir()
     for name in ("study.csv", "study_curves.csv"):
         shutil.copy(root / "results" / name, tmp_path / "results" / name)
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    params = pages.load_params(root / "params.yaml")  # with its presets: written whole into params.yaml below
     tuned = pd.read_csv(root / "results" / "study.csv")["optimizer"].iloc[0]
     params["optimizers"][tuned]["lr"] *= 2
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -48,7 +49,8 @@ def test_study_table_says_which_presets_changed_since_their_study_runs(root, tmp
 
 
 def test_tuning_table_gives_every_tuned_preset_its_budget_and_says_which_are_not_tuned(root, tmp_path):
-    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
+    for name in ("params.yaml", "presets.yaml"):
+        (tmp_path / name).write_text((root / name).read_text())
     (tmp_path / "tuning").mkdir()
     params = pages.load_params(tmp_path / "params.yaml")
     budget, last = params["tuning"]["trials"], params["train"]["epochs"]
@@ -74,7 +76,7 @@ def test_pages_says_what_it_rewrote(root, tmp_path, capsys):
         shutil.copy(root / page, tmp_path / page)
     for folder in ("results", "tuning", "metrics", "report", "benchmarks"):
         shutil.copytree(root / folder, tmp_path / folder, dirs_exist_ok=True)
-    for name in ("params.yaml", "dvc.yaml"):
+    for name in ("params.yaml", "presets.yaml", "dvc.yaml"):
         shutil.copy(root / name, tmp_path / name)
     pages_command.main(["--root", str(tmp_path)])
     assert capsys.readouterr().out.strip() == "every page is up to date"

@@ -40,15 +40,16 @@ def repo(root, tmp_path_factory):
         if (root / name).is_file() and not name.startswith(("metrics/", "plots/", "configs/", "results/", "report/")):
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(root / name, dest / name)
-    params = yaml.safe_load((dest / "params.yaml").read_text())
+    params, presets = (yaml.safe_load((dest / name).read_text()) for name in ("params.yaml", "presets.yaml"))
     params["data"]["sources"] = [str(REAL_DATA)]
     params["train"]["epochs"] = 1
-    for preset in params["optimizers"].values():
+    for preset in presets["optimizers"].values():
         preset["batch_size"] = max(preset["batch_size"], 1000)
         preset.pop("search", None)  # large batches leave the declared spaces; nothing is tuned here
-    params["tuning"]["fixed"] = list(params["optimizers"])
+    params["tuning"]["fixed"] = list(presets["optimizers"])
     params["tuning"]["audit"]["presets"] = []
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (dest / "presets.yaml").write_text(yaml.safe_dump(presets, sort_keys=False))
     (dest / "dvc.lock").unlink(missing_ok=True)
     run(dest, "git", "init", "-q")
     run(dest, "git", "add", "-A")
@@ -91,7 +92,7 @@ def test_changing_the_target_re_evaluates_and_re_trains_nothing(repo):
     ran = run(repo, "dvc", "repro").stdout
     assert "Running stage 'evaluate@standard'" in ran and "Running stage 'train@" not in ran, ran
     assert metrics(repo, "standard")["target"]["accuracy"] == 0.5
-    run(repo, "git", "checkout", "--", "params.yaml", "dvc.lock", "metrics")
+    run(repo, "git", "checkout", "HEAD", "--", "params.yaml", "dvc.lock", "metrics")  # DVC stages what it writes
     assert run(repo, "dvc", "status").stdout.strip() == "Data and pipelines are up to date."
 
 
@@ -113,9 +114,21 @@ def test_exp_run_with_another_preset_and_bad_input(repo):
 
 def test_plots_diff_between_experiments(repo):
     run(repo, "dvc", "exp", "run", "-n", "nesterov-fast", "-S", "optimizer.name=nesterov",
-        "-S", "optimizers.nesterov.lr=0.2")
+        "-S", "presets.yaml:optimizers.nesterov.lr=0.2")
     result = run(repo, "dvc", "plots", "diff", "full-batch", "nesterov-fast", "--json")
     assert "standard test accuracy" in result.stdout
+
+
+def test_exp_show_lists_the_selected_presets_settings_alone(repo):
+    shown = json.loads(run(repo, "dvc", "exp", "show", "--json").stdout)
+    revs = [rev for commit in shown for exp in commit.get("experiments") or [] for rev in exp["revs"]]
+    assert {rev["name"] for rev in revs} >= {"full-batch", "nesterov-fast"}
+    for rev in revs:
+        params = rev["data"]["params"]
+        presets = params["presets.yaml"]["data"]["optimizers"]
+        assert list(presets) == [params["params.yaml"]["data"]["optimizer"]["name"]], rev["name"]
+        if rev["name"] == "nesterov-fast":
+            assert presets["nesterov"]["lr"] == 0.2
 
 
 def test_study_and_report_on_a_tiny_budget(repo):

@@ -133,7 +133,7 @@ def test_runs_on_other_hardware_are_left_out_and_missing_presets_are_named(tmp_p
     results = text.split("## 2.")[1]
     assert "| bad | second-order | sgd | lr=0.0355, momentum=0.922 | – | – | – | run only on other hardware (cuda" in results
     assert "cuda" not in text.split("**Left out**")[0]
-    assert "**Not in the study yet** (presets of params.yaml without a run here): bad, untried." in text
+    assert "| untried | momentum | sgd | lr=0.0355, momentum=0.922 | – | – | – | not in the study yet |" in text
 
 
 def test_a_leader_ahead_on_every_confirming_seed_is_chosen_and_a_tie_is_called_a_tie(tmp_path, project_params):
@@ -183,9 +183,9 @@ def test_runs_made_with_settings_params_yaml_no_longer_has_are_left_out_and_name
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     text = report.build(tmp_path, tmp_path / "report")
     assert "from results/study.csv (12 runs)" in text
-    assert "**Left out**: runs made with settings that params.yaml no longer has (fast: 6)" in text
+    assert "**Left out**: 6 runs made with settings that params.yaml no longer has (of 1 presets)" in text
     results = text.split("## 2.")[1]
-    assert "| fast | adaptive | sgd | lr=0.5, momentum=0.922 | – | – | – | to run again: its settings changed" in results
+    assert "| fast | adaptive | sgd | lr=0.5, momentum=0.922 | – | – | – | to run again: tuned since its runs" in results
     assert "| good | momentum | sgd | lr=0.0355, momentum=0.922 | 90.5" in results
 
 

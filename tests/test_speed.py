@@ -36,7 +36,8 @@ def test_calibration_takes_the_median_round():
 @pytest.mark.parametrize("args, message", [(["--rounds", "2"], "error: --rounds must be at least 3"),
                                            (["--presets", "kfca"], "error: unknown preset 'kfca' (did you mean 'kfac'?)")])
 def test_bad_arguments_fail_before_any_timing(root, tmp_path, args, message):
-    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
+    for name in ("params.yaml", "presets.yaml"):
+        (tmp_path / name).write_text((root / name).read_text())
     result = subprocess.run([sys.executable, "-m", "lenet_bench", "speed", *args], cwd=tmp_path, capture_output=True,
                             text=True)
     assert result.returncode != 0 and result.stderr.strip().startswith(message)

@@ -98,7 +98,8 @@ def test_a_run_of_another_epoch_budget_is_named_before_it_replaces_a_result(root
 def test_a_smoke_study_refuses_to_replace_full_results_and_leaves_the_export_as_it_was(root, tmp_path, monkeypatch):
     params = params_module.load(root / "params.yaml")
     full = study_params(params, "adam", 0, 1, None)
-    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
+    for name in ("params.yaml", "presets.yaml"):
+        (tmp_path / name).write_text((root / name).read_text())
     (tmp_path / "results").mkdir()
     csv = pd.DataFrame([{"optimizer": "adam", "scenario": "standard", "seed": 0, "epochs_budget": 10,
                          "fingerprint": fingerprint(full, "standard"), "device": "cpu", "threads": 1}]).to_csv(index=False)

@@ -331,8 +331,9 @@ def test_the_best_trial_is_the_most_accurate_then_the_lowest_loss_then_the_first
 
 
 @pytest.mark.slow
-def test_apply_writes_the_best_trial_into_params_yaml_and_keeps_its_comments(root, tmp_path):
-    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
+def test_apply_writes_the_best_trial_into_presets_yaml_and_keeps_its_comments(root, tmp_path):
+    for name in ("params.yaml", "presets.yaml"):
+        (tmp_path / name).write_text((root / name).read_text())
     p = params_module.load(tmp_path / "params.yaml")
     budget, last = p["tuning"]["trials"], p["train"]["epochs"]
     trials = pd.DataFrame({"number": range(budget), "lr": [0.0123] + [0.05] * (budget - 1),
@@ -351,8 +352,9 @@ def test_apply_writes_the_best_trial_into_params_yaml_and_keeps_its_comments(roo
     assert result.stdout.splitlines() == ["momentum: best trial 0 of tuning/momentum.csv",
                                           f"  optimizers.momentum.lr: {was['lr']} -> 0.0123",
                                           f"  optimizers.momentum.momentum: {was['momentum']} -> 0.95"]
-    text = (tmp_path / "params.yaml").read_text()
-    changed = [(a, b) for a, b in zip((root / "params.yaml").read_text().splitlines(), text.splitlines()) if a != b]
+    assert (tmp_path / "params.yaml").read_text() == (root / "params.yaml").read_text()
+    text = (tmp_path / "presets.yaml").read_text()
+    changed = [(a, b) for a, b in zip((root / "presets.yaml").read_text().splitlines(), text.splitlines()) if a != b]
     assert changed == [(f"    lr: {was['lr']}", "    lr: 0.0123"), (f"    momentum: {was['momentum']}", "    momentum: 0.95")]
     assert params_module.load(tmp_path / "params.yaml")["optimizers"]["momentum"]["lr"] == 0.0123
     assert "already holds its settings" in tune(tmp_path, "--presets", "momentum", "--apply").stdout

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .export import Experiment
+from .params import PRESETS_FILE, merge
 from .params import parse as parse_params
 
 # A finished experiment's ref: refs/exps/<baseline SHA, split after 2 characters>/<name>. The queue's
@@ -18,7 +19,7 @@ EXPERIMENT_REF = re.compile(r"refs/exps/([0-9a-f]{2})/([0-9a-f]{38})/(.+)")
 def finished_experiments(root: Path = Path(".")) -> list[Experiment]:
     """Experiments that ran to success: DVC gives an experiment its named ref only once it succeeded.
 
-    Reads params.yaml and metrics/<scenario>.json (git-tracked) from each experiment's commit, all in
+    Reads params.yaml, presets.yaml and metrics/<scenario>.json (git-tracked) from each experiment's commit, in
     one `git cat-file --batch`: `dvc exp show --json --all-commits` gives the same, but takes minutes
     with a few hundred experiments, and far longer while others train."""
     refs = subprocess.run(["git", "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps"],
@@ -26,8 +27,9 @@ def finished_experiments(root: Path = Path(".")) -> list[Experiment]:
     found = [(m[3], m[1] + m[2], rev) for ref, rev in (line.split() for line in refs)
              if (m := EXPERIMENT_REF.fullmatch(ref))]
     params_texts = git_files(root, [f"{rev}:params.yaml" for _, _, rev in found])
-    found = [(name, baseline, rev, parse_params(text))
-             for (name, baseline, rev), text in zip(found, params_texts) if text is not None]
+    presets_texts = git_files(root, [f"{rev}:{PRESETS_FILE}" for _, _, rev in found])  # none before the split
+    found = [(name, baseline, rev, merge(parse_params(text), parse_params(presets) if presets else {}))
+             for (name, baseline, rev), text, presets in zip(found, params_texts, presets_texts) if text is not None]
     # Every scenario's metrics, of the experiment and of its baseline, in one more git process.
     wanted = [f"{r}:metrics/{scenario}.json" for _, baseline, rev, params in found
               for r in (rev, baseline) for scenario in params.get("scenarios") or {}]

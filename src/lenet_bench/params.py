@@ -14,6 +14,7 @@ from .leaders import CRITERIA, TIE_BREAKS
 from .problem import SPARSE_LAYERS, TRAIN_SIZE
 from .registry import ALGORITHMS, DEVICES, PRESET_KEYS, SCHEDULES, SPARSITY_METHODS, SPARSITY_SCOPES, l2_mode
 
+PRESETS_FILE = "presets.yaml"  # the presets' own params file, beside params.yaml
 SECTIONS = ("data", "train", "optimizer", "optimizers", "scenarios", "tuning", "study")
 DATA_KEYS = ("sources", "validation_size")
 TRAIN_KEYS = ("epochs", "seed", "device", "threads", "target_accuracy")
@@ -48,8 +49,28 @@ _Loader.add_implicit_resolver(
 
 
 def load(path: str | Path = "params.yaml") -> dict:
-    """params.yaml read as DVC reads it; ParamError (one line: file, line and column) if it is not YAML."""
+    """params.yaml with the presets of presets.yaml beside it, as one tree, read as DVC reads them;
+    ParamError (one line: file, line and column) if one is not YAML, or both hold a section."""
     path = Path(path)
+    params = _read(path)
+    presets = path.with_name(PRESETS_FILE)
+    return merge(params, _read(presets), presets) if presets.exists() else params
+
+
+def merge(params: dict, presets: dict, where: str | Path = PRESETS_FILE) -> dict:
+    """params.yaml's tree with presets.yaml's sections added; a section in both is an error."""
+    if both := sorted(set(params) & set(presets)):
+        raise ParamError(f"{where}: {', '.join(both)} is in params.yaml too; keep each section in one of the two")
+    return {**params, **presets}
+
+
+def presets_file(path: str | Path = "params.yaml") -> Path:
+    """The file that holds the presets (`optimizers`): presets.yaml beside params.yaml, where there is one."""
+    presets = Path(path).with_name(PRESETS_FILE)
+    return presets if presets.exists() else Path(path)
+
+
+def _read(path: Path) -> dict:
     try:
         return parse(path.read_text())
     except FileNotFoundError:

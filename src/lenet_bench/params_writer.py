@@ -1,4 +1,4 @@
-"""Write settings into params.yaml in place, keeping its comments and layout (ruamel.yaml round trip)."""
+"""Write a preset's settings in place, keeping the file's comments and layout (ruamel.yaml round trip)."""
 from __future__ import annotations
 
 import io
@@ -17,8 +17,9 @@ def _yaml() -> YAML:
 
 
 def set_preset(path: Path, preset: str, values: dict) -> list[str]:
-    """Set `values` (dotted path -> value) in optimizers.<preset>; return the changes, one line each
-    ('optimizers.adam.lr: 0.003 -> 0.0041'), empty if the preset already holds them."""
+    """Set `values` (dotted path -> value) in optimizers.<preset> of the file at `path` (presets.yaml);
+    return the changes, one line each ('optimizers.adam.lr: 0.003 -> 0.0041'), empty if the preset
+    already holds them."""
     yaml = _yaml()
     document = yaml.load(Path(path).read_text())
     node, changes = document["optimizers"][preset], []

@@ -2,6 +2,7 @@
 from pathlib import Path
 
 PARAMS = Path("params.yaml")
+PRESETS = Path("presets.yaml")                   # params.yaml's `optimizers`, a params file of its own
 DATASET = Path("data/fashion_mnist.pt")          # the prepare_data stage's output
 EXPORT = Path("results/study.csv")               # the study's runs, one row per preset, scenario and seed
 FAILURES = Path("results/study_failures.csv")    # the study's runs that failed on their own

@@ -257,15 +257,15 @@ def verdict(cells: list[pd.Series], target: float, why_none: str) -> str:
     if len(failed) < len(cells):
         return "works" if not failed else f"works, but failed in {', '.join(m['scenario'] for m in failed)}"
     best = max(failed, key=lambda m: m["accuracy"])
-    return (f"**failed**: {sum(m['reached'] for m in failed)} of {sum(m['seeds'] for m in failed)} seeds reached "
-            f"{100 * target:.2f}% (best mean {100 * best['accuracy']:.2f}%)")
+    return (f"**failed**: {sum(m['reached'] for m in failed)}/{sum(m['seeds'] for m in failed)} seeds reached it, "
+            f"best mean {100 * best['accuracy']:.2f}%")
 
 
 def no_runs_reason(r: Results, name: str) -> str:
     if name in set(r.elsewhere["optimizer"]):
         return f"run only on other hardware ({hardware(r.elsewhere[r.elsewhere['optimizer'] == name])})"
     if name in set(r.stale["optimizer"]):
-        return "to run again: its settings changed since its runs"
+        return "to run again: tuned since its runs"
     return "not in the study yet"
 
 
@@ -570,14 +570,10 @@ def methods_section(r: Results) -> str:
          f"scenario where fewer than {FAILS_BELOW:.0%} of its seeds reached it (declared before the runs: "
          "`FAILS_BELOW` of lenet_bench.report). What each method cost is in §4 and on the "
          "[results page](results.md).\n"]
-    missing = [p for p in r.params["optimizers"] if p not in set(r.study["optimizer"])]
-    if missing:
-        s.append(f"**Not in the study yet** (presets of params.yaml without a run here): {', '.join(missing)}.\n")
     if not r.stale.empty:
-        counts = r.stale["optimizer"].value_counts().sort_index()
-        s.append("**Left out**: runs made with settings that params.yaml no longer has ("
-                 + ", ".join(f"{method}: {count}" for method, count in counts.items())
-                 + "); `lenet-bench study` runs these presets again with the current settings.\n")
+        s.append(f"**Left out**: {len(r.stale)} runs made with settings that params.yaml no longer has (of "
+                 f"{r.stale['optimizer'].nunique()} presets); `lenet-bench study` runs them again with the current "
+                 "settings.\n")
     if not r.elsewhere.empty:
         s.append(f"**Left out**: {len(r.elsewhere)} runs at the current settings made on other hardware "
                  f"({hardware(r.elsewhere)}); every table holds runs of one kind only.\n")

@@ -5,7 +5,7 @@ examples:
   lenet-bench tune --presets adam,nadam --workers 2   # a local Dask cluster of two workers, one thread each
   lenet-bench tune --all                        # every preset but tuning.fixed, one after the other
   lenet-bench tune --presets adam --storage postgresql://host/db --scheduler tcp://host:8786   # many machines
-  lenet-bench tune --presets adam --apply       # write the best finished trial into params.yaml
+  lenet-bench tune --presets adam --apply       # write the best finished trial into presets.yaml
   lenet-bench tune --all --table-only           # rebuild tuning/<preset>.csv from the storages
   lenet-bench tune --presets kfac --unpruned    # the same trials, none pruned (tuning/unpruned/), for the audit
   lenet-bench tune --audit                      # replay successive halving on the unpruned tunings: which rungs
@@ -51,6 +51,7 @@ def chosen_presets(args, params: dict) -> list[str]:
 
 
 def apply(preset: str, params: dict) -> None:
+    from lenet_bench import params as params_module
     from lenet_bench import params_writer, tuning_tables
 
     trials = tuning_tables.read_table(preset)
@@ -65,7 +66,7 @@ def apply(preset: str, params: dict) -> None:
         values = tuning_tables.best_settings(preset, trials, params)
     except tuning_tables.TuningError as err:
         sys.exit(f"error: {err}")
-    changes = params_writer.set_preset(PARAMS, preset, values)
+    changes = params_writer.set_preset(params_module.presets_file(PARAMS), preset, values)
     print(f"{preset}: best trial {int(tuning_tables.best(trials, params)['number'])} of tuning/{preset}.csv")
     print("\n".join(f"  {change}" for change in changes) or f"  optimizers.{preset} already holds its settings")
 
@@ -210,7 +211,7 @@ def run_audit(presets: list[str], params: dict) -> None:
     wanted = audit.describe_rungs(choice)
     agrees = params["tuning"]["rungs"] == choice
     print(f"\nchosen rungs: {wanted} (the cheapest schedule within {100 * settings['max_regret']:.2f} points of "
-          f"regret on every audited preset); params.yaml's tuning_tables.rungs "
+          f"regret on every audited preset); params.yaml's tuning.rungs "
           + ("agrees" if agrees else f"differs: set it to {wanted}"))
     print(f"wrote {path}")
 
@@ -232,7 +233,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, help="override train.epochs (a smoke tuning; needs --storage)")
     parser.add_argument("--table", type=Path, help="where to write the table of trials (default: beside the journal; "
                         "none for a database --storage)")
-    parser.add_argument("--apply", action="store_true", help="write each preset's best trial into params.yaml")
+    parser.add_argument("--apply", action="store_true", help="write each preset's best trial into presets.yaml")
     parser.add_argument("--table-only", action="store_true", help="rebuild the tables; run no trial")
     parser.add_argument("--unpruned", action="store_true",
                         help="tune with no pruning, in tuning/unpruned/ (the pruning audit replays these)")
@@ -283,7 +284,7 @@ def run(args) -> None:
         sys.exit("error: --table names one table; tune one preset at a time with it")
     if args.apply and (args.unpruned or args.sampler_seed is not None or args.storage):
         sys.exit("error: --apply writes the best trial of the committed tuning (tuning/<preset>.csv) into "
-                 "params.yaml; drop --unpruned, --sampler-seed and --storage")
+                 "presets.yaml; drop --unpruned, --sampler-seed and --storage")
     if args.apply:
         for preset in presets:
             apply(preset, params)
