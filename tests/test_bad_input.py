@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def project(tmp_path, write_dataset):
-    """A copy of the project's params.yaml, results/ and the adam tuning, with a small synthetic data set."""
-    for name in ("params.yaml", "README.md"):
+    """A copy of the project's params.yaml, presets.yaml, results/ and the adam tuning, with a small synthetic data set."""
+    for name in ("params.yaml", "presets.yaml", "README.md"):
         shutil.copy(ROOT / name, tmp_path)
     shutil.copytree(ROOT / "results", tmp_path / "results")
     (tmp_path / "tuning").mkdir()

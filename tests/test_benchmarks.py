@@ -12,7 +12,8 @@ REAL_DATA = Path("/usr/share/datasets/fashion-mnist")
 
 @pytest.fixture
 def folder(tmp_path, write_dataset):
-    shutil.copy(ROOT / "params.yaml", tmp_path)
+    for name in ("params.yaml", "presets.yaml"):
+        shutil.copy(ROOT / name, tmp_path)
     write_dataset(tmp_path / "data" / "fashion_mnist.pt", 512)
     return tmp_path
 

@@ -237,7 +237,7 @@ def test_two_workers_sharing_one_storage_stop_at_exactly_the_budget(project):
     project(trials=5, epochs=2)
     result = tune(project.root, "--presets", "momentum", "--workers", "2")
     trials = trials_in(project.root)
-    assert len(trials) == 5 and all(t.state in tuning_tables.FINISHED for t in trials)
+    assert len(trials) == 5 and all(t.state.name in tuning_tables.FINISHED for t in trials)
     assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers took trials
     table = pd.read_csv(project.root / "tuning" / "momentum.csv")
     assert list(table["number"]) == [0, 1, 2, 3, 4]
@@ -260,7 +260,7 @@ def test_two_commands_sharing_one_storage_stop_at_exactly_the_budget(project):
         command.communicate()
         assert command.returncode == 0
     trials = trials_in(project.root)
-    assert len(trials) == 6 and all(t.state in tuning_tables.FINISHED for t in trials)
+    assert len(trials) == 6 and all(t.state.name in tuning_tables.FINISHED for t in trials)
 
 
 @pytest.mark.slow
@@ -275,11 +275,11 @@ def test_a_killed_tuning_resumes_without_running_finished_trials_again(project):
         time.sleep(0.2)
     os.killpg(command.pid, signal.SIGKILL)
     command.wait()
-    before = {t.number: t for t in trials_in(project.root) if t.state in tuning_tables.FINISHED}
+    before = {t.number: t for t in trials_in(project.root) if t.state.name in tuning_tables.FINISHED}
     assert before, "the tuning finished before it could be killed"
     tune(project.root, "--presets", "momentum")
     after = {t.number: t for t in trials_in(project.root)}
-    assert len(after) == 4 and all(t.state in tuning_tables.FINISHED for t in after.values())
+    assert len(after) == 4 and all(t.state.name in tuning_tables.FINISHED for t in after.values())
     for number, trial in before.items():  # untouched: same settings, same results, same end time
         assert (after[number].params, after[number].value, after[number].datetime_complete) == \
             (trial.params, trial.value, trial.datetime_complete)
@@ -370,7 +370,7 @@ def test_a_stop_file_lets_workers_finish_and_take_no_new_trial(project):
     assert all(t.state == optuna.trial.TrialState.WAITING for t in trials_in(project.root))
     (project.root / "tuning" / "STOP").unlink()
     tune(project.root, "--presets", "momentum")
-    assert all(t.state in tuning_tables.FINISHED for t in trials_in(project.root))
+    assert all(t.state.name in tuning_tables.FINISHED for t in trials_in(project.root))
 
 
 # --- the quasi-random sampler ------------------------------------------------------------------------
