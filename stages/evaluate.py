@@ -11,7 +11,7 @@ from lenet_bench.model import LeNet5
 
 def main(scenario: str) -> None:
     config = atomic_files.read_json(Path("configs") / f"{scenario}.json")
-    record = atomic_files.read_json(Path("models") / f"{scenario}.train.json")
+    record = atomic_files.read_json(Path("records") / f"{scenario}.json")
     state = torch.load(Path("models") / f"{scenario}.pt", weights_only=True)
     if config.get("sparsity"):
         try:
@@ -33,12 +33,11 @@ def main(scenario: str) -> None:
         "cost": record["cost"],
         "target": {"accuracy": target, **evaluation.first_reaching(history, target)},
         "nonzero": evaluation.nonzero_counts(state),
-        "run": {key: record[key] for key in
-                ("optimizer", "algorithm", "weight_decay", "l2_mode", "averaging", "diverged",
-                 "diverged_at_step", "device", "threads", "cpus", "load_average", "versions") if key in record},
+        "diverged": int(record["diverged"]),  # numbers only: what ran, and on what, is in the run's record
+        **({"diverged_at_step": record["diverged_at_step"]} if record["diverged"] else {}),
     }
     if config.get("sparsity"):
-        metrics["sparsity"] = {key: config["sparsity"][key] for key in ("method", "density", "scope")}
+        metrics["sparsity"] = {"density_bound": config["sparsity"]["density"]}
     if config["validation_size"]:
         loss, accuracy = evaluation.evaluate(model, dataset["validation_x"], dataset["validation_y"])
         metrics["validation"] = {"loss": loss, "accuracy": accuracy, "size": config["validation_size"]}

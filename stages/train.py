@@ -20,7 +20,7 @@ def main(scenario: str) -> None:
     dataset = data.hold_out(data.load(Path("data/fashion_mnist.pt"), on), config["validation_size"])
     model, record = training.train(config, dataset, on)
     atomic_files.save_torch(Path("models") / f"{scenario}.pt", {k: v.cpu() for k, v in model.state_dict().items()})
-    atomic_files.write_json(Path("models") / f"{scenario}.train.json", record)
+    atomic_files.write_json(Path("records") / f"{scenario}.json", record)
     atomic_files.write_csv(Path("plots") / f"{scenario}.csv", record["history"])
 
 

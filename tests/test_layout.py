@@ -74,34 +74,54 @@ EXPORTED_AS = {"test.loss": "test_loss", "test.accuracy": "test_accuracy", "trai
                "cost.seconds": "seconds", "target.epoch": "target_epoch", "target.grad_evals": "target_grad_evals",
                "target.seconds": "target_seconds", "nonzero.fc1_fc2": "nonzero_fc1_fc2",
                "nonzero.fc1_fc2_density": "density", "nonzero.fc1_units": "fc1_units",
-               "nonzero.fc2_units": "fc2_units", "run.optimizer": "optimizer", "run.algorithm": "algorithm",
-               "run.weight_decay": "weight_decay", "run.l2_mode": "l2_mode", "run.averaging": "averaging",
-               "run.diverged": "diverged", "run.diverged_at_step": "diverged_at_step", "run.device": "device",
-               "run.threads": "threads", "run.cpus": "cpus", "run.load_average": "load_average",
-               "run.versions": "versions", "sparsity.method": "sparsity_method", "sparsity.density": "density_bound"}
-NOT_EXPORTED = {"target.accuracy",  # a parameter (train.target_accuracy), in the run's fingerprint
-                "nonzero.fc1", "nonzero.fc2", "nonzero.fc1_density", "nonzero.fc2_density",  # fc1_fc2 sums them
-                "sparsity.scope"}  # a parameter of the scenario, in the run's fingerprint
+               "nonzero.fc2_units": "fc2_units", "diverged": "diverged", "diverged_at_step": "diverged_at_step",
+               "sparsity.density_bound": "density_bound"}
+NOT_EXPORTED = {"target.accuracy",  # a parameter (train.target_accuracy)
+                "nonzero.fc1", "nonzero.fc2", "nonzero.fc1_density", "nonzero.fc2_density"}  # fc1_fc2 sums them
+# Keys of records/<scenario>.json (the run's record) that the export carries, or not (with why).
+RECORD_EXPORTED_AS = {"optimizer": "optimizer", "algorithm": "algorithm", "weight_decay": "weight_decay",
+                      "l2_mode": "l2_mode", "averaging": "averaging", "diverged": "diverged",
+                      "diverged_at_step": "diverged_at_step", "device": "device", "threads": "threads",
+                      "cpus": "cpus", "load_average": "load_average", "versions": "versions"}
+RECORD_NOT_EXPORTED = {"scenario",  # the row's key
+                       "cost", "history"}  # in the metrics, and the learning curves (results/study_curves.csv)
 
 
 def leaves(tree: dict, prefix: str = "") -> set[str]:
     found = set()
     for key, value in tree.items():
-        if isinstance(value, dict) and key != "versions":
+        if isinstance(value, dict):
             found |= leaves(value, f"{prefix}{key}.")
         else:
             found.add(f"{prefix}{key}")
     return found
 
 
-def test_every_metric_reaches_the_study_export(root):
+def leaf_values(tree: dict) -> list:
+    return [v for value in tree.values() for v in (leaf_values(value) if isinstance(value, dict) else [value])]
+
+
+def test_metrics_hold_numbers_only(root):
+    """So that `dvc metrics diff` and `dvc exp show` compare measurements; what ran is in records/."""
+    for path in sorted((root / "metrics").glob("*.json")):
+        values = leaf_values(json.loads(path.read_text()))
+        strings = [v for v in values if isinstance(v, (str, bool, list)) or v is None]
+        assert not strings, f"{path.name} holds values that are not numbers: {strings}"
+
+
+def test_every_metric_and_record_entry_reaches_the_study_export(root):
     params = params_module.load(root / "params.yaml")
     for scenario in params["scenarios"]:
         metrics = json.loads((root / "metrics" / f"{scenario}.json").read_text())
+        record = json.loads((root / "records" / f"{scenario}.json").read_text())
         unknown = leaves(metrics) - set(EXPORTED_AS) - NOT_EXPORTED
         assert not unknown, f"metrics {sorted(unknown)} reach no column of results/study.csv: export them in result_row"
-        row = result_row(Experiment("x", "", "abc", params, {f"metrics/{scenario}.json": metrics}, {}), scenario)
+        unknown = set(record) - set(RECORD_EXPORTED_AS) - RECORD_NOT_EXPORTED
+        assert not unknown, f"record entries {sorted(unknown)} reach no column of results/study.csv: see result_row"
+        exp = Experiment("x", "", "abc", params, {f"metrics/{scenario}.json": metrics}, {}, records={scenario: record})
+        row = result_row(exp, scenario)
         assert {EXPORTED_AS[m] for m in leaves(metrics) if m in EXPORTED_AS} <= set(row)
+        assert {RECORD_EXPORTED_AS[k] for k in record if k in RECORD_EXPORTED_AS} <= set(row)
 
 
 def test_the_read_side_loads_neither_torch_nor_optuna():

@@ -74,7 +74,7 @@ def test_pages_says_what_it_rewrote(root, tmp_path, capsys):
     for page in pages.PAGES:
         (tmp_path / page).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(root / page, tmp_path / page)
-    for folder in ("results", "tuning", "metrics", "report", "benchmarks"):
+    for folder in ("results", "tuning", "metrics", "records", "report", "benchmarks"):
         shutil.copytree(root / folder, tmp_path / folder, dirs_exist_ok=True)
     for name in ("params.yaml", "presets.yaml", "dvc.yaml"):
         shutil.copy(root / name, tmp_path / name)

@@ -110,7 +110,7 @@ def test_evaluate_stage_rejects_a_model_that_breaks_the_bound(root, tmp_path):
                      dict(config(), validation_size=0,
                           sparsity={"density": 0.6, "layers": ["fc1", "fc2"], "scope": "global", "method": "gradual"}))
     atomic_files.save_torch(tmp_path / "models" / "sparse.pt", LeNet5().state_dict())  # dense
-    atomic_files.write_json(tmp_path / "models" / "sparse.train.json", {})
+    atomic_files.write_json(tmp_path / "records" / "sparse.json", {})
     result = subprocess.run([sys.executable, str(root / "stages" / "evaluate.py"), "sparse"], cwd=tmp_path,
                             capture_output=True, text=True)
     assert result.returncode != 0

@@ -34,13 +34,21 @@ def finished_experiments(root: Path = Path(".")) -> list[Experiment]:
     wanted = [f"{r}:metrics/{scenario}.json" for _, baseline, rev, params in found
               for r in (rev, baseline) for scenario in params.get("scenarios") or {}]
     metrics = {obj: json.loads(text) for obj, text in zip(wanted, git_files(root, wanted)) if text is not None}
+    # Each scenario's run record (records/<scenario>.json, git-tracked; none before records existed).
+    wanted = [f"{rev}:records/{scenario}.json" for _, _, rev, params in found
+              for scenario in params.get("scenarios") or {}]
+    records = {obj: json.loads(text) for obj, text in zip(wanted, git_files(root, wanted)) if text is not None}
 
     def metrics_at(r: str, params: dict) -> dict:
         return {path: metrics[f"{r}:{path}"] for path in (f"metrics/{s}.json" for s in params.get("scenarios") or {})
                 if f"{r}:{path}" in metrics}
 
+    def records_of(rev: str, params: dict) -> dict:
+        return {s: records[f"{rev}:records/{s}.json"] for s in params.get("scenarios") or {}
+                if f"{rev}:records/{s}.json" in records}
+
     return [Experiment(name=name, rev=rev, commit=baseline[:7], params=params, metrics=metrics_at(rev, params),
-                       commit_metrics=metrics_at(baseline, params))
+                       commit_metrics=metrics_at(baseline, params), records=records_of(rev, params))
             for name, baseline, rev, params in found]
 
 

@@ -45,6 +45,7 @@ class Experiment:
     metrics: dict          # metrics file path -> its metrics
     commit_metrics: dict   # the same for its commit: what a scenario it did not re-run still shows
     curves: dict | None = None  # scenario -> its plots/<scenario>.csv text, once read
+    records: dict | None = None  # scenario -> its records/<scenario>.json: what ran, on what
 
 
 def study_params(params: dict, preset: str, seed: int, threads: int, epochs: int | None) -> dict:
@@ -82,9 +83,15 @@ def split_by_settings(export: pd.DataFrame, params: dict) -> tuple[pd.DataFrame,
     return export[mask], export[~mask]
 
 
+def run_record(exp: Experiment, scenario: str) -> dict:
+    """The run's record (records/<scenario>.json); a run made before records existed kept the same facts
+    in its metrics' `run` section."""
+    return (exp.records or {}).get(scenario) or exp.metrics[f"metrics/{scenario}.json"].get("run") or {}
+
+
 def result_row(exp: Experiment, scenario: str) -> dict:
     """One scenario's results with the parameters that produced them, as an export row."""
-    params, m = exp.params, exp.metrics[f"metrics/{scenario}.json"]
+    params, m, run = exp.params, exp.metrics[f"metrics/{scenario}.json"], run_record(exp, scenario)
     preset_name = params["optimizer"]["name"]
     preset = params["optimizers"][preset_name]
     sparsity = (params["scenarios"].get(scenario) or {}).get("sparsity") or {}
@@ -97,7 +104,7 @@ def result_row(exp: Experiment, scenario: str) -> dict:
         "averaging": (preset.get("averaging") or {}).get("name", "none"),
         "seed": params["train"]["seed"], "epochs_budget": params["train"]["epochs"],
         "validation_size": params["data"].get("validation_size", 0),
-        "weight_decay": m["run"]["weight_decay"], "l2_mode": m["run"]["l2_mode"],
+        "weight_decay": run["weight_decay"], "l2_mode": run["l2_mode"],
         "test_accuracy": m["test"]["accuracy"], "test_loss": m["test"]["loss"],
         "train_loss": m["train"]["loss"], "epochs": m["cost"]["epochs"],
         "grad_evals": m["cost"]["grad_evals"], "steps": m["cost"]["steps"],
@@ -107,10 +114,10 @@ def result_row(exp: Experiment, scenario: str) -> dict:
         "sparsity_method": sparsity.get("method"), "density_bound": sparsity.get("density"),
         "nonzero_fc1_fc2": nonzero.get("fc1_fc2"), "density": nonzero.get("fc1_fc2_density"),
         "fc1_units": nonzero.get("fc1_units"), "fc2_units": nonzero.get("fc2_units"),
-        "diverged": m["run"]["diverged"], "diverged_at_step": m["run"].get("diverged_at_step"),
-        "threads": m["run"].get("threads"), "device": m["run"]["device"],
-        "cpus": m["run"].get("cpus"), "load_average": m["run"].get("load_average"),
-        "versions": ", ".join(f"{k} {v}" for k, v in (m["run"].get("versions") or {}).items()) or None,
+        "diverged": bool(run["diverged"]), "diverged_at_step": run.get("diverged_at_step"),
+        "threads": run.get("threads"), "device": run["device"],
+        "cpus": run.get("cpus"), "load_average": run.get("load_average"),
+        "versions": ", ".join(f"{k} {v}" for k, v in (run.get("versions") or {}).items()) or None,
     }
 
 

@@ -71,7 +71,8 @@ def pipeline_table(root: Path) -> str:
         if not path.exists():
             continue
         m = json.loads(path.read_text())
-        cost, run = m["cost"], m["run"]
+        record = root / "records" / f"{name}.json"
+        cost, run = m["cost"], json.loads(record.read_text()) if record.exists() else m["run"]
         l2 = "none" if run["l2_mode"] == "none" else f"{run['l2_mode']}, wd={run['weight_decay']:g}"
         rows.append(f"| {name} | {run['optimizer']} | {_percent(m['test']['accuracy'])} | {m['test']['loss']:.4f} "
                     f"| {_reached(m['target']['epoch'], m['target']['grad_evals'], m['target']['seconds'])} "

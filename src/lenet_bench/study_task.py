@@ -122,9 +122,10 @@ def execute(task: Task, checkout: Path = Path(".")) -> Experiment:
                     raise RunFailed(f"{task.name}: `{' '.join(command[1:])}` exited {done.returncode} on "
                                     f"{socket.gethostname()}:\n{tail}")
         metrics = json.loads((workdir / "metrics" / f"{task.scenario}.json").read_text())
+        record = json.loads((workdir / "records" / f"{task.scenario}.json").read_text())
         curve = (workdir / "plots" / f"{task.scenario}.csv").read_text()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return Experiment(name=task.name, rev="", commit=task.commit, params=task.params,
                       metrics={f"metrics/{task.scenario}.json": metrics}, commit_metrics={},
-                      curves={task.scenario: curve})
+                      curves={task.scenario: curve}, records={task.scenario: record})
