@@ -183,7 +183,7 @@ def test_runs_made_with_settings_params_yaml_no_longer_has_are_left_out_and_name
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     text = report.build(tmp_path, tmp_path / "report")
     assert "from results/study.csv (12 runs)" in text
-    assert "**Left out**: 6 runs made with settings that params.yaml no longer has (of 1 presets)" in text
+    assert "**Left out**: 6 runs made with settings that params.yaml and presets.yaml no longer hold (of 1 presets)" in text
     results = text.split("## 2.")[1]
     assert "| fast | adaptive | sgd | lr=0.5, momentum=0.922 | – | – | – | to run again: tuned since its runs" in results
     assert "| good | momentum | sgd | lr=0.0355, momentum=0.922 | 90.5" in results

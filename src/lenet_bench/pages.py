@@ -91,7 +91,7 @@ def _hardware(run: dict) -> str:
 
 
 def presets_table(root: Path) -> str:
-    """Every preset of params.yaml with its family, library and settings."""
+    """Every preset of presets.yaml with its family, library and settings."""
     settings = load_params(root / "params.yaml")
     default = settings["optimizer"]["name"]
     rows = ["| preset | family | algorithm | library | batch | lr | schedule | own settings |",

@@ -270,7 +270,7 @@ def no_runs_reason(r: Results, name: str) -> str:
 
 
 def accounted_table(r: Results) -> str:
-    """Every preset of params.yaml, one row each: what it is, its tuned settings, its result in each
+    """Every preset of presets.yaml, one row each: what it is, its tuned settings, its result in each
     scenario (mean test accuracy, and seeds that reached the target), and its verdict."""
     lines = ["| preset | family | algorithm | tuned settings | "
              + " | ".join(f"{s}: accuracy (%), reached" for s in r.scenarios) + " | verdict |",
@@ -564,16 +564,16 @@ def setup_section(r: Results, out: Path) -> str:
 
 def methods_section(r: Results) -> str:
     s = ["## 2. Every method tried, accounted for\n",
-         "One row per preset of params.yaml: its algorithm (each is described on the [presets page](presets.md)), "
+         "One row per preset of presets.yaml: its algorithm (each is described on the [presets page](presets.md)), "
          "the settings its tuning chose, and in each scenario its test accuracy, mean ± standard deviation over "
          f"seeds, with the seeds that reached {100 * r.target:.2f}% within the budget. A preset **failed** in a "
          f"scenario where fewer than {FAILS_BELOW:.0%} of its seeds reached it (declared before the runs: "
          "`FAILS_BELOW` of lenet_bench.report). What each method cost is in §4 and on the "
          "[results page](results.md).\n"]
     if not r.stale.empty:
-        s.append(f"**Left out**: {len(r.stale)} runs made with settings that params.yaml no longer has (of "
-                 f"{r.stale['optimizer'].nunique()} presets); `lenet-bench study` runs them again with the current "
-                 "settings.\n")
+        s.append(f"**Left out**: {len(r.stale)} runs made with settings that params.yaml and presets.yaml no longer "
+                 f"hold (of {r.stale['optimizer'].nunique()} presets); `lenet-bench study` runs them again with the "
+                 "current settings.\n")
     if not r.elsewhere.empty:
         s.append(f"**Left out**: {len(r.elsewhere)} runs at the current settings made on other hardware "
                  f"({hardware(r.elsewhere)}); every table holds runs of one kind only.\n")
