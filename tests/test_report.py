@@ -45,7 +45,7 @@ def fake_export(root, project_params, seeds=(0, 1), params=None):
                              "fingerprint": fingerprint(study_params(params, method, seed, 1, 10), scenario)
                              if scenario in params["scenarios"] else "a scenario params.yaml lacks"})
                 for epoch in range(1, 11):
-                    curves.append({"epoch": epoch, "test_accuracy": acc * epoch / 10, "test_loss": 2 - epoch / 10,
+                    curves.append({"epoch": epoch, "test_accuracy": acc * epoch / 10, "test_loss": 2 - epoch / 10, "train_loss": 1.9 - epoch / 10,
                                    "grad_evals": 60_000 * epoch, "seconds": 6 * epoch, "optimizer": method,
                                    "scenario": scenario, "seed": seed})
     (root / "results").mkdir()
@@ -348,3 +348,12 @@ def test_every_preset_is_accounted_for_with_a_declared_verdict(tmp_path, project
     for name, group in means.groupby("optimizer"):
         failed = all(m["reached"] < report.FAILS_BELOW * m["seeds"] for _, m in group.iterrows())
         assert ("**failed**" in table[name]) == failed, table[name]
+
+
+def test_the_chosen_method_shows_training_beside_test_loss(tmp_path, project_params):
+    fake_export(tmp_path, project_params)
+    text = report.build(tmp_path, tmp_path / "report")
+    chosen = text.split("## 6.")[1].split("## 7.")[0]
+    assert "![training and test loss](figures/train_test_loss.png)" in chosen
+    assert (tmp_path / "report" / "figures" / "train_test_loss.png").exists()
+    assert "good ends at a training loss of" in chosen

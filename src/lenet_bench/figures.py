@@ -85,6 +85,27 @@ def learning_curves(curves: pd.DataFrame, methods: list[str], title: str, path: 
     _save(fig, path, layout=False)
 
 
+def train_and_test_loss(curves: pd.DataFrame, methods: list[str], title: str, path: Path,
+                        style: dict[str, dict]) -> None:
+    """Training loss (dashed) and test loss (solid) against epochs: the mean over seeds, in a band of one
+    standard deviation either side; how well each method optimizes, and how well that generalizes."""
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 2.6))
+    for method in methods:
+        runs = curves[curves["optimizer"] == method].groupby("epoch")
+        mean, spread = runs[["train_loss", "test_loss"]].mean(), runs[["train_loss", "test_loss"]].std().fillna(0)
+        for column, linestyle, what in (("train_loss", "--", "train"), ("test_loss", "-", "test")):
+            ax.plot(mean.index, mean[column], color=style[method]["color"], linestyle=linestyle, linewidth=1,
+                    marker=style[method]["marker"], markersize=3, label=f"{method}, {what} loss")
+            ax.fill_between(mean.index, mean[column] - spread[column], mean[column] + spread[column],
+                            color=style[method]["color"], alpha=0.15, linewidth=0)
+    ax.set_xlabel("epochs")
+    ax.set_ylabel("loss (per sample)")
+    ax.grid(True, alpha=0.3)
+    ax.set_title(title)
+    ax.legend(ncol=2, frameon=False)
+    _save(fig, path)
+
+
 def performance_profile(ratios: dict[str, dict[str, np.ndarray]], path: Path, style: dict[str, dict]) -> None:
     """For each cost measure, the fraction of problems a method solves within tau times the best
     method's cost (inf where it never reaches the target), against tau."""

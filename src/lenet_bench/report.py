@@ -747,7 +747,23 @@ def chosen_method(choice: Choice) -> str:
     return choice.chosen or choice.leaders[0]
 
 
-def chosen_section(r: Results, choice: Choice) -> str:
+def loss_gap(r: Results, methods: list[str], scenario: str, out: Path, styles: dict) -> str:
+    """The figure of training against test loss for `methods`, and a sentence on where each ends."""
+    curves = r.curves[(r.curves["scenario"] == scenario) & r.curves["optimizer"].isin(methods)]
+    if curves.empty:
+        return ""
+    figures.train_and_test_loss(curves, methods, f"{scenario}: training and test loss (mean over seeds)",
+                                out / "figures" / "train_test_loss.png", styles)
+    last = curves[curves["epoch"] == curves["epoch"].max()].groupby("optimizer")[["train_loss", "test_loss"]].mean()
+    ends = "; ".join(f"{m} ends at a training loss of {last.loc[m, 'train_loss']:.3f} and a test loss of "
+                     f"{last.loc[m, 'test_loss']:.3f}" for m in methods if m in last.index)
+    return (f"**Optimizing against generalizing** (the figure below, `{scenario}`; the training loss is the mean "
+            f"over each epoch's mini-batches, as the optimizer saw them): {ends}. The lower training loss marks the "
+            "better optimizer of the training objective; the gap to the test loss is what did not carry over to "
+            "unseen images.\n\n![training and test loss](figures/train_test_loss.png)\n")
+
+
+def chosen_section(r: Results, choice: Choice, out: Path, styles: dict) -> str:
     chosen, target = chosen_method(choice), r.target
     rows = r.of(chosen)
     settings = json.loads(rows["preset_settings"].iloc[0]) if "preset_settings" in rows else {}
@@ -772,6 +788,7 @@ def chosen_section(r: Results, choice: Choice) -> str:
     runner_up = next((m for m in (choice.ranked or choice.leaders) if m != chosen), None)
     if runner_up:
         s.append(cost_comparison(r.means, chosen, runner_up, choice.scenario) + "\n")
+    s.append(loss_gap(r, [m for m in (chosen, runner_up) if m], choice.scenario, out, styles))
     return "\n".join(s)
 
 
@@ -828,7 +845,7 @@ def build(root: Path, out: Path) -> str:
                         methods_section(r), leaders_section(r, choices),
                         variance_section(r, choice, root),
                         curves_section(r, out, styles), profile_section(r, out, styles), sparse_section(r, out),
-                        chosen_section(r, choice), baseline_section(r, chosen_method(choice)),
+                        chosen_section(r, choice, out, styles), baseline_section(r, chosen_method(choice)),
                         failures_section(r)]) + "\n"
     for figure in (out / "figures").glob("*.png"):  # a figure this report no longer draws goes with it
         if f"(figures/{figure.name})" not in report:
