@@ -89,6 +89,21 @@ def run_record(exp: Experiment, scenario: str) -> dict:
     return (exp.records or {}).get(scenario) or exp.metrics[f"metrics/{scenario}.json"].get("run") or {}
 
 
+@dataclass(frozen=True)
+class Sorted:
+    """An export's runs, sorted: those every table compares, and those left out, with why."""
+    current: pd.DataFrame    # at the current settings, on the study's hardware
+    stale: pd.DataFrame      # made with settings params.yaml and presets.yaml no longer hold
+    elsewhere: pd.DataFrame  # at the current settings, on other hardware
+
+
+def sort_runs(export: pd.DataFrame, params: dict) -> Sorted:
+    """The one split of an export that the report, the pages and the study share."""
+    current, stale = split_by_settings(export, params)
+    here = on_study_hardware(current) if not current.empty else pd.Series(dtype=bool)
+    return Sorted(current[here], stale, current[~here])
+
+
 def result_row(exp: Experiment, scenario: str) -> dict:
     """One scenario's results with the parameters that produced them, as an export row."""
     params, m, run = exp.params, exp.metrics[f"metrics/{scenario}.json"], run_record(exp, scenario)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .export import on_study_hardware, read_export, split_by_settings
+from .export import Sorted, read_export, sort_runs
 from .params import load as load_params
 from .registry import ALGORITHMS
 from .report import device_label, hardware, mean_std, tuning_section, tuning_tables
@@ -196,9 +196,8 @@ def study_table(root: Path) -> str:
     path = root / "results" / "study.csv"
     settings = load_params(root / "params.yaml")
     empty = pd.DataFrame(columns=["optimizer"])
-    study, stale = split_by_settings(read_export(root), settings) if path.exists() else (empty, empty)
-    elsewhere = study[~on_study_hardware(study)] if not study.empty else empty
-    study = study[on_study_hardware(study)] if not study.empty else empty
+    runs = sort_runs(read_export(root), settings) if path.exists() else Sorted(empty, empty, empty)
+    study, stale, elsewhere = runs.current, runs.stale, runs.elsewhere
     scenarios = list(settings["scenarios"])
     target = _target(settings)
     rows = ["| preset | family | library | seeds | " + " | ".join(f"{s} test accuracy" for s in scenarios)

@@ -22,9 +22,8 @@ from .export import (
     KEY,
     THREADS,
     fingerprint,
-    on_study_hardware,
     read_export,
-    split_by_settings,
+    sort_runs,
     study_params,
 )
 from .params import load as load_params
@@ -445,9 +444,8 @@ def load(root: Path) -> Results:
         raise SystemExit(f"{root / 'params.yaml'} is missing: the report takes its target and scenarios from it")
     params = load_params(root / "params.yaml")
     exported, curves = read_export(root, curves=True)
-    study, stale = split_by_settings(exported, params)
-    here = on_study_hardware(study) if not study.empty else pd.Series(dtype=bool)
-    elsewhere, study = study[~here], study[here]
+    runs = sort_runs(exported, params)
+    study, stale, elsewhere = runs.current, runs.stale, runs.elsewhere
     if study.empty:
         raise SystemExit("results/study.csv has no runs with the settings of params.yaml on the study's hardware "
                          f"({DEVICE}, {THREADS} thread): run `lenet-bench study` first")

@@ -10,7 +10,7 @@ import pandas as pd
 
 from . import leaders as leader_rule
 from .dvc_experiments import with_curves
-from .export import DEVICE, fingerprint, on_study_hardware, record, split_by_settings, study_params
+from .export import DEVICE, fingerprint, on_study_hardware, record, sort_runs, study_params
 from .params import check
 
 
@@ -22,8 +22,7 @@ def overrides(preset: str, seed: int, threads: int, epochs: int | None) -> list[
 
 def current_runs(export: pd.DataFrame, params: dict) -> pd.DataFrame:
     """The export's runs at params.yaml's settings on the study's hardware."""
-    current, _ = split_by_settings(export, params)
-    return current[on_study_hardware(current)] if not current.empty else current
+    return sort_runs(export, params).current
 
 
 def leaders(export: pd.DataFrame, params: dict, count: int | None = None, scenario: str | None = None) -> list[str]:
