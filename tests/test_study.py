@@ -1,8 +1,10 @@
 """The study's bookkeeping without DVC: planning against the export, and adopting finished experiments."""
+import copy
 import dataclasses
 
 import pandas as pd
 import pytest
+import yaml
 
 from lenet_bench import params as params_module
 from lenet_bench.commands import study as study_command
@@ -228,3 +230,15 @@ def test_another_tuning_gives_each_preset_its_best_finished_trial(root, tmp_path
     assert params["optimizers"]["momentum"]["lr"] != 0.0123  # params.yaml's own settings are left alone
     with pytest.raises(ValueError, match=r"^--tuning .*seed1: adam has no finished tuning there"):
         study_command.tuned_by(params, ["adam"], tuning_folder)
+
+
+def test_the_dvc_overrides_give_the_params_of_study_params(root):
+    """A study run through DVC's queue (-S overrides) and one on Dask (study_params) see the same params."""
+    from lenet_bench.search import put
+
+    params = params_module.load(root / "params.yaml")
+    via_dvc = copy.deepcopy(params)
+    for override in overrides("nesterov", 4, 1, 2):
+        key, value = override.split("=", 1)
+        put(via_dvc, key, yaml.safe_load(value))
+    assert via_dvc == study_params(params, "nesterov", 4, 1, 2)

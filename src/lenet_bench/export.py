@@ -20,6 +20,7 @@ from .csv_check import damaged, read_checked
 from .locks import folder_lock
 from .params import run_config
 from .paths import EXPORT
+from .search import put
 
 
 def curves_path(export: Path) -> Path:
@@ -48,11 +49,18 @@ class Experiment:
     records: dict | None = None  # scenario -> its records/<scenario>.json: what ran, on what
 
 
+def study_settings(preset: str, seed: int, threads: int, epochs: int | None) -> dict[str, object]:
+    """What makes params.yaml one study run's, by dotted key: the one source of study_params and of the
+    `dvc exp run -S` overrides that give a DVC experiment the same params (study.overrides)."""
+    return {"optimizer.name": preset, "train.seed": seed, "train.threads": threads, "train.device": DEVICE,
+            **({"train.epochs": epochs} if epochs else {})}
+
+
 def study_params(params: dict, preset: str, seed: int, threads: int, epochs: int | None) -> dict:
     """params.yaml as one study run sees it."""
     run = copy.deepcopy(params)
-    run["optimizer"]["name"] = preset
-    run["train"].update(seed=seed, threads=threads, device=DEVICE, **({"epochs": epochs} if epochs else {}))
+    for key, value in study_settings(preset, seed, threads, epochs).items():
+        put(run, key, value)
     return run
 
 

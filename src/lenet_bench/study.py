@@ -10,14 +10,13 @@ import pandas as pd
 
 from . import leaders as leader_rule
 from .dvc_experiments import with_curves
-from .export import DEVICE, fingerprint, on_study_hardware, record, sort_runs, study_params
+from .export import fingerprint, on_study_hardware, record, sort_runs, study_params, study_settings
 from .params import check
 
 
 def overrides(preset: str, seed: int, threads: int, epochs: int | None) -> list[str]:
     """The `dvc exp run -S` overrides that produce study_params."""
-    return [f"optimizer.name={preset}", f"train.seed={seed}", f"train.threads={threads}", f"train.device={DEVICE}",
-            *([f"train.epochs={epochs}"] if epochs else [])]
+    return [f"{key}={value}" for key, value in study_settings(preset, seed, threads, epochs).items()]
 
 
 def current_runs(export: pd.DataFrame, params: dict) -> pd.DataFrame:
