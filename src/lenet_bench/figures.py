@@ -44,7 +44,7 @@ def learning_curves(curves: pd.DataFrame, methods: list[str], title: str, path: 
                     style: dict[str, dict], target_percent: float) -> None:
     """Test accuracy and loss against epochs, gradient evaluations and seconds: the mean over seeds, in a
     band of one standard deviation either side."""
-    fig, axes = plt.subplots(2, 3, figsize=(PRINT_WIDTH, 5.6), sharey="row")
+    fig, axes = plt.subplots(2, 3, figsize=(PRINT_WIDTH, 4.8), sharey="row")
     losses, means = [], {}
     for method in methods:
         runs = curves[curves["optimizer"] == method].groupby("epoch")
@@ -89,7 +89,7 @@ def train_and_test_loss(curves: pd.DataFrame, methods: list[str], title: str, pa
                         style: dict[str, dict]) -> None:
     """Training loss (dashed) and test loss (solid) against epochs: the mean over seeds, in a band of one
     standard deviation either side; how well each method optimizes, and how well that generalizes."""
-    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 2.6))
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 2.3))
     for method in methods:
         runs = curves[curves["optimizer"] == method].groupby("epoch")
         mean, spread = runs[["train_loss", "test_loss"]].mean(), runs[["train_loss", "test_loss"]].std().fillna(0)
@@ -109,7 +109,7 @@ def train_and_test_loss(curves: pd.DataFrame, methods: list[str], title: str, pa
 def performance_profile(ratios: dict[str, dict[str, np.ndarray]], path: Path, style: dict[str, dict]) -> None:
     """For each cost measure, the fraction of problems a method solves within tau times the best
     method's cost (inf where it never reaches the target), against tau."""
-    fig, axes = plt.subplots(1, len(ratios), figsize=(PRINT_WIDTH, 4.6), sharey=True)
+    fig, axes = plt.subplots(1, len(ratios), figsize=(PRINT_WIDTH, 3.9), sharey=True)
     for ax, (measure, by_method) in zip(np.atleast_1d(axes), ratios.items()):
         finite = [r[np.isfinite(r)] for r in by_method.values()]
         largest = max([1.0, *[float(r.max()) for r in finite if len(r)]])
