@@ -70,7 +70,8 @@ def test_tuning_table_gives_every_tuned_preset_its_budget_and_says_which_are_not
 
 
 def test_pages_says_what_it_rewrote(root, tmp_path, capsys):
-    from lenet_bench.commands import pages as pages_command
+    from lenet_bench import cli
+
     for page in pages.PAGES:
         (tmp_path / page).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(root / page, tmp_path / page)
@@ -78,10 +79,10 @@ def test_pages_says_what_it_rewrote(root, tmp_path, capsys):
         shutil.copytree(root / folder, tmp_path / folder, dirs_exist_ok=True)
     for name in ("params.yaml", "presets.yaml", "dvc.yaml"):
         shutil.copy(root / name, tmp_path / name)
-    pages_command.main(["--root", str(tmp_path)])
+    cli.main(["pages", "--root", str(tmp_path)])
     assert capsys.readouterr().out.strip() == "every page is up to date"
     readme = tmp_path / "README.md"
     start = "<!-- pipeline-results:start -->\n"
     readme.write_text(readme.read_text().replace(start, start + "stale\n"))
-    pages_command.main(["--root", str(tmp_path)])
+    cli.main(["pages", "--root", str(tmp_path)])
     assert capsys.readouterr().out.strip() == "rewrote README.md"

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from lenet_bench import cli
 from lenet_bench import params as params_module
 from lenet_bench.commands import study as study_command
 from lenet_bench.errors import UserError
@@ -111,10 +112,10 @@ def test_a_smoke_study_refuses_to_replace_full_results_and_leaves_the_export_as_
     with pytest.raises(SystemExit, match=r"^error: --epochs 1 would replace 1 result\(s\) of another epoch budget "
                                          r"in results/study.csv \(adam/standard/seed 0 \(10 epochs\)\); write a smoke "
                                          r"run to an export of its own: --export results/smoke.csv$"):
-        study_command.main(["--presets", "adam", "--scenarios", "standard", "--seeds", "0", "--epochs", "1"])
+        cli.main(["study", "--presets", "adam", "--scenarios", "standard", "--seeds", "0", "--epochs", "1"])
     assert (tmp_path / "results" / "study.csv").read_text() == csv
     # The way the refusal names plans the run in an export of its own.
-    study_command.main(["--presets", "adam", "--scenarios", "standard", "--seeds", "0", "--epochs", "1",
+    cli.main(["study", "--presets", "adam", "--scenarios", "standard", "--seeds", "0", "--epochs", "1",
                         "--export", "results/smoke.csv", "--dry-run"])
     assert (tmp_path / "results" / "study.csv").read_text() == csv and not (tmp_path / "results" / "smoke.csv").exists()
 

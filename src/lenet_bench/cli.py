@@ -45,17 +45,9 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def run_command(name: str, argv: list[str]) -> None:
-    """One command alone, as `lenet-bench <name> <argv>` runs it (the command modules' main, for tests)."""
-    main([name, *argv])
-
-
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     top = parser()
-    if not argv:
-        top.print_help()
-        return
     args = top.parse_args(argv)
     debug = args.debug or os.environ.get("LENET_BENCH_DEBUG", "") not in ("", "0")
     if args.command is None:

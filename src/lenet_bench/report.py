@@ -244,8 +244,9 @@ FAILS_BELOW = 0.5  # a preset failed in a scenario where fewer than this share o
 def tuned_settings(name: str, preset: dict) -> str:
     """The values its tuning chose: lr and the settings of its search space."""
     keys = [d.key for d in search_space(name, preset)] if preset.get("search") else ["lr"]
-    return ", ".join(f"{key}={setting(preset, key):.3g}" if isinstance(setting(preset, key), float)
-                     else f"{key}={setting(preset, key)}" for key in keys)
+    values = {key: setting(preset, key) for key in keys}
+    return ", ".join(f"{key}={value:.3g}" if isinstance(value, float) else f"{key}={value}"
+                     for key, value in values.items())
 
 
 def verdict(cells: list[pd.Series], target: float, why_none: str) -> str:

@@ -47,9 +47,3 @@ def run(args) -> None:
     merged = pd.concat([old, new]).drop_duplicates(KEY, keep="last").sort_values(KEY)
     atomic_files.write_text(EXPERIMENTS, merged.to_csv(index=False))
     print(f"{EXPERIMENTS}: {len(merged)} rows ({len(new)} from this machine's experiments)")
-
-
-def main(argv: list[str] | None = None) -> None:
-    from lenet_bench.cli import run_command
-
-    run_command("export-experiments", argv or [])

@@ -31,9 +31,3 @@ def run(args) -> None:
     if args.check and stale:
         sys.exit(f"out of date: {', '.join(stale)}; run `lenet-bench pages`")
     print(f"rewrote {', '.join(stale)}" if stale else "every page is up to date")
-
-
-def main(argv: list[str] | None = None) -> None:
-    from lenet_bench.cli import run_command
-
-    run_command("pages", argv or [])

@@ -45,9 +45,3 @@ def run(args) -> None:
         print(f"wrote {args.out / 'REPORT.pdf'}: {count} A4 pages")
         if count > MAX_PAGES:
             raise SystemExit(f"error: the report takes {count} pages, over the brief's {MAX_PAGES}")
-
-
-def main(argv: list[str] | None = None) -> None:
-    from lenet_bench.cli import run_command
-
-    run_command("report", argv or [])

@@ -54,9 +54,3 @@ def run(args) -> None:
     if not busy.empty:
         print(f"warning: {len(busy)} of {len(timings)} timings began at a load above {BUSY} per CPU")
     print(f"wrote {args.output}")
-
-
-def main(argv: list[str] | None = None) -> None:
-    from lenet_bench.cli import run_command
-
-    run_command("speed", argv or [])

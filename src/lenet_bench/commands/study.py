@@ -255,9 +255,3 @@ def with_dvc_queue(runs, args) -> None:
         sys.exit(f"error: {len(failed)} experiment(s) failed: {', '.join(sorted(failed))}; "
                  "see `dvc queue logs <name>`, fix, and run this command again (it reruns only what is missing)")
     print(f"study: all {len(queued)} experiments recorded in {args.export}")
-
-
-def main(argv: list[str] | None = None) -> None:
-    from lenet_bench.cli import run_command
-
-    run_command("study", argv or [])

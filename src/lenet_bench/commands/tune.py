@@ -294,10 +294,3 @@ def run(args) -> None:
     params, folder = tuning_tables.variant(params, args.unpruned, args.sampler_seed)
     for preset in presets:
         tune(preset, params, args, folder)
-
-
-
-def main(argv: list[str] | None = None) -> None:
-    from lenet_bench.cli import run_command
-
-    run_command("tune", argv or [])
