@@ -35,6 +35,7 @@ def fake_export(root, project_params, seeds=(0, 1), params=None):
                 reached = acc > params["train"]["target_accuracy"]
                 rows.append({"optimizer": method, "family": family, "algorithm": "sgd", "scenario": scenario,
                              "seed": seed, "epochs_budget": 10, "test_accuracy": acc, "test_loss": 1 - acc,
+                             "train_loss": 0.95 - acc,
                              "epochs": 10, "grad_evals": 600_000 if method != "bad" else 1_800_000,
                              "seconds": 60 if method != "bad" else 600,
                              "target_epoch": 8 if reached else None,
@@ -57,8 +58,9 @@ def test_report_has_every_section_and_picks_the_best_method_that_beats_the_targe
     fake_export(tmp_path, project_params)
     text = report.build(tmp_path, tmp_path / "report")
     for heading in ("## 1. Setup", "## 2. Every method", "## 3. Learning curves", "## 4. Performance profile",
-                    "## 5. The sparse scenario", "## 6. The chosen method: good", "## 7. The brief's baseline",
-                    "## 8. What did not work"):
+                    "## 5. The sparse scenario", "## 6. The chosen method: good",
+                    "## 7. A method designed from the evidence", "## 8. The brief's baseline",
+                    "## 9. What did not work"):
         assert heading in text
     assert "| good | momentum | sgd | lr=0.0355, momentum=0.922 | 90.55 ± 0.07, 2/2 |" in text
     assert "bad stayed below 89.38% on average in `standard`" in text
@@ -131,9 +133,9 @@ def test_runs_on_other_hardware_are_left_out_and_missing_presets_are_named(tmp_p
     assert "- **Hardware**: every run below, 12 of them, on one kind: cpu, 1 thread (0.2 hours" in text
     assert "**Left out**: 6 runs at the current settings made on other hardware (cuda)" in text
     results = text.split("## 2.")[1]
-    assert "| bad | second-order | sgd | lr=0.0355, momentum=0.922 | – | – | – | run only on other hardware (cuda" in results
+    assert "| bad | second-order | sgd | lr=0.0355, momentum=0.922 | – | – | – | other hardware only (cuda" in results
     assert "cuda" not in text.split("**Left out**")[0]
-    assert "| untried | momentum | sgd | lr=0.0355, momentum=0.922 | – | – | – | not in the study yet |" in text
+    assert "| untried | momentum | sgd | lr=0.0355, momentum=0.922 | – | – | – | not run yet |" in text
 
 
 def test_a_leader_ahead_on_every_confirming_seed_is_chosen_and_a_tie_is_called_a_tie(tmp_path, project_params):
@@ -185,7 +187,7 @@ def test_runs_made_with_settings_params_yaml_no_longer_has_are_left_out_and_name
     assert "from results/study.csv (12 runs)" in text
     assert "**Left out**: 6 runs made with settings that params.yaml and presets.yaml no longer hold (of 1 presets)" in text
     results = text.split("## 2.")[1]
-    assert "| fast | adaptive | sgd | lr=0.5, momentum=0.922 | – | – | – | to run again: tuned since its runs" in results
+    assert "| fast | adaptive | sgd | lr=0.5, momentum=0.922 | – | – | – | stale: tuned since" in results
     assert "| good | momentum | sgd | lr=0.0355, momentum=0.922 | 90.5" in results
 
 
@@ -210,8 +212,8 @@ def test_the_report_takes_its_target_and_scenarios_from_params_yaml(tmp_path, pr
     assert "89.38" not in text and "target: **90.20%** test accuracy" in text
     assert "- **Scenarios**: `l2`: a gentle penalty; `standard`: plain cross-entropy." in text
     header = next(line for line in text.splitlines() if line.startswith("| preset | family | algorithm |"))
-    assert "l2: accuracy" in header and "sparse" not in header
-    assert header.index("l2: accuracy") < header.index("standard: accuracy")  # params.yaml's order
+    assert "| l2 |" in header and "sparse" not in header
+    assert header.index("| l2 |") < header.index("| standard |")  # params.yaml's order
     assert text.index("In `l2`, the leaders by") < text.index("In `standard`, the leaders by")
     assert "Chosen in `l2` by the rule" in text  # the rule's first scenario leads the choice
 
@@ -223,13 +225,23 @@ def test_a_report_needs_the_params_it_was_made_for(tmp_path, project_params):
         report.build(tmp_path, tmp_path / "report")
 
 
-def test_the_setup_says_how_far_seconds_on_one_kind_of_hardware_spread_between_sittings():
-    runs = pd.DataFrame({"optimizer": ["adam"] * 3 + ["kfac"] * 3 + ["sgd"] * 2, "scenario": "standard",
-                         "seconds": [100, 150, 300, 200, 200, 220, 10, 90],
-                         "grad_evals": [600_000] * 3 + [1_200_000, 1_200_000, 1_320_000] + [600_000] * 2})
-    line = report.speed_spread_line(runs)  # kfac's third run did 10% more work in 10% more time: no spread
-    assert "up to 3.0x the fastest's seconds per gradient evaluation (adam, standard; median 2.0x over 2 " in line
-    assert report.speed_spread_line(runs[runs["optimizer"] == "sgd"]) == ""  # two seeds say too little
+def test_every_seconds_value_is_calibrated_from_the_speed_table_never_wall_time(tmp_path, project_params):
+    fake_export(tmp_path, project_params)
+    without = report.load(tmp_path)
+    assert without.study["seconds"].isna().all() and without.curves["seconds"].isna().all()
+    assert (without.study["wall_seconds"] > 0).all()
+    methods = sorted(METHODS)
+    pd.DataFrame({"preset": methods * 3, "round": [r for r in (1, 2, 3) for _ in methods],
+                  "seconds": 6.0, "grad_evals": 60_000, "load_before": 0.1, "cpus": 2, "threads": 1,
+                  "machine": "test cpu x 2", "torch": "2",
+                  "preset_settings": json.dumps({"algorithm": "sgd", "lr": 0.05}, sort_keys=True)}).to_csv(tmp_path / "results" / "speed.csv", index=False)
+    calibrated = report.load(tmp_path)
+    study = calibrated.study
+    assert (study["seconds"] == study["grad_evals"] * 1e-4).all()  # the bad method's 600 s of wall time: 180 s
+    assert (study["target_seconds"].dropna() == 48.0).all()
+    assert (calibrated.curves["seconds"] == calibrated.curves["grad_evals"] * 1e-4).all()
+    text = report.build(tmp_path, tmp_path / "report")
+    assert "never the study's wall time" in text and "test cpu x 2" in text
 
 
 def test_tuning_variance_shows_each_leaders_tunings_and_says_whether_the_lead_depends_on_the_draw(tmp_path,
@@ -357,3 +369,41 @@ def test_the_chosen_method_shows_training_beside_test_loss(tmp_path, project_par
     assert "![training and test loss](figures/train_test_loss.png)" in chosen
     assert (tmp_path / "report" / "figures" / "train_test_loss.png").exists()
     assert "good ends at a training loss of" in chosen
+
+
+def test_the_ablation_sets_each_variant_against_the_tuned_preset_on_the_same_seeds(tmp_path, project_params):
+    from lenet_bench import ablation
+
+    params = fake_params(tmp_path, project_params)
+    params["study"]["ablation"] = {"preset": "good", "scenario": "standard", "seeds": [0, 1],
+                                   "variants": {"no_momentum": {"momentum": 0.0},
+                                                "constant_lr": {"schedule": {"name": "constant"}}}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    fake_export(tmp_path, project_params, params=params)
+    variants, _ = ablation.with_variants(params)
+    rows = pd.read_csv(tmp_path / "results" / "study.csv")
+    rows = rows[(rows["optimizer"] == "good") & (rows["scenario"] == "standard")].copy()
+    rows["test_accuracy"] -= 0.01  # momentum buys a point
+    rows["optimizer"] = "good-no_momentum"
+    rows["fingerprint"] = [fingerprint(study_params(variants, "good-no_momentum", s, 1, 10), "standard")
+                           for s in rows["seed"]]
+    rows.to_csv(tmp_path / "results" / "ablation.csv", index=False)
+    curves = pd.read_csv(tmp_path / "results" / "study_curves.csv")
+    curves = curves[(curves["optimizer"] == "good") & (curves["scenario"] == "standard")].assign(
+        optimizer="good-no_momentum")
+    curves.to_csv(tmp_path / "results" / "ablation_curves.csv", index=False)
+    text = report.build(tmp_path, tmp_path / "report")
+    assert "| tuned | as in presets.yaml | 90.55 ± 0.07 | – | 2/2 |" in text
+    assert "| no_momentum | momentum 0 | 89.55 ± 0.07 | -1.00 | 2/2 |" in text
+    assert "| constant_lr | schedule constant | not run yet |" in text
+
+
+def test_a_designed_method_is_judged_against_the_preset_it_builds_on(tmp_path, project_params):
+    params = fake_params(tmp_path, project_params)
+    params["optimizers"]["fast"]["family"] = "designed"  # every fake preset is sgd: fast builds on the first, good
+    params["optimizers"]["fast"]["averaging"] = {"name": "ema", "decay": 0.9}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    fake_export(tmp_path, project_params, params=params)
+    section = report.build(tmp_path, tmp_path / "report").split("## 7.")[1].split("## 8.")[0]
+    assert "**fast** builds on good: it changes `averaging`" in section
+    assert "| standard | 90.05 ± 0.07 | 90.55 ± 0.07 | -0.50, 0/2 | 0.500 | **tie** |" in section  # 2 seeds: p >= 0.5

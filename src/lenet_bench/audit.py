@@ -118,10 +118,10 @@ def chosen(replays: pd.DataFrame, max_regret: float) -> dict | str:
     return {"min_epochs": int(best["min_epochs"]), "reduction_factor": int(best["reduction_factor"])}
 
 
-def markdown(replays: pd.DataFrame, max_regret: float) -> str:
-    """The replay as a table, cheapest schedule first: per audited preset the regret (points of validation
-    accuracy) and the epochs spent, then the worst regret and all the epochs."""
-    presets = list(dict.fromkeys(replays["preset"]))
+def markdown(replays: pd.DataFrame, max_regret: float, per_preset: bool = True) -> str:
+    """The replay as a table, cheapest schedule first: per audited preset (unless not `per_preset`) the
+    regret (points of validation accuracy) and the epochs spent, then the worst regret and all the epochs."""
+    presets = list(dict.fromkeys(replays["preset"])) if per_preset else []
     lines = ["| first rung | factor | rungs | " + " | ".join(f"{p}: regret, epochs" for p in presets)
              + " | worst regret | epochs | within |",
              "|---" * (len(presets) + 6) + "|"]

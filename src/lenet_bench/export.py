@@ -163,6 +163,11 @@ def read_export(root: Path = Path("."), export: Path = EXPORT, curves: bool = Fa
     return (rows, curve_rows) if curves else rows
 
 
+def preset_settings(preset: dict) -> str:
+    """A preset's settings as a run (or a timing) records them: what ran, to match it with what runs now."""
+    return json.dumps(preset, sort_keys=True)
+
+
 def record(exp: Experiment, scenarios, root: Path = Path("."), export: Path = EXPORT) -> None:
     """Append (or replace, by preset, scenario and seed) the experiment's results in the export; its
     `curves` must hold each scenario's learning curve."""
@@ -170,7 +175,7 @@ def record(exp: Experiment, scenarios, root: Path = Path("."), export: Path = EX
     for scenario in scenarios:
         preset = exp.params["optimizers"][exp.params["optimizer"]["name"]]
         rows.append({**result_row(exp, scenario), "fingerprint": fingerprint(exp.params, scenario),
-                     "preset_settings": json.dumps(preset, sort_keys=True)})
+                     "preset_settings": preset_settings(preset)})
         curve = pd.read_csv(io.StringIO(exp.curves[scenario]))
         curves.append(curve.assign(optimizer=rows[-1]["optimizer"], scenario=scenario, seed=rows[-1]["seed"]))
     with export_lock(root, export):  # two study commands may share one export

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import audit, calibration
 from .export import Sorted, read_export, sort_runs
 from .params import load as load_params
 from .registry import ALGORITHMS
-from .report import device_label, hardware, mean_std, tuning_section, tuning_tables
+from .report import device_label, hardware, mean_std, read_audit, tuning_section, tuning_tables
 
 
 def _target(settings: dict) -> str:
@@ -174,6 +175,14 @@ def tuning_table(root: Path) -> str:
     return tuning_section(params, tuning_tables(root, params))
 
 
+def audit_table(root: Path) -> str:
+    """The pruning audit's replay (tuning/audit.csv), with every audited preset's regret and epochs."""
+    replays = read_audit(root)
+    if replays is None:
+        return "_the pruning audit has not run yet: see `lenet-bench tune --audit`_"
+    return audit.markdown(replays, load_params(root / "params.yaml")["tuning"]["audit"]["max_regret"])
+
+
 def preset_runs_table(root: Path) -> str:
     """One full-budget run of every preset (experiments named preset-<name>) in every scenario."""
     runs = _exported(root, lambda r: r["experiment"].str.startswith("preset-"))
@@ -197,11 +206,11 @@ def study_table(root: Path) -> str:
     settings = load_params(root / "params.yaml")
     empty = pd.DataFrame(columns=["optimizer"])
     runs = sort_runs(read_export(root), settings) if path.exists() else Sorted(empty, empty, empty)
-    study, stale, elsewhere = runs.current, runs.stale, runs.elsewhere
+    study, stale, elsewhere = calibration.apply(runs.current, calibration.read(root)), runs.stale, runs.elsewhere
     scenarios = list(settings["scenarios"])
     target = _target(settings)
     rows = ["| preset | family | library | seeds | " + " | ".join(f"{s} test accuracy" for s in scenarios)
-            + f" | standard test loss | standard: reached {target} | gradient evals | s/epoch |",
+            + f" | standard test loss | standard: reached {target} | gradient evals | calibrated s/epoch |",
             "|---|---|---|---|" + "---|" * len(scenarios) + "---|---|---|---|"]
     for name, preset in settings["optimizers"].items():
         library = f"`{ALGORITHMS[preset['algorithm']].library}`"
@@ -222,8 +231,28 @@ def study_table(root: Path) -> str:
                     + " | ".join(cells) + f" | {mean_std(standard['test_loss'], digits=4)} "
                     f"| {len(reached)}/{len(standard)}" + (f", epoch {reached.mean():.1f}" if len(reached) else "")
                     + f" | {standard['grad_evals'].mean() / 1e6:.2f} M "
-                    f"| {(standard['seconds'] / standard['epochs']).mean():.1f} |")
+                    f"| {_seconds((standard['seconds'] / standard['epochs']).mean())} |")
     return "\n".join(rows)
+
+
+def _seconds(value: float) -> str:
+    return "not timed" if pd.isna(value) else f"{value:.1f}"
+
+
+def calibrated_speed_table(root: Path) -> str:
+    """`lenet-bench speed`'s timings (results/speed.csv): every preset's epoch and gradient evaluation."""
+    timings = calibration.read(root)
+    if timings is None:
+        return "_not timed yet: run `lenet-bench speed` on an idle machine_"
+    table = calibration.calibrated(timings)
+    rows = ["| preset | s/epoch | µs per gradient evaluation | slowest / fastest round | rounds | load before (max) |",
+            "|---|---|---|---|---|---|"]
+    for preset, t in table.sort_values("seconds_per_epoch").iterrows():
+        rows.append(f"| {preset} | {t['seconds_per_epoch']:.1f} | {1e6 * t['seconds_per_grad_eval']:.0f} "
+                    f"| {t['spread']:.2f}x | {int(t['rounds'])} | {t['load_before']:.2f} |")
+    first = timings.iloc[0]
+    return ("\n".join(rows) + f"\n\n{first['machine']}, {int(first['threads'])} torch thread, torch {first['torch']}; "
+            "load is the 1-minute load average before the timing, its own thread included.")
 
 
 def baseline_seeds_table(root: Path) -> str:
@@ -240,9 +269,9 @@ def baseline_seeds_table(root: Path) -> str:
 
 
 SECTIONS = {"presets": presets_table, "pipeline-results": pipeline_table, "preset-runs": preset_runs_table,
-            "tuning": tuning_table, "study": study_table,
+            "tuning": tuning_table, "audit": audit_table, "study": study_table,
             "baseline-seeds": baseline_seeds_table, "sparse-runs": sparse_table,
-            "speed": speed_table, "parallel-jobs": parallel_jobs_line,
+            "speed": speed_table, "calibrated-speed": calibrated_speed_table, "parallel-jobs": parallel_jobs_line,
             "full-gradient": full_gradient_line, "single-sample": single_sample_line}
 
 

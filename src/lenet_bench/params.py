@@ -24,7 +24,8 @@ SAMPLER_KEYS = ("name", "seed")
 RUNG_KEYS = ("min_epochs", "reduction_factor")
 NO_PRUNING = "none"
 AUDIT_KEYS = ("presets", "min_epochs", "reduction_factors", "max_regret")
-STUDY_KEYS = ("seeds", "leaders")
+STUDY_KEYS = ("seeds", "leaders", "ablation")
+ABLATION_KEYS = ("preset", "scenario", "seeds", "variants")
 LEADER_KEYS = ("count", "criterion", "scenarios", "confirm_seeds", "alpha", "tie_break")
 LABELS = ("family", "search")  # what a preset says about itself: changing it must not re-train
 EVALUATION_ONLY = ("target_accuracy",)  # train settings that only evaluation and the report read
@@ -225,7 +226,7 @@ def _seeds(key: str, seeds) -> list[int]:
 
 
 def check_study(study, scenarios: dict) -> None:
-    _check_keys("study", study, STUDY_KEYS, required=STUDY_KEYS)
+    _check_keys("study", study, STUDY_KEYS, required=("seeds", "leaders"))
     choosing = _seeds("study.seeds", study["seeds"])
     rule = study["leaders"]
     _check_keys("study.leaders", rule, LEADER_KEYS, required=LEADER_KEYS)
@@ -244,6 +245,32 @@ def check_study(study, scenarios: dict) -> None:
     if shared := sorted(set(choosing) & set(confirming)):
         raise ParamError(f"study.leaders.confirm_seeds: {shared} also choose the leaders (study.seeds); "
                          "a seed that chooses cannot confirm")
+
+
+def check_ablation(ablation, presets: dict, scenarios: dict) -> None:
+    """study.ablation: a preset, a scenario, seeds, and variants that each change settings the preset has."""
+    _check_keys("study.ablation", ablation, ABLATION_KEYS, required=ABLATION_KEYS)
+    if ablation["preset"] not in presets:
+        raise _allowed("study.ablation.preset", ablation["preset"], list(presets))
+    if ablation["scenario"] not in scenarios:
+        raise _allowed("study.ablation.scenario", ablation["scenario"], list(scenarios))
+    _seeds("study.ablation.seeds", ablation["seeds"])
+    variants = ablation["variants"]
+    if not isinstance(variants, dict) or not variants:
+        raise ParamError("study.ablation.variants: must map variant names to the settings each changes, e.g. "
+                         "no_momentum: {momentum: 0.0}")
+    for name, changes in variants.items():
+        where = f"study.ablation.variants.{name}"
+        if not re.fullmatch(r"[a-z0-9_]+", str(name)):
+            raise ParamError(f"{where}: a variant name takes lower-case letters, digits and _ only")
+        if not isinstance(changes, dict) or not changes:
+            raise ParamError(f"{where}: must map settings of the preset to their values, e.g. {{momentum: 0.0}}")
+        for key in changes:
+            try:
+                search.get(presets[ablation["preset"]], key)
+            except KeyError:
+                raise ParamError(f"{where}.{key}: preset {ablation['preset']} has no such setting; a variant changes "
+                                 "a setting the preset has") from None
 
 
 def check_averaging(where: str, averaging, epochs: int | None) -> None:
@@ -302,6 +329,8 @@ def check(params: dict) -> None:
         if (scenario or {}).get("sparsity") is not None:
             check_sparsity(f"scenarios.{name}.sparsity", scenario["sparsity"], train["epochs"])
     check_study(params["study"], scenarios)
+    if "ablation" in params["study"]:
+        check_ablation(params["study"]["ablation"], presets, scenarios)
 
 
 def check_sparsity(where: str, sparsity, epochs: int) -> None:

@@ -32,8 +32,10 @@ def render(markdown: Path):
     # The HTML sits beside the Markdown, so that figures/... resolve.
     html = markdown.parent / f".{markdown.stem}.print.html"
     try:
-        subprocess.run(["pandoc", str(markdown), "--standalone", "--metadata", f"pagetitle={markdown.stem}",
-                        "--css", str(STYLE), "--output", str(html)], check=True)
+        # --columns: no Markdown line is "long", so pandoc fixes no column widths and tables size to their content
+        subprocess.run(["pandoc", str(markdown), "--standalone", "--columns", "100000",
+                        "--metadata", f"pagetitle={markdown.stem}", "--css", str(STYLE), "--output", str(html)],
+                       check=True)
         return weasyprint.HTML(filename=str(html)).render()
     finally:
         html.unlink(missing_ok=True)

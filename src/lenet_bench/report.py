@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import audit, figures
+from . import ablation, audit, calibration, figures
 from . import leaders as leader_rule
 from .atomic_files import write_text
 from .export import (
@@ -26,6 +26,7 @@ from .export import (
     sort_runs,
     study_params,
 )
+from .params import LABELS
 from .params import load as load_params
 from .problem import PARAMETER_COUNT, TEST_SIZE, TRAIN_SIZE
 from .registry import ALGORITHMS
@@ -81,20 +82,13 @@ def load_line(study: pd.DataFrame) -> str:
             f"per CPU (median {per_cpu.median():.2f}){rest}")
 
 
-def speed_spread_line(study: pd.DataFrame) -> str:
-    """How far one kind of hardware is from one speed: the spread of seconds per gradient evaluation
-    among the seeds of each method and scenario, which do the same work in different sittings."""
-    rate = study["seconds"] / study["grad_evals"]
-    groups = rate.groupby([study["optimizer"], study["scenario"]])
-    ratios = (groups.max() / groups.min())[groups.size() >= 3]
-    if ratios.empty:
+def untimed_line(study: pd.DataFrame) -> str:
+    """The presets whose seconds are unknown: not timed at the settings they ran with."""
+    untimed = sorted(study.loc[study["seconds"].isna(), "optimizer"].unique())
+    if not untimed or len(untimed) == study["optimizer"].nunique():
         return ""
-    (method, scenario), worst = ratios.idxmax(), ratios.max()
-    return (f"Machines of this kind still differ in speed from sitting to sitting: among the seeds of one method "
-            f"and scenario, the slowest took up to {worst:.1f}x the fastest's seconds per gradient evaluation "
-            f"({method}, {scenario}; median {ratios.median():.1f}x over {len(ratios)} methods and scenarios). "
-            "Accuracy and gradient evaluations compare exactly across every table and figure; seconds only "
-            "roughly, within about that factor.")
+    return (f" Not timed at the settings they ran with, so without seconds: {', '.join(untimed)} "
+            "(`lenet-bench speed` times them again).")
 
 
 def summary(study: pd.DataFrame) -> pd.DataFrame:
@@ -255,25 +249,25 @@ def verdict(cells: list[pd.Series], target: float, why_none: str) -> str:
         return why_none
     failed = [m for m in cells if m["reached"] < FAILS_BELOW * m["seeds"]]
     if len(failed) < len(cells):
-        return "works" if not failed else f"works, but failed in {', '.join(m['scenario'] for m in failed)}"
+        return "works" if not failed else f"works; failed in {', '.join(m['scenario'] for m in failed)}"
     best = max(failed, key=lambda m: m["accuracy"])
-    return (f"**failed**: {sum(m['reached'] for m in failed)}/{sum(m['seeds'] for m in failed)} seeds reached it, "
-            f"best mean {100 * best['accuracy']:.2f}%")
+    return (f"**failed**: {sum(m['reached'] for m in failed)}/{sum(m['seeds'] for m in failed)} reached, "
+            f"best {100 * best['accuracy']:.2f}%")
 
 
 def no_runs_reason(r: Results, name: str) -> str:
     if name in set(r.elsewhere["optimizer"]):
-        return f"run only on other hardware ({hardware(r.elsewhere[r.elsewhere['optimizer'] == name])})"
+        return f"other hardware only ({hardware(r.elsewhere[r.elsewhere['optimizer'] == name])})"
     if name in set(r.stale["optimizer"]):
-        return "to run again: tuned since its runs"
-    return "not in the study yet"
+        return "stale: tuned since"
+    return "not run yet"
 
 
 def accounted_table(r: Results) -> str:
     """Every preset of presets.yaml, one row each: what it is, its tuned settings, its result in each
     scenario (mean test accuracy, and seeds that reached the target), and its verdict."""
     lines = ["| preset | family | algorithm | tuned settings | "
-             + " | ".join(f"{s}: accuracy (%), reached" for s in r.scenarios) + " | verdict |",
+             + " | ".join(r.scenarios) + " | verdict |",
              "|---" * (5 + len(r.scenarios)) + "|"]
     for name, preset in r.params["optimizers"].items():
         cells, shown = [], []
@@ -311,11 +305,13 @@ def profile_ratios(study: pd.DataFrame, measure: str) -> dict[str, np.ndarray]:
 
 
 def cost_comparison(means: pd.DataFrame, chosen: str, other: str, scenario: str) -> str:
-    """What the chosen method costs per epoch against another, in one scenario, on the one hardware."""
+    """What the chosen method costs per epoch against another, in one scenario, in calibrated seconds."""
     a, b = (means[(means["optimizer"] == m) & (means["scenario"] == scenario)].iloc[0] for m in (chosen, other))
+    seconds = (f"{chosen} takes {a['seconds_per_epoch'] / b['seconds_per_epoch']:.1f}x the calibrated seconds of "
+               f"{other}" if a["seconds_per_epoch"] > 0 and b["seconds_per_epoch"] > 0
+               else "their seconds are not timed yet")
     return (f"Per epoch in `{scenario}`, {chosen} spends {a['grad_evals_per_epoch'] / TRAIN_SIZE:.1f} and {other} "
-            f"{b['grad_evals_per_epoch'] / TRAIN_SIZE:.1f} gradient evaluations per training sample, and {chosen} "
-            f"takes {a['seconds_per_epoch'] / b['seconds_per_epoch']:.1f}x the wall time of {other}.")
+            f"{b['grad_evals_per_epoch'] / TRAIN_SIZE:.1f} gradient evaluations per training sample, and {seconds}.")
 
 
 def sensitivity_text(r: Results, out: Path) -> str:
@@ -344,8 +340,9 @@ def audit_section(params: dict, replays: pd.DataFrame | None) -> str:
             "trained for the whole budget) replay successive halving offline, trial by trial in the order of their "
             "numbers, as Optuna's pruner would have judged them, for every first rung and reduction factor. Regret: "
             "the best final validation accuracy of the unpruned tuning minus that of the trial the schedule would have "
-            "picked (points); epochs: what the schedule would have spent.\n\n"
-            + audit.markdown(replays, settings["max_regret"])
+            "picked (points); epochs: what the schedule would have spent, summed over the audited presets (each "
+            "preset's own on the [tuning page](tuning.md)).\n\n"
+            + audit.markdown(replays, settings["max_regret"], per_preset=False)
             + f"\n\nThe cheapest schedule within {100 * settings['max_regret']:.2f} points on every audited preset: "
             f"`tuning.rungs: {audit.describe_rungs(choice)}`"
             + ("." if agrees else f"; params.yaml still holds `{audit.describe_rungs(params['tuning']['rungs'])}`."))
@@ -428,6 +425,8 @@ class Results:
     tunings: dict              # preset -> its table of trials, None where not tuned yet
     audit: pd.DataFrame | None  # the pruning audit's replays (tuning/audit.csv), None before it ran
     experiments: pd.DataFrame  # results/experiments.csv: the sparsification comparisons
+    timings: pd.DataFrame | None  # results/speed.csv (`lenet-bench speed`), None before it ran
+    ablation: pd.DataFrame     # results/ablation.csv's runs at the current settings of study.ablation's variants
 
     @property
     def target(self) -> float:
@@ -455,10 +454,20 @@ def load(root: Path) -> Results:
     scenarios = [s for s in params["scenarios"] if s in set(study["scenario"])]
     if not scenarios:
         raise SystemExit("results/study.csv has no run of a scenario that params.yaml has")
-    study = study[study["scenario"].isin(scenarios)]
+    timings = calibration.read(root)  # every seconds value of the report is calibrated, never wall time
+    study = calibration.apply(study[study["scenario"].isin(scenarios)], timings)
+    curves = calibration.apply_to_curves(curves, study)
     experiments = root / "results" / "experiments.csv"
     return Results(params, study, curves, stale, elsewhere, scenarios, summary(study), tuning_tables(root, params),
-                   read_audit(root), pd.read_csv(experiments) if experiments.exists() else pd.DataFrame())
+                   read_audit(root), pd.read_csv(experiments) if experiments.exists() else pd.DataFrame(), timings,
+                   ablation_runs(root, params))
+
+
+def ablation_runs(root: Path, params: dict) -> pd.DataFrame:
+    """The ablation's runs at the current settings of its variants (none before `study --ablation` ran)."""
+    if "ablation" not in params["study"] or not (root / ablation.EXPORT).exists():
+        return pd.DataFrame(columns=KEY)
+    return sort_runs(read_export(root, ablation.EXPORT), ablation.with_variants(params)[0]).current
 
 
 def title(r: Results) -> str:
@@ -493,7 +502,9 @@ def answer_section(r: Results, choices: dict[str, Choice], out: Path, styles: di
     seeds = runs.groupby("optimizer")["seed"].nunique()
     reached = runs.groupby("optimizer")["target_grad_evals"].apply(lambda c: c.notna().sum())
     reliable = [m for m in seeds.index if seeds[m] >= RELIABLE_SEEDS and reached[m] >= RELIABLE_REACHED]
-    cost = runs[runs["optimizer"].isin(reliable)].groupby("optimizer")["target_grad_evals"].mean().sort_values()
+    reliable_runs = runs[runs["optimizer"].isin(reliable)].groupby("optimizer")
+    cost = reliable_runs["target_grad_evals"].mean().sort_values()
+    seconds = reliable_runs["target_seconds"].mean().dropna().sort_values()
     if cost.empty:
         budget = (f"**By budget**: no method has yet reached {100 * target:.2f}% on {RELIABLE_REACHED} of "
                   f"{RELIABLE_SEEDS} seeds in `{first}` (methods with fewer than {RELIABLE_SEEDS} seeds do not "
@@ -502,7 +513,10 @@ def answer_section(r: Results, choices: dict[str, Choice], out: Path, styles: di
         budget = (f"**By budget**: of the methods that reached {100 * target:.2f}% on at least {RELIABLE_REACHED} "
                   f"of {RELIABLE_SEEDS} seeds in `{first}` ({', '.join(cost.index)}), **{cost.index[0]}** gets there "
                   f"with the fewest gradient evaluations, {cost.iloc[0] / 1e6:.2f} M on average"
-                  + (f" (then {cost.index[1]}, {cost.iloc[1] / 1e6:.2f} M)." if len(cost) > 1 else "."))
+                  + (f" (then {cost.index[1]}, {cost.iloc[1] / 1e6:.2f} M)" if len(cost) > 1 else "")
+                  + (f"; in calibrated seconds, **{seconds.index[0]}**, {seconds.iloc[0]:.0f} s"
+                     + (f" (then {seconds.index[1]}, {seconds.iloc[1]:.0f} s)" if len(seconds) > 1 else "")
+                     if len(seconds) else "; no calibrated seconds yet (`lenet-bench speed`)") + ".")
     means = runs.groupby("optimizer").agg(accuracy=("test_accuracy", "mean"), cost=("target_grad_evals", "mean"),
                                           reached=("target_grad_evals", lambda c: c.notna().mean()))
     means = means[means["reached"] >= 0.5]  # a cost to the target needs the target reached, most of the time
@@ -538,11 +552,11 @@ def setup_section(r: Results, out: Path) -> str:
              f"- **Seeds**: {seeds.min() if seeds.min() == seeds.max() else f'{seeds.min()} to {seeds.max()}'} "
              "per method and scenario.\n"
              f"- **Hardware**: every run below, {len(study)} of them, on one kind: {hardware(study)} "
-             f"({study['seconds'].sum() / 3600:.1f} hours of training summed over runs); {load_line(study)}. "
-             f"{speed_spread_line(study)}\n"
+             f"({study['wall_seconds'].sum() / 3600:.1f} hours of training wall time summed over runs); "
+             f"{load_line(study)}.\n"
              "- **Cost**: gradient evaluations count one per sample per backward pass (a Hessian- or Gauss-Newton-"
-             "vector product counts two; SVRG's full passes and L-BFGS's line-search evaluations count too); "
-             "seconds are training wall time, test evaluation excluded.\n")
+             "vector product counts two; SVRG's full passes and L-BFGS's line-search evaluations count too). "
+             f"{calibration.describe(r.timings)}{untimed_line(study)}\n")
     s.append(f"**Tuning.** Every preset but {', '.join(f'`{p}`' for p in params['tuning']['fixed'])} "
              "(`tuning.fixed`, kept as the brief gives it) gets the same budget, "
              + (f"{params['tuning']['trials']} Optuna trials from a search space declared beside the preset (its "
@@ -564,8 +578,9 @@ def setup_section(r: Results, out: Path) -> str:
 def methods_section(r: Results) -> str:
     s = ["## 2. Every method tried, accounted for\n",
          "One row per preset of presets.yaml: its algorithm (each is described on the [presets page](presets.md)), "
-         "the settings its tuning chose, and in each scenario its test accuracy, mean ± standard deviation over "
-         f"seeds, with the seeds that reached {100 * r.target:.2f}% within the budget. A preset **failed** in a "
+         "the settings its tuning chose, and in each scenario's column its test accuracy (%), mean ± standard "
+         f"deviation over seeds, with the seeds that reached {100 * r.target:.2f}% within the budget (stale: tuned "
+         "again since its runs, which the study repeats at the new settings). A preset **failed** in a "
          f"scenario where fewer than {FAILS_BELOW:.0%} of its seeds reached it (declared before the runs: "
          "`FAILS_BELOW` of lenet_bench.report). What each method cost is in §4 and on the "
          "[results page](results.md).\n"]
@@ -601,14 +616,15 @@ def profile_section(r: Results, out: Path, styles: dict) -> str:
     reached = sorted(study.loc[study["target_epoch"].notna(), "optimizer"].unique())
     solved = study[study["optimizer"].isin(reached)]
     problems = common_problems(solved)
-    figures.performance_profile({"gradient evaluations": profile_ratios(solved, "grad_evals"),
-                                 f"seconds ({hardware(study)})": profile_ratios(solved, "seconds")},
-                                out / "figures" / "profile.png", styles)
+    measures = {"gradient evaluations": profile_ratios(solved, "grad_evals")}
+    if solved["seconds"].notna().all():  # untimed presets (no results/speed.csv yet) have no seconds to compare
+        measures["calibrated seconds"] = profile_ratios(solved, "seconds")
+    figures.performance_profile(measures, out / "figures" / "profile.png", styles)
     return "\n".join([
         "## 4. Performance profile\n",
         "In the manner of the AlgoPerf benchmark: a problem is one scenario and seed; a method's cost on it is "
-        f"what it spent to first reach {100 * r.target:.2f}% (gradient evaluations, or seconds on the one kind of "
-        "hardware); the curve gives the fraction of problems a method solved within τ times the cheapest "
+        f"what it spent to first reach {100 * r.target:.2f}% (gradient evaluations, or calibrated seconds, §1); "
+        "the curve gives the fraction of problems a method solved within τ times the cheapest "
         "method's cost. Every method that reached the target at least once is drawn "
         f"({len(reached)} of {study['optimizer'].nunique()}); a problem it never solved never counts. The problems "
         f"are the {len(problems)} that every one of them ran ({problem_list(problems)}): a seed that only some "
@@ -620,12 +636,16 @@ def profile_section(r: Results, out: Path, styles: dict) -> str:
 
 
 def score_table(solved: pd.DataFrame, problems: pd.MultiIndex) -> str:
-    ratios = profile_ratios(solved, "grad_evals")
+    """One AlgoPerf score per method, in gradient evaluations and in calibrated seconds, beside accuracy."""
+    by_evals, by_seconds = profile_ratios(solved, "grad_evals"), profile_ratios(solved, "seconds")
+    timed = solved["seconds"].notna().all()
     on_problems = solved[solved.set_index(["scenario", "seed"]).index.isin(problems)]
     accuracy = on_problems.groupby("optimizer")["test_accuracy"].mean()
-    rows = sorted(((profile_score(r), m) for m, r in ratios.items()), reverse=True)
-    lines = ["| method | score (gradient evaluations) | test accuracy (%) |", "|---|---|---|"]
-    lines += [f"| {m} | {score:.3f} | {100 * accuracy[m]:.2f} |" for score, m in rows]
+    rows = sorted(((profile_score(r), m) for m, r in by_evals.items()), reverse=True)
+    lines = ["| method | score (gradient evaluations) | score (calibrated seconds) | test accuracy (%) |",
+             "|---|---|---|---|"]
+    lines += [f"| {m} | {score:.3f} | {f'{profile_score(by_seconds[m]):.3f}' if timed else '–'} "
+              f"| {100 * accuracy[m]:.2f} |" for score, m in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -762,6 +782,42 @@ def loss_gap(r: Results, methods: list[str], scenario: str, out: Path, styles: d
             "unseen images.\n\n![training and test loss](figures/train_test_loss.png)\n")
 
 
+def ablation_text(r: Results, chosen: str) -> str:
+    """What each component of study.ablation's preset buys: its variants against the tuned preset, paired
+    over the seeds both ran."""
+    spec = r.params["study"].get("ablation")
+    if spec is None:
+        return ""
+    preset, scenario, seeds = spec["preset"], spec["scenario"], spec["seeds"]
+    on = r.study[(r.study["optimizer"] == preset) & (r.study["scenario"] == scenario) & r.study["seed"].isin(seeds)]
+    tuned = on.set_index("seed")
+    s = [f"**Ablation** (`lenet-bench study --ablation`, declared in params.yaml's study.ablation): {preset} with one "
+         f"component switched off or set to its plain default at a time, the rest as tuned, in `{scenario}` on seeds "
+         f"{', '.join(map(str, seeds))}, with the same budget. Δ is the mean paired difference from the tuned "
+         "preset over the seeds both ran: what the component buys is minus Δ."
+         + ("" if preset == chosen else f" (The ablation is declared for {preset}; the chosen method is {chosen}.)")
+         + "\n"]
+    lines = [f"| variant | changes | test accuracy (%) | Δ (points) | reached {100 * r.target:.2f}% "
+             "| M grad evals to it | train loss |", "|---|---|---|---|---|---|---|"]
+
+    def row(name: str, changes: str, runs: pd.DataFrame) -> str:
+        if runs.empty:
+            return f"| {name} | {changes} | not run yet | | | | |"
+        paired = runs.set_index("seed")["test_accuracy"] - tuned["test_accuracy"]
+        delta = "–" if name == "tuned" else f"{100 * paired.dropna().mean():+.2f}"
+        return (f"| {name} | {changes} | {mean_std(runs['test_accuracy'], 100)} | {delta} "
+                f"| {int(runs['target_epoch'].notna().sum())}/{len(runs)} "
+                f"| {_mean_or_dash(runs['target_grad_evals'] / 1e6, '.2f')} | {mean_std(runs['train_loss'], 1, 3)} |")
+
+    lines.append(row("tuned", "as in presets.yaml", on))
+    for kind, changes in spec["variants"].items():
+        name = ablation.variant_name(preset, kind)
+        runs = r.ablation[(r.ablation["optimizer"] == name) & (r.ablation["scenario"] == scenario)] \
+            if not r.ablation.empty else r.ablation
+        lines.append(row(kind, ablation.changes_text(changes), runs[runs["seed"].isin(seeds)]))
+    return "\n".join(s + lines) + "\n"
+
+
 def chosen_section(r: Results, choice: Choice, out: Path, styles: dict) -> str:
     chosen, target = chosen_method(choice), r.target
     rows = r.of(chosen)
@@ -788,13 +844,54 @@ def chosen_section(r: Results, choice: Choice, out: Path, styles: dict) -> str:
     if runner_up:
         s.append(cost_comparison(r.means, chosen, runner_up, choice.scenario) + "\n")
     s.append(loss_gap(r, [m for m in (chosen, runner_up) if m], choice.scenario, out, styles))
+    s.append(ablation_text(r, chosen))
+    return "\n".join(s)
+
+
+DESIGNED = "designed"  # the family of a preset this project designed from the study's evidence
+
+
+def designed_section(r: Results) -> str:
+    """Each designed preset against the preset it builds on (the same algorithm's), scenario by scenario:
+    accuracy with a paired test over shared seeds, and the gradient evaluations to the target."""
+    designed = [name for name, p in r.params["optimizers"].items() if p.get("family") == DESIGNED]
+    s = ["## 7. A method designed from the evidence\n"]
+    if not designed:
+        return s[0] + f"\n_No preset of presets.yaml is of the family `{DESIGNED}` yet._\n"
+    alpha = r.params["study"]["leaders"]["alpha"]
+    for name in designed:
+        preset = r.params["optimizers"][name]
+        base = next((b for b, p in r.params["optimizers"].items()
+                     if p["algorithm"] == preset["algorithm"] and p.get("family") != DESIGNED), None)
+        changed = sorted(k for k in preset if k not in LABELS and preset[k] != r.params["optimizers"][base].get(k)) \
+            if base else []
+        s.append(f"**{name}** builds on {base}: it changes {', '.join(f'`{k}`' for k in changed)}, and was tuned and "
+                 "studied under exactly the protocol of every other preset (same trials, sampler, rungs and seeds).\n")
+        if r.of(name).empty or base is None or r.of(base).empty:
+            s.append(f"_No study runs of {name} and {base} at their current settings yet._\n")
+            continue
+        lines = [f"| scenario | {name} (%) | {base} (%) | Δ (points), wins | p (sign flip) | verdict "
+                 f"| M grad evals to {100 * r.target:.2f}%: {name} / {base} |", "|---|---|---|---|---|---|---|"]
+        for scenario in r.scenarios:
+            mine, theirs = (r.of(m)[r.of(m)["scenario"] == scenario] for m in (name, base))
+            if mine.empty or theirs.empty:
+                continue
+            test = paired(r.study, scenario, name, base)
+            verdict = ("tie" if not test.p < alpha else "wins" if test.mean > 0 else "loses")
+            lines.append(f"| {scenario} | {mean_std(mine['test_accuracy'], 100)} | "
+                         f"{mean_std(theirs['test_accuracy'], 100)} | {test.mean:+.2f}, {test.wins}/{test.seeds} "
+                         f"| {test.p:.3f} | **{verdict}** | {_mean_or_dash(mine['target_grad_evals'] / 1e6, '.2f')} / "
+                         f"{_mean_or_dash(theirs['target_grad_evals'] / 1e6, '.2f')} |")
+        s.append("\n".join(lines) + "\n")
+        s.append(f"A verdict is a paired sign-flip test over the seeds both ran, at level {alpha} (uncorrected: one "
+                 f"comparison per scenario); a tie says the seeds cannot tell the two apart.\n")
     return "\n".join(s)
 
 
 def baseline_section(r: Results, chosen: str) -> str:
     baseline = r.of("sgd")
     if baseline.empty:
-        return "## 7. The brief's baseline beside ours\n\n_The baseline preset `sgd` is not in this study._\n"
+        return "## 8. The brief's baseline beside ours\n\n_The baseline preset `sgd` is not in this study._\n"
     sgd = r.params["optimizers"].get("sgd", {})
     lines = [f"| scenario | sgd (lr {sgd.get('lr', '?')}, batch {sgd.get('batch_size', '?')}) | {chosen} | target |",
              "|---|---|---|---|"]
@@ -802,7 +899,7 @@ def baseline_section(r: Results, chosen: str) -> str:
         b, c = (runs[runs["scenario"] == scenario] for runs in (baseline, r.of(chosen)))
         lines.append(f"| {scenario} | {mean_std(b['test_accuracy'], 100)}% | {mean_std(c['test_accuracy'], 100)}% "
                      f"| {100 * r.target:.2f}% |")
-    return "## 7. The brief's baseline beside ours\n\n" + "\n".join(lines) + "\n"
+    return "## 8. The brief's baseline beside ours\n\n" + "\n".join(lines) + "\n"
 
 
 def failures_section(r: Results) -> str:
@@ -831,7 +928,7 @@ def failures_section(r: Results) -> str:
         text += ("\n\n**Working, but dear**, in gradient evaluations per epoch against the median method's: "
                  + "; ".join(f"{', '.join(group.index)} {value:.1f}x" for value, group in ratio.groupby(ratio))
                  + ". Their budgets were not cut: each trains the same number of epochs.")
-    return "## 8. What did not work\n\n" + text + "\n"
+    return "## 9. What did not work\n\n" + text + "\n"
 
 
 def build(root: Path, out: Path) -> str:
@@ -844,7 +941,8 @@ def build(root: Path, out: Path) -> str:
                         methods_section(r), leaders_section(r, choices),
                         variance_section(r, choice, root),
                         curves_section(r, out, styles), profile_section(r, out, styles), sparse_section(r, out),
-                        chosen_section(r, choice, out, styles), baseline_section(r, chosen_method(choice)),
+                        chosen_section(r, choice, out, styles), designed_section(r),
+                        baseline_section(r, chosen_method(choice)),
                         failures_section(r)]) + "\n"
     for figure in (out / "figures").glob("*.png"):  # a figure this report no longer draws goes with it
         if f"(figures/{figure.name})" not in report:

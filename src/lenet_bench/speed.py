@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .export import DEVICE, study_params
+from .export import DEVICE, preset_settings, study_params
 from .params import run_config
 from .training import library_versions, train
 
@@ -46,22 +46,9 @@ def measure(params: dict, presets: list[str], dataset: dict, rounds: int, progre
         for preset in presets:
             load = os.getloadavg()[0]
             timed = time_epoch(params, preset, dataset)
-            rows.append({"preset": preset, "round": round_, **timed, "load_before": round(load, 2)})
+            rows.append({"preset": preset, "round": round_, **timed, "load_before": round(load, 2),
+                         "preset_settings": preset_settings(params["optimizers"][preset])})
             progress(f"round {round_}/{rounds} {preset}: {timed['seconds']:.1f} s (load {load:.2f})")
     table = pd.DataFrame(rows)
     versions = library_versions()
     return table.assign(machine=machine(), cpus=os.cpu_count(), threads=1, torch=versions["torch"])
-
-
-def calibrated(timings: pd.DataFrame) -> pd.DataFrame:
-    """Per preset: the median seconds of an epoch and per gradient evaluation, and the spread of its
-    rounds (slowest over fastest)."""
-    per_eval = timings["seconds"] / timings["grad_evals"]
-    grouped = timings.assign(per_eval=per_eval).groupby("preset", sort=False)
-    return pd.DataFrame({
-        "seconds_per_epoch": grouped["seconds"].median(),
-        "seconds_per_grad_eval": grouped["per_eval"].median(),
-        "spread": grouped["seconds"].max() / grouped["seconds"].min(),
-        "rounds": grouped.size(),
-        "load_before": grouped["load_before"].max(),
-    })

@@ -8,6 +8,7 @@ examples:
   lenet-bench study --cluster slurm --workers 32  # workers from Slurm (dask-jobqueue)
   lenet-bench study --with-dvc --jobs 2      # each run a DVC experiment, through DVC's local queue
   lenet-bench study --confirm                # the confirming seeds for each scenario's leaders (study.leaders)
+  lenet-bench study --ablation               # the chosen method with one component off at a time (study.ablation)
   lenet-bench study --presets kfac --scenarios standard --tuning tuning/seed1 --export results/tuning_seed1.csv
                                              # the best settings of another tuning, its own export
   lenet-bench study --presets momentum --epochs 1 --export results/smoke.csv   # a smoke run
@@ -44,6 +45,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--export", type=Path, default=EXPORT,
                         help=f"the export to read and append to (default {EXPORT}; its learning curves go "
                              "beside it, <name>_curves.csv)")
+    parser.add_argument("--ablation", action="store_true", help="the variants of params.yaml's study.ablation, each "
+                        "a preset with one component off, on its scenario and seeds (export: results/ablation.csv)")
     parser.add_argument("--tuning", type=Path, help="take each preset's settings from the best finished trial of "
                         "this folder's tuning (e.g. tuning/seed1) instead of params.yaml; needs its own --export")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
@@ -65,7 +68,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> None:
-    from lenet_bench import cluster, export
+    from lenet_bench import ablation, cluster, export
     from lenet_bench import params as params_module
     from lenet_bench.params import ParamError
     from lenet_bench.study import leaders, parse_seeds, plan, replaced_budgets
@@ -86,6 +89,20 @@ def run(args) -> None:
     if args.confirm and (args.presets or args.top is not None or args.scenarios or args.seeds):
         sys.exit("error: --confirm takes its presets, scenarios and seeds from params.yaml's study.leaders; "
                  "drop --presets, --top, --scenarios and --seeds")
+    if args.ablation:
+        if args.presets or args.top is not None or args.confirm or args.tuning or args.scenarios or args.seeds \
+                or args.with_dvc:
+            sys.exit("error: --ablation takes its presets, scenario and seeds from params.yaml's study.ablation; drop "
+                     "--presets, --top, --confirm, --tuning, --scenarios, --seeds and --with-dvc")
+        if "ablation" not in params["study"]:
+            sys.exit("error: --ablation: params.yaml declares no study.ablation (a preset, a scenario, seeds and "
+                     "variants; see its comments)")
+        if args.export == EXPORT:
+            args.export = ablation.EXPORT
+        spec = params["study"]["ablation"]
+        params, variants = ablation.with_variants(params)
+        args.presets, args.scenarios = ",".join(variants), spec["scenario"]
+        args.seeds = ",".join(map(str, spec["seeds"]))
     if args.tuning and args.export == EXPORT:
         sys.exit(f"error: --tuning runs settings params.yaml does not hold; give them an export of their own "
                  f"(--export results/tuning_{args.tuning.name}.csv), not {EXPORT}")

@@ -1,0 +1,43 @@
+"""study.ablation: each variant is the preset with one component changed, run by the study like a preset."""
+import pytest
+
+from lenet_bench import ablation
+from lenet_bench.errors import UserError
+from lenet_bench.study import plan
+
+
+def test_each_variant_changes_its_own_settings_and_is_never_tuned(project_params):
+    params, names = ablation.with_variants(project_params)
+    spec = project_params["study"]["ablation"]
+    preset = project_params["optimizers"][spec["preset"]]
+    assert names == [f"{spec['preset']}-{v}" for v in spec["variants"]]
+    for name, changes in zip(names, spec["variants"].values()):
+        variant = params["optimizers"][name]
+        assert {k: v for k, v in variant.items() if k not in changes} == \
+            {k: v for k, v in preset.items() if k not in changes and k != "search"}  # run, never tuned
+        assert all(variant[k] == v for k, v in changes.items()) and name in params["tuning"]["fixed"]
+    assert names[0] not in project_params["optimizers"]  # the params given are left alone
+
+
+def test_the_study_plans_every_variant_on_the_declared_scenario_and_seeds(project_params):
+    params, names = ablation.with_variants(project_params)
+    spec = project_params["study"]["ablation"]
+    runs, already = plan(params, names, [spec["scenario"]], spec["seeds"], 1, None, pd_empty())
+    assert already == 0 and len(runs) == len(names) * len(spec["seeds"])
+    assert {r.scenarios for r in runs} == {(spec["scenario"],)}
+
+
+def test_a_variant_named_like_a_preset_is_refused(project_params):
+    project_params["study"]["ablation"]["variants"] = {"ema": {"momentum": 0.0}}
+    project_params["optimizers"]["kfac-ema"] = project_params["optimizers"]["kfac"]
+    with pytest.raises(UserError, match="its preset name 'kfac-ema' is taken by a preset of presets.yaml"):
+        ablation.with_variants(project_params)
+
+
+def test_changes_read_as_settings():
+    assert ablation.changes_text({"momentum": 0.0, "schedule": {"name": "constant"}}) == "momentum 0, schedule constant"
+
+
+def pd_empty():
+    import pandas as pd
+    return pd.DataFrame(columns=["optimizer", "scenario", "seed", "fingerprint"])
