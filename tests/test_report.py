@@ -69,7 +69,7 @@ def test_report_has_every_section_and_picks_the_best_method_that_beats_the_targe
     assert "are good, fast, bad. Not confirmed yet: good, fast, bad lack some of the confirming seeds" in text
     assert "## 6. The chosen method: good (provisional: its leaders are not confirmed yet)" in text
     assert "bad stayed below 89.38%" in text and "**Working, but dear**" not in text  # bad does not work at all
-    for figure in ("curves_standard.png", "curves_l2.png", "curves_sparse.png", "profile.png"):
+    for figure in ("curves.png", "profile.png"):
         assert (tmp_path / "report" / "figures" / figure).stat().st_size > 0
 
 
@@ -78,7 +78,7 @@ def test_same_export_same_report(tmp_path, project_params):
     first = report.build(tmp_path, tmp_path / "one")
     second = report.build(tmp_path, tmp_path / "two")
     assert first == second
-    for figure in ("profile.png", "curves_standard.png"):
+    for figure in ("profile.png", "curves.png"):
         assert (tmp_path / "one" / "figures" / figure).read_bytes() == (tmp_path / "two" / "figures" / figure).read_bytes()
 
 
@@ -310,7 +310,7 @@ def test_every_figure_prints_its_text_at_7_points_or_more(tmp_path, project_para
     monkeypatch.setattr(figures, "_save", lambda fig, path, **kw: (drawn.append((path.name, fig)), save(fig, path, **kw)))
     fake_export(tmp_path, project_params, seeds=range(3))
     report.build(tmp_path, tmp_path / "report")
-    assert {name for name, _ in drawn} >= {"pareto.png", "profile.png", "curves_standard.png"}
+    assert {name for name, _ in drawn} >= {"pareto.png", "profile.png", "curves.png"}
     for name, fig in drawn:
         width = fig.get_size_inches()[0]
         assert width <= figures.PRINT_WIDTH + 1e-9, name

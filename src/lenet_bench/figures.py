@@ -40,48 +40,52 @@ def _save(fig, path: Path, layout: bool = True) -> None:
     plt.close(fig)
 
 
-def learning_curves(curves: pd.DataFrame, methods: list[str], title: str, path: Path,
+CURVE_PANELS = (("test_accuracy", "epoch"), ("test_accuracy", "grad_evals"), ("test_loss", "grad_evals"))
+CURVE_LABELS = {"test_accuracy": "test accuracy (%)", "test_loss": "test loss"}
+
+
+def learning_curves(curves: pd.DataFrame, methods: list[str], scenarios: list[str], path: Path,
                     style: dict[str, dict], target_percent: float) -> None:
-    """Test accuracy and loss against epochs, gradient evaluations and seconds: the mean over seeds, in a
-    band of one standard deviation either side."""
-    fig, axes = plt.subplots(2, 3, figsize=(PRINT_WIDTH, 4.8), sharey="row")
-    losses, means = [], {}
-    for method in methods:
-        runs = curves[curves["optimizer"] == method].groupby("epoch")
-        mean = runs.mean(numeric_only=True).reset_index()
-        if not mean.empty:  # a method with no runs in this scenario yet has no line
+    """A row per scenario: test accuracy against epochs and gradient evaluations, and test loss against
+    gradient evaluations; the mean over seeds, in a band of one standard deviation either side."""
+    fig, axes = plt.subplots(len(scenarios), len(CURVE_PANELS), figsize=(PRINT_WIDTH, 0.6 + 1.75 * len(scenarios)),
+                             squeeze=False)
+    handles = {}
+    for row, scenario in enumerate(scenarios):
+        losses = []
+        for method in methods:
+            runs = curves[(curves["scenario"] == scenario) & (curves["optimizer"] == method)].groupby("epoch")
+            mean = runs.mean(numeric_only=True).reset_index()
+            if mean.empty:  # a method with no runs in this scenario yet has no line
+                continue
             spread = runs[["test_accuracy", "test_loss"]].std().fillna(0).reset_index(drop=True)
-            means[method] = mean.assign(accuracy_sd=spread["test_accuracy"], loss_sd=spread["test_loss"])
             losses += list(mean["test_loss"].dropna())
-    for method, mean in means.items():
-        # A method that never reaches the axes' floor stays in the legend, with where it ended.
-        last = mean.iloc[-1]
-        below = 100 * mean["test_accuracy"].max() < ACCURACY_FLOOR
-        name = f"{method} (below the axes: ends at {100 * last['test_accuracy']:.1f}%)" if below else method
-        for column, (x, label) in enumerate(AXES.items()):
-            xs = mean[x] / (1e6 if x == "grad_evals" else 1)
-            axes[0, column].plot(xs, 100 * mean["test_accuracy"], label=name, markersize=3, linewidth=1,
-                                 **style[method])
-            axes[0, column].fill_between(xs, 100 * (mean["test_accuracy"] - mean["accuracy_sd"]),
-                                         100 * (mean["test_accuracy"] + mean["accuracy_sd"]),
-                                         color=style[method]["color"], alpha=0.15, linewidth=0)
-            axes[1, column].plot(xs, mean["test_loss"], label=name, markersize=3, linewidth=1, **style[method])
-            axes[1, column].fill_between(xs, mean["test_loss"] - mean["loss_sd"], mean["test_loss"] + mean["loss_sd"],
-                                         color=style[method]["color"], alpha=0.15, linewidth=0)
-            axes[1, column].set_xlabel(label)
-    for column in range(3):
-        axes[0, column].axhline(target_percent, color="grey", linestyle=":")
-        axes[0, column].set_ylim(ACCURACY_FLOOR, None)
-        for row in range(2):
-            axes[row, column].grid(True, alpha=0.3)
-    axes[0, 0].set_ylabel("test accuracy (%)")
-    axes[1, 0].set_ylabel("test loss")
-    if losses:  # the region where the methods compete: up to twice the lowest loss
-        low = min(losses)
-        axes[1, 0].set_ylim(0.95 * low, 1.02 * min(max(losses), 2 * low))
-    fig.suptitle(title)
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=3, frameon=False)
-    fig.tight_layout(rect=(0, 0.03 + 0.03 * math.ceil(len(means) / 3), 1, 1))
+            # A method that never reaches the axes' floor stays in the legend, said to be below them.
+            below = 100 * (curves.loc[curves["optimizer"] == method, "test_accuracy"].max()) < ACCURACY_FLOOR
+            name = f"{method} (below the accuracy axes)" if below else method
+            for column, (y, x) in enumerate(CURVE_PANELS):
+                scale = 100 if y == "test_accuracy" else 1
+                xs = mean[x] / (1e6 if x == "grad_evals" else 1)
+                line, = axes[row, column].plot(xs, scale * mean[y], label=name, markersize=3, linewidth=1,
+                                               **style[method])
+                axes[row, column].fill_between(xs, scale * (mean[y] - spread[y]), scale * (mean[y] + spread[y]),
+                                               color=style[method]["color"], alpha=0.15, linewidth=0)
+                handles.setdefault(name, line)
+        for column, (y, x) in enumerate(CURVE_PANELS):
+            ax = axes[row, column]
+            ax.grid(True, alpha=0.3)
+            if y == "test_accuracy":
+                ax.axhline(target_percent, color="grey", linestyle=":")
+                ax.set_ylim(ACCURACY_FLOOR, None)
+            elif losses:  # the region where the methods compete: up to twice the lowest loss
+                low = min(losses)
+                ax.set_ylim(0.95 * low, 1.02 * min(max(losses), 2 * low))
+            ax.set_ylabel(f"{scenario}: {CURVE_LABELS[y]}" if column == 0 else CURVE_LABELS[y])
+            if row == len(scenarios) - 1:
+                ax.set_xlabel(AXES[x])
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=4, frameon=False)
+    legend_inches = 0.2 * math.ceil(len(handles) / 4) + 0.1
+    fig.tight_layout(rect=(0, legend_inches / fig.get_size_inches()[1], 1, 1))
     _save(fig, path, layout=False)
 
 
@@ -184,9 +188,9 @@ def lr_sensitivity(trials: dict[str, pd.DataFrame], families: dict[str, str], pa
     per family, each preset of a panel in a colour of its own. A finished trial is a filled marker at its
     final accuracy; a pruned one a hollow marker at the accuracy it was stopped with."""
     groups = sorted(set(families.values()))
-    columns = 3
+    columns = 4
     rows = math.ceil(len(groups) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(PRINT_WIDTH, 2.3 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(PRINT_WIDTH, 2.45 * rows), squeeze=False)
     for ax, family in zip(axes.flat, groups):
         top = -math.inf
         for colour, preset in zip(COLOURS, [p for p in trials if families[p] == family]):
@@ -202,11 +206,11 @@ def lr_sensitivity(trials: dict[str, pd.DataFrame], families: dict[str, str], pa
         if math.isfinite(top):  # a family that never nears the floor still shows
             ax.set_ylim(min(ACCURACY_FLOOR, top - 10), top + 1)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(loc="best", handletextpad=0.1, borderaxespad=0.2, framealpha=0.7)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), handletextpad=0.1, borderaxespad=0,
+                  columnspacing=0.4, handlelength=0.8, ncol=2, frameon=False)  # below: no point is hidden
     for ax in axes.flat[len(groups):]:
         ax.set_visible(False)
     for ax in axes[:, 0]:
         ax.set_ylabel("validation accuracy (%)")
-    for ax in axes[-1, :]:
-        ax.set_xlabel("learning rate")
+    fig.supxlabel("learning rate (log scale); filled: finished trial, hollow: pruned", fontsize=SMALLEST)
     _save(fig, path)

@@ -596,18 +596,18 @@ def methods_section(r: Results) -> str:
 
 
 def curves_section(r: Results, out: Path, styles: dict) -> str:
-    """The learning curves of the best method of each family; draws figures/curves_<scenario>.png."""
+    """The learning curves of the best method of each family, every scenario; draws figures/curves.png."""
     first = r.means[r.means["scenario"] == r.scenarios[0]]
     best_by_family = first.sort_values("accuracy", ascending=False).drop_duplicates("family")["optimizer"].tolist()
-    for scenario in r.scenarios:
-        figures.learning_curves(r.curves[r.curves["scenario"] == scenario], best_by_family,
-                                f"{scenario}: the best method of each family (mean over seeds)",
-                                out / "figures" / f"curves_{scenario}.png", styles, 100 * r.target)
-    s = ["## 3. Learning curves\n",
-         f"The best method of each family ({', '.join(best_by_family)}), by mean test accuracy in "
-         f"`{r.scenarios[0]}`; test accuracy and loss against epochs, gradient evaluations and seconds.\n"]
-    s += [f"![{scenario} learning curves](figures/curves_{scenario}.png)\n" for scenario in r.scenarios]
-    return "\n".join(s)
+    figures.learning_curves(r.curves, best_by_family, r.scenarios, out / "figures" / "curves.png", styles,
+                            100 * r.target)
+    return "\n".join([
+        "## 3. Learning curves\n",
+        f"The best method of each family ({', '.join(best_by_family)}), by mean test accuracy in "
+        f"`{r.scenarios[0]}`: a row per scenario, test accuracy against epochs and gradient evaluations, and test "
+        "loss against gradient evaluations (the mean over seeds, in a band of one standard deviation; the dotted "
+        f"line is {100 * r.target:.2f}%).\n",
+        "![learning curves](figures/curves.png)\n"])
 
 
 def profile_section(r: Results, out: Path, styles: dict) -> str:
