@@ -22,9 +22,10 @@ import torch
 import torch.nn as nn
 from torchvision import datasets, transforms
 
-from lenet_bench import atomic_files, data, training
-from lenet_bench.data import FILES
-from lenet_bench.model import LeNet5
+from lenet_bench import atomic_files
+from lenet_bench.core import data, training
+from lenet_bench.core.data import FILES
+from lenet_bench.core.model import LeNet5
 
 
 def brief_epoch(raw_dir: Path, device: torch.device, samples: int) -> float:
@@ -53,7 +54,7 @@ def brief_epoch(raw_dir: Path, device: torch.device, samples: int) -> float:
 
 
 def project_epoch(dataset: dict, device: torch.device) -> float:
-    """This project's loop (lenet_bench.training.train), same optimizer and batch size."""
+    """This project's loop (lenet_bench.core.training.train), same optimizer and batch size."""
     config = {"scenario": "benchmark", "optimizer": "sgd", "weight_decay": 0.0, "epochs": 1,
               "seed": 0, "threads": 0, "target_accuracy": 0.8938,
               "preset": {"algorithm": "sgd", "batch_size": 64, "lr": 0.001, "schedule": {"name": "constant"}}}

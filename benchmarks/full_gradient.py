@@ -16,8 +16,9 @@ from pathlib import Path
 
 import torch
 
-from lenet_bench import atomic_files, data, training
-from lenet_bench.model import LeNet5
+from lenet_bench import atomic_files
+from lenet_bench.core import data, training
+from lenet_bench.core.model import LeNet5
 
 
 def gradient_seconds(model, x, y, chunk: int) -> float:

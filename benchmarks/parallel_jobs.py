@@ -17,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from lenet_bench import atomic_files, data, params, training
+from lenet_bench import atomic_files, params
+from lenet_bench.core import data, training
 
 DATA = Path("data/fashion_mnist.pt")
 

@@ -17,9 +17,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from lenet_bench import atomic_files, data, training
-from lenet_bench.model import LeNet5
-from lenet_bench.schedules import build_scheduler, step_clock
+from lenet_bench import atomic_files
+from lenet_bench.core import data, training
+from lenet_bench.core.model import LeNet5
+from lenet_bench.core.schedules import build_scheduler, step_clock
 
 
 def loop_steps(model, optimizer, scheduler, x, y, order) -> float:

@@ -1,6 +1,6 @@
 """Carry an export's rows across the change that took train.target_accuracy out of the run config.
 
-A run's fingerprint hashes its run config (lenet_bench.export.fingerprint). The target used to be part
+A run's fingerprint hashes its run config (lenet_bench.study.export.fingerprint). The target used to be part
 of it, though it changes no training; it is now read by evaluation alone. A row whose fingerprint is
 the old one of params.yaml's current settings gets the new one, so it stays current; any other row was
 stale before and stays so. Safe to run again: a row already migrated matches the new fingerprint.
@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from lenet_bench import atomic_files
-from lenet_bench.export import EXECUTION, fingerprint, study_params
 from lenet_bench.params import load, run_config
+from lenet_bench.study.export import EXECUTION, fingerprint, study_params
 
 
 def legacy_fingerprint(params: dict, scenario: str) -> str:

@@ -5,8 +5,9 @@ from pathlib import Path
 import torch
 
 import _src  # noqa: F401  (this checkout's src/ first)
-from lenet_bench import atomic_files, data, evaluation
-from lenet_bench.model import LeNet5
+from lenet_bench import atomic_files
+from lenet_bench.core import data, evaluation
+from lenet_bench.core.model import LeNet5
 
 
 def main(scenario: str) -> None:

@@ -5,8 +5,9 @@ from pathlib import Path
 import yaml
 
 import _src  # noqa: F401  (this checkout's src/ first)
-from lenet_bench import atomic_files, data
-from lenet_bench.data import DataError
+from lenet_bench import atomic_files
+from lenet_bench.core import data
+from lenet_bench.core.data import DataError
 
 OUTPUT = "data/fashion_mnist.pt"
 

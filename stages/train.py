@@ -3,7 +3,8 @@ import sys
 from pathlib import Path
 
 import _src  # noqa: F401  (this checkout's src/ first)
-from lenet_bench import atomic_files, data, device, training
+from lenet_bench import atomic_files, device
+from lenet_bench.core import data, training
 
 
 def main(scenario: str) -> None:

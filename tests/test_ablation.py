@@ -1,9 +1,9 @@
 """study.ablation: each variant is the preset with one component changed, run by the study like a preset."""
 import pytest
 
-from lenet_bench import ablation
 from lenet_bench.errors import UserError
-from lenet_bench.study import plan
+from lenet_bench.study import ablation
+from lenet_bench.study.study import plan
 
 
 def test_each_variant_changes_its_own_settings_and_is_never_tuned(project_params):

@@ -3,7 +3,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from lenet_bench import audit
+from lenet_bench.tuning import audit
 
 EPOCHS = 4
 # Validation accuracy after epochs 1, 2, 3 and 4. Trial 1 starts slowest and ends best (a warm-up).

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from lenet_bench import tuning
+from lenet_bench.tuning import tuning
 
 ROOT = Path(__file__).resolve().parents[1]
 

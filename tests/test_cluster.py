@@ -12,10 +12,10 @@ import time
 import pandas as pd
 import pytest
 
-from lenet_bench import cluster, export
 from lenet_bench import params as params_module
-from lenet_bench.study import plan
-from lenet_bench.study_task import Mismatch, RunFailed, Task, check_worker, code_commit, data_md5, execute
+from lenet_bench.study import cluster, export
+from lenet_bench.study.study import plan
+from lenet_bench.study.study_task import Mismatch, RunFailed, Task, check_worker, code_commit, data_md5, execute
 
 # What differs between two runs of the same config: when and how fast they ran, and under what name.
 VARYING = ["experiment", "seconds", "target_seconds", "load_average", "cpus"]

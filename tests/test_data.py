@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
-from lenet_bench import data
-from lenet_bench.data import DataError
+from lenet_bench.core import data
+from lenet_bench.core.data import DataError
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

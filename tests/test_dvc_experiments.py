@@ -4,7 +4,7 @@ import subprocess
 
 import yaml
 
-from lenet_bench.dvc_experiments import finished_experiments
+from lenet_bench.study.dvc_experiments import finished_experiments
 
 
 def git(repo, *args) -> str:

@@ -1,7 +1,7 @@
 """DVC queue control, against a stand-in `dvc`."""
 import pytest
 
-from lenet_bench.dvc_queue import queue_experiment, queue_status
+from lenet_bench.study.dvc_queue import queue_experiment, queue_status
 
 
 def test_queue_experiment_holds_the_export_lock_while_dvc_runs(tmp_path, stand_in_dvc):

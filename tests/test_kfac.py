@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 from test_training import CPU, config
 
-from lenet_bench import training
-from lenet_bench.optim.kfac import KFAC, kronecker_factors, precondition
+from lenet_bench.core import training
+from lenet_bench.core.optim.kfac import KFAC, kronecker_factors, precondition
 
 
 def per_sample_fisher(model, layer, x, label):

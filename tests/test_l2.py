@@ -3,10 +3,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lenet_bench.model import LeNet5
-from lenet_bench.optimizers import build_optimizer
+from lenet_bench.core.model import LeNet5
+from lenet_bench.core.optimizers import build_optimizer
+from lenet_bench.core.training import Cost, Objective
 from lenet_bench.registry import ALGORITHMS, l2_mode
-from lenet_bench.training import Cost, Objective
 
 PRESETS = {"momentum": "coupled", "adam": "coupled", "adamw": "loss", "lion": "loss", "lbfgs": "loss"}
 

@@ -8,32 +8,40 @@ from pathlib import Path
 import yaml
 
 from lenet_bench import params as params_module
-from lenet_bench.export import Experiment, result_row
-from lenet_bench.optimizers import FACTORIES
+from lenet_bench.core.optimizers import FACTORIES
 from lenet_bench.registry import ALGORITHMS
+from lenet_bench.study.export import Experiment, result_row
+
+
+def library_module(root, dotted: str) -> Path | None:
+    """The file of a module (lenet_bench.core.data), or the folder of the package it lies in where that
+    package's modules import each other (lenet_bench.core.optim.SAGA), or None."""
+    parts = dotted.split(".")[1:]
+    base = root / "src" / "lenet_bench"
+    while parts:
+        module, package = base.joinpath(*parts[:-1], f"{parts[-1]}.py"), base.joinpath(*parts)
+        if module.exists():
+            return module
+        if (package / "__init__.py").exists() and package.parent != base:
+            return package
+        parts = parts[:-1]
+    return None
 
 
 def library_imports(root, path: Path) -> set[str]:
     """The library modules a script imports, directly or through other library modules, as paths from
-    the repository root (a subpackage as its folder, which DVC hashes whole)."""
-    seen, paths, todo = set(), set(), [path]
+    the repository root (a sub-subpackage such as core/optim as its folder, which DVC hashes whole)."""
+    seen, todo = set(), [path]
     while todo:
         tree = ast.parse(todo.pop().read_text())
         for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lenet_bench"):
-                base = node.module.split(".")[1:]
-                names = [base[0]] if base else [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 1:
-                names = [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
-            for name in names:
-                module, package = root / "src" / "lenet_bench" / f"{name}.py", root / "src" / "lenet_bench" / name
-                found = module if module.exists() else package if (package / "__init__.py").exists() else None
-                if found is not None and name not in seen:
-                    seen.add(name)
-                    paths.add(str(found.relative_to(root)))
-                    todo += [module] if found == module else sorted(package.glob("*.py"))
-    return paths
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("lenet_bench"):
+                for alias in node.names:
+                    found = library_module(root, f"{node.module}.{alias.name}")
+                    if found is not None and found not in seen:
+                        seen.add(found)
+                        todo += [found] if found.suffix == ".py" else sorted(found.glob("*.py"))
+    return {str(found.relative_to(root)) for found in seen}
 
 
 def stage_deps(root, name: str) -> set[str]:
@@ -126,7 +134,7 @@ def test_every_metric_and_record_entry_reaches_the_study_export(root):
 
 def test_the_read_side_loads_neither_torch_nor_optuna():
     """The report, the pages and their figures, tables and statistics read committed files only."""
-    code = ("import sys\nimport lenet_bench.report, lenet_bench.pages, lenet_bench.tuning_tables, lenet_bench.params\n"
-            "print(sorted(m for m in ('torch', 'optuna', 'lenet_bench.training') if m in sys.modules))")
+    code = ("import sys\nimport lenet_bench.report.report, lenet_bench.report.pages, lenet_bench.tuning.tuning_tables, lenet_bench.params\n"
+            "print(sorted(m for m in ('torch', 'optuna', 'lenet_bench.core.training') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]", f"the read side imports {loaded.strip()}"

@@ -1,7 +1,7 @@
 import torch
 import torch.nn as nn
 
-from lenet_bench.model import LeNet5
+from lenet_bench.core.model import LeNet5
 from lenet_bench.problem import PARAMETER_COUNT
 
 

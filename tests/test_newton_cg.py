@@ -4,8 +4,8 @@ import torch
 import torch.nn.functional as F
 from test_training import CPU, config
 
-from lenet_bench import training
-from lenet_bench.optim.newton_cg import NewtonCG, conjugate_gradient, gauss_newton_product
+from lenet_bench.core import training
+from lenet_bench.core.optim.newton_cg import NewtonCG, conjugate_gradient, gauss_newton_product
 
 
 def tiny_network():

@@ -3,7 +3,7 @@ import shutil
 import pandas as pd
 import yaml
 
-from lenet_bench import pages
+from lenet_bench.report import pages
 
 
 def test_generated_tables_match_the_committed_results(root):

@@ -22,7 +22,7 @@ def test_run_config_merges_preset_scenario_and_train(project_params):
 
 
 def test_evaluation_reads_and_checks_the_target():
-    from lenet_bench import evaluation
+    from lenet_bench.core import evaluation
 
     assert evaluation.target_accuracy("train: {target_accuracy: 0.8938}") == 0.8938
     with pytest.raises(ValueError, match=r"^train.target_accuracy: must be a fraction in \(0, 1\], got 89.38; e.g. 0.8938$"):

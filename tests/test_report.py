@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from lenet_bench import figures, pdf, report
-from lenet_bench.study import fingerprint, study_params
+from lenet_bench.report import figures, pdf, report
+from lenet_bench.study.study import fingerprint, study_params
 
 METHODS = {"good": ("momentum", 0.905), "fast": ("adaptive", 0.900), "bad": ("second-order", 0.85)}
 
@@ -372,7 +372,7 @@ def test_the_chosen_method_shows_training_beside_test_loss(tmp_path, project_par
 
 
 def test_the_ablation_sets_each_variant_against_the_tuned_preset_on_the_same_seeds(tmp_path, project_params):
-    from lenet_bench import ablation
+    from lenet_bench.study import ablation
 
     params = fake_params(tmp_path, project_params)
     params["study"]["ablation"] = {"preset": "good", "scenario": "standard", "seeds": [0, 1],

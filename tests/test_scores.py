@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from lenet_bench import scores
+from lenet_bench.report import scores
 
 
 def test_the_profile_score_is_the_area_under_the_step_profile_up_to_tau_4():

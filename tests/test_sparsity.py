@@ -7,11 +7,12 @@ import torch.nn.functional as F
 from test_model import BriefLeNet5
 from test_training import config
 
-from lenet_bench import atomic_files, evaluation, training
-from lenet_bench.model import LeNet5
+from lenet_bench import atomic_files
+from lenet_bench.core import evaluation, training
+from lenet_bench.core.model import LeNet5
+from lenet_bench.core.schedules import step_clock
+from lenet_bench.core.sparsity import Sparsifier, top_k_masks
 from lenet_bench.registry import SPARSITY_METHODS as METHODS
-from lenet_bench.schedules import step_clock
-from lenet_bench.sparsity import Sparsifier, top_k_masks
 
 CPU = torch.device("cpu")
 SHORT = {  # method settings scaled to a 3-epoch run of 8 steps per epoch

@@ -5,7 +5,8 @@ import sys
 import pandas as pd
 import pytest
 
-from lenet_bench import calibration, speed
+from lenet_bench.report import calibration
+from lenet_bench.study import speed
 
 
 def test_rounds_are_interleaved_and_the_medians_calibrate_each_preset(project_params, synthetic_data):

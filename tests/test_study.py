@@ -10,7 +10,8 @@ from lenet_bench import cli
 from lenet_bench import params as params_module
 from lenet_bench.commands import study as study_command
 from lenet_bench.errors import UserError
-from lenet_bench.export import (
+from lenet_bench.locks import folder_lock
+from lenet_bench.study.export import (
     Experiment,
     export_lock,
     fingerprint,
@@ -19,8 +20,7 @@ from lenet_bench.export import (
     split_by_settings,
     study_params,
 )
-from lenet_bench.locks import folder_lock
-from lenet_bench.study import adopt, confirmations, leaders, merge, overrides, parse_seeds, plan, replaced_budgets
+from lenet_bench.study.study import adopt, confirmations, leaders, merge, overrides, parse_seeds, plan, replaced_budgets
 
 
 def metrics(accuracy):
@@ -37,7 +37,7 @@ def experiment(name, run_params, ran, commit_metrics):
 
 
 def test_adopt_records_only_scenarios_an_experiment_reran_with_the_same_settings(root, tmp_path, monkeypatch):
-    monkeypatch.setattr("lenet_bench.study.with_curves", lambda exp, scenarios, root: dataclasses.replace(
+    monkeypatch.setattr("lenet_bench.study.study.with_curves", lambda exp, scenarios, root: dataclasses.replace(
         exp, curves={s: "epoch,test_accuracy\n1,0.9\n" for s in scenarios}))
     params = params_module.load(root / "params.yaml")
     runs, already = plan(params, ["momentum"], ["standard", "l2", "sparse"], [0], 1, 1, read_export(tmp_path))
@@ -209,7 +209,7 @@ def test_an_export_of_its_own_keeps_its_curves_beside_it_and_leaves_the_study_al
     run = study_params(params, "momentum", 0, 1, 1)
     exp = dataclasses.replace(experiment("smoke", run, ["standard"], {}),
                               curves={"standard": "epoch,test_accuracy\n1,0.9\n"})
-    from lenet_bench.export import record
+    from lenet_bench.study.export import record
     smoke = tmp_path / "results" / "smoke.csv"
     record(exp, ["standard"], tmp_path, export=smoke.relative_to(tmp_path))
     assert len(read_export(tmp_path, smoke.relative_to(tmp_path))) == 1
@@ -235,7 +235,7 @@ def test_another_tuning_gives_each_preset_its_best_finished_trial(root, tmp_path
 
 def test_the_dvc_overrides_give_the_params_of_study_params(root):
     """A study run through DVC's queue (-S overrides) and one on Dask (study_params) see the same params."""
-    from lenet_bench.search import put
+    from lenet_bench.tuning.search import put
 
     params = params_module.load(root / "params.yaml")
     via_dvc = copy.deepcopy(params)

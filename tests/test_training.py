@@ -3,10 +3,10 @@ import math
 import pytest
 import torch
 
-from lenet_bench import training
-from lenet_bench.evaluation import first_reaching, nonzero_counts
-from lenet_bench.model import LeNet5
-from lenet_bench.schedules import batch_sizes
+from lenet_bench.core import training
+from lenet_bench.core.evaluation import first_reaching, nonzero_counts
+from lenet_bench.core.model import LeNet5
+from lenet_bench.core.schedules import batch_sizes
 
 CPU = torch.device("cpu")
 
@@ -88,7 +88,7 @@ def test_first_reaching_target():
 
 
 def test_validation_curves_when_a_validation_set_is_held_out(synthetic_data):
-    from lenet_bench.data import hold_out
+    from lenet_bench.core.data import hold_out
     _, record = training.train(dict(config(), epochs=1), hold_out(synthetic_data(), 64), CPU, log=lambda _: None)
     row = record["history"][0]
     assert record["cost"]["grad_evals"] == 256 - 64
@@ -115,7 +115,7 @@ def test_lbfgs_counts_every_gradient_its_line_search_evaluates(synthetic_data):
 
 
 def test_set_mode_switches_schedule_free_to_its_averaged_weights_and_leaves_others_alone():
-    from lenet_bench.optimizers import build_optimizer, set_mode
+    from lenet_bench.core.optimizers import build_optimizer, set_mode
 
     torch.manual_seed(0)
     weight = torch.nn.Parameter(torch.randn(5))
@@ -159,7 +159,7 @@ def test_a_growing_batch_takes_fewer_steps_each_epoch(synthetic_data):
 
 
 def test_step_clock_converts_epochs_to_steps():
-    from lenet_bench.schedules import step_clock
+    from lenet_bench.core.schedules import step_clock
     steps_at = step_clock([10, 5, 2])
     assert [steps_at(e) for e in (0, 0.5, 1, 1.4, 2, 3, 4)] == [0, 5, 10, 12, 15, 17, 17]
 
@@ -206,8 +206,8 @@ def test_hessian_vector_products_count_two_gradient_evaluations(synthetic_data, 
 
 
 def test_muon_takes_the_hidden_matrices_and_adamw_the_rest():
-    from lenet_bench.optim import MuonWithAdamW
-    from lenet_bench.optimizers import build_optimizer
+    from lenet_bench.core.optim import MuonWithAdamW
+    from lenet_bench.core.optimizers import build_optimizer
     model = LeNet5()
     optimizer = build_optimizer(model, {"algorithm": "muon", "lr": 0.01}, 0.1)
     names = {id(p): n for n, p in model.named_parameters()}
@@ -249,7 +249,7 @@ def test_a_batch_evaluated_in_chunks_has_the_same_objective_gradient_and_hessian
 
 def test_sam_steps_from_w_along_the_gradient_at_the_ascent_point():
     """One SAM step: g = grad L(w); w_adv = w + rho g/|g|; w' = w - lr (grad L(w_adv) + wd w)."""
-    from lenet_bench.optimizers import build_optimizer
+    from lenet_bench.core.optimizers import build_optimizer
     torch.manual_seed(0)
     model = torch.nn.Linear(5, 3).double()
     x, y = torch.randn(16, 5, dtype=torch.float64), torch.randint(0, 3, (16,))

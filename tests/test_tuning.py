@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from lenet_bench import params as params_module
-from lenet_bench import search, tuning, tuning_tables
 from lenet_bench.params import ParamError
+from lenet_bench.tuning import search, tuning, tuning_tables
 
 
 @pytest.fixture
@@ -201,7 +201,7 @@ def test_claims_never_exceed_the_budget(project_params, tmp_path):
 
 OPEN_AT_ONCE = """
 import pathlib, sys, time
-from lenet_bench import tuning
+from lenet_bench.tuning import tuning
 from lenet_bench.params import load
 folder, location = pathlib.Path(sys.argv[1]), sys.argv[2]
 params = load(folder / "params.yaml")

@@ -4,7 +4,7 @@ a distance set by its gradient noise."""
 import torch
 import torch.nn.functional as F
 
-from lenet_bench.optim import SAGA, SVRG
+from lenet_bench.core.optim import SAGA, SVRG
 
 N, D, BATCH, L2 = 200, 5, 10, 0.1
 

@@ -14,7 +14,7 @@ from importlib import metadata
 
 import shtab
 
-from .errors import UserError
+from lenet_bench.errors import UserError
 
 COMMANDS = ("tune", "study", "report", "pages", "speed", "export-experiments")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import UserError
+from lenet_bench.errors import UserError
 
 
 def damaged(path: Path, line: int, what: str) -> UserError:

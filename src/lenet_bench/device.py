@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from .errors import UserError
-from .registry import DEVICES
+from lenet_bench.errors import UserError
+from lenet_bench.registry import DEVICES
 
 
 class DeviceError(UserError, ValueError):

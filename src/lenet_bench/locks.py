@@ -11,7 +11,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from .errors import UserError
+from lenet_bench.errors import UserError
 
 LOCK, HOLDER = ".lock", ".lock.holder"
 NOTICE = 2.0      # seconds of waiting before a writer says what it waits for

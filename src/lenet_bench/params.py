@@ -8,11 +8,11 @@ from pathlib import Path
 
 import yaml
 
-from . import search
-from .errors import UserError
-from .leaders import CRITERIA, TIE_BREAKS
-from .problem import SPARSE_LAYERS, TRAIN_SIZE
-from .registry import ALGORITHMS, DEVICES, PRESET_KEYS, SCHEDULES, SPARSITY_METHODS, SPARSITY_SCOPES, l2_mode
+from lenet_bench.errors import UserError
+from lenet_bench.problem import SPARSE_LAYERS, TRAIN_SIZE
+from lenet_bench.registry import ALGORITHMS, DEVICES, PRESET_KEYS, SCHEDULES, SPARSITY_METHODS, SPARSITY_SCOPES, l2_mode
+from lenet_bench.study.leaders import CRITERIA, TIE_BREAKS
+from lenet_bench.tuning import search
 
 PRESETS_FILE = "presets.yaml"  # the presets' own params file, beside params.yaml
 SECTIONS = ("data", "train", "optimizer", "optimizers", "scenarios", "tuning", "study")
@@ -193,7 +193,7 @@ def check_tuning(tuning, presets: dict) -> None:
                              "remove one of the two")
         if name not in fixed and "search" not in preset:
             raise ParamError(f"optimizers.{name}.search: missing; declare the space its tuning draws from "
-                             f"(see lenet_bench/search.py), or list {name} in tuning.fixed")
+                             f"(see lenet_bench/tuning/search.py), or list {name} in tuning.fixed")
     check_audit(tuning["audit"], presets, fixed)
     if tuning["sampler"]["seed"] in _seeds("tuning.variance_seeds", tuning["variance_seeds"]):
         raise ParamError(f"tuning.variance_seeds: {tuning['sampler']['seed']} is the committed tuning's own "
@@ -289,7 +289,7 @@ def check_device(name) -> None:
     """train.device names a device, and this machine has it (torch is loaded here, on first use)."""
     if name not in DEVICES:
         raise _allowed("train.device", name, DEVICES)
-    from .device import DeviceError, resolve
+    from lenet_bench.device import DeviceError, resolve
 
     try:
         resolve(name)

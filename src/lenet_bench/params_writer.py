@@ -6,7 +6,8 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from . import atomic_files, search
+from lenet_bench import atomic_files
+from lenet_bench.tuning import search
 
 
 def _yaml() -> YAML:

@@ -1,5 +1,5 @@
 """What params.yaml may name, without torch: the checks of params.yaml and the report read these, and
-neither should wait for torch to load. The code that acts on a name (lenet_bench.optimizers,
+neither should wait for torch to load. The code that acts on a name (lenet_bench.core.optimizers,
 schedules, sparsity) looks its settings up here."""
 from __future__ import annotations
 
@@ -62,19 +62,19 @@ ALGORITHMS: dict[str, Algorithm] = {
         "w, then the gradient at w + rho g/|g| (the worst nearby point, to first order), and steps from w along "
         "the latter: two gradients a step, for flatter minima"),
     "svrg": Algorithm(
-        "lenet_bench.optim.variance_reduction.SVRG (own)", ("snapshot_epochs", "momentum"), "coupled",
+        "lenet_bench.core.optim.variance_reduction.SVRG (own)", ("snapshot_epochs", "momentum"), "coupled",
         "SVRG: a full gradient at a snapshot taken every epoch, and on each mini-batch the step "
         "g_i(w) - g_i(snapshot) + full gradient, an unbiased gradient whose variance vanishes near the snapshot"),
     "saga": Algorithm(
-        "lenet_bench.optim.variance_reduction.SAGA (own)", ("momentum",), "coupled",
+        "lenet_bench.core.optim.variance_reduction.SAGA (own)", ("momentum",), "coupled",
         "SAGA: a table of the last gradient seen for each fixed mini-batch; each step uses "
         "g_i(w) - table_i + mean(table) and then stores g_i(w) in the table", fixed_batches=True),
     "newton_cg": Algorithm(
-        "lenet_bench.optim.newton_cg.NewtonCG (own)", ("damping", "cg_iterations", "cg_tolerance", "curvature_batch"),
-        "coupled",
+        "lenet_bench.core.optim.newton_cg.NewtonCG (own)",
+        ("damping", "cg_iterations", "cg_tolerance", "curvature_batch"), "coupled",
         "Hessian-free Newton: truncated conjugate gradient on damped Gauss-Newton-vector products of a sub-batch"),
     "kfac": Algorithm(
-        "lenet_bench.optim.kfac.KFAC (own)",
+        "lenet_bench.core.optim.kfac.KFAC (own)",
         ("momentum", "damping", "update_period", "curvature_batch", "factor_decay", "kl_clip"), "coupled",
         "K-FAC: natural-gradient steps, each layer's Fisher block approximated by a Kronecker product G (x) A of "
         "the second moments of its output gradients (labels drawn from the model) and of its inputs, refreshed "
@@ -103,7 +103,7 @@ ALGORITHMS: dict[str, Algorithm] = {
 }
 # family: a label for reports; batch_growth, max_batch_size: a batch that grows each epoch;
 # averaging: evaluate an average of the iterates (EMA or SWA, torch.optim.swa_utils);
-# search: the space its tuning draws from (lenet_bench.search)
+# search: the space its tuning draws from (lenet_bench.tuning.search)
 PRESET_KEYS = ("family", "algorithm", "batch_size", "lr", "schedule", "batch_growth", "max_batch_size",
                "averaging", "search")
 

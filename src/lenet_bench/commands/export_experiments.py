@@ -19,7 +19,7 @@ KEY = ["experiment", "scenario"]
 
 
 def rows_from(experiments, include_tuning: bool) -> list[dict]:
-    from lenet_bench.export import result_row
+    from lenet_bench.study.export import result_row
 
     rows = []
     for exp in experiments:
@@ -40,7 +40,7 @@ def run(args) -> None:
     import pandas as pd
 
     from lenet_bench import atomic_files
-    from lenet_bench.dvc_experiments import finished_experiments
+    from lenet_bench.study.dvc_experiments import finished_experiments
 
     new = pd.DataFrame(rows_from(finished_experiments(), args.include_tuning))
     old = pd.read_csv(EXPERIMENTS) if EXPERIMENTS.exists() else pd.DataFrame(columns=new.columns)

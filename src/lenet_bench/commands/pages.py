@@ -17,7 +17,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> None:
-    from lenet_bench.pages import PAGES, render
+    from lenet_bench.report.pages import PAGES, render
 
     stale = []
     for page in PAGES:

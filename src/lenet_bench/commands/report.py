@@ -32,8 +32,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> None:
-    from lenet_bench import pdf
-    from lenet_bench.report import MAX_PAGES, build
+    from lenet_bench.report import pdf
+    from lenet_bench.report.report import MAX_PAGES, build
 
     if args.pdf:
         pdf.require_tools()  # before anything is written

@@ -28,9 +28,12 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> None:
-    from lenet_bench import atomic_files, calibration, data, speed
+    from lenet_bench import atomic_files
     from lenet_bench import params as params_module
+    from lenet_bench.core import data
     from lenet_bench.params import did_you_mean
+    from lenet_bench.report import calibration
+    from lenet_bench.study import speed
 
     params = params_module.load()
     params_module.check(params)

@@ -13,7 +13,7 @@ examples:
                                              # the best settings of another tuning, its own export
   lenet-bench study --presets momentum --epochs 1 --export results/smoke.csv   # a smoke run
 
-Every run is made on the CPU with one torch thread (lenet_bench.export.DEVICE, THREADS), so that every
+Every run is made on the CPU with one torch thread (lenet_bench.study.export.DEVICE, THREADS), so that every
 table compares runs made on one kind of hardware. On Dask, one run (a preset, seed and scenario) is one
 task; results come back to this process, which alone appends each to results/study.csv as it arrives
 (learning curves in results/study_curves.csv), so a stopped study loses only the runs in flight. A run
@@ -68,11 +68,11 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> None:
-    from lenet_bench import ablation, cluster, export
     from lenet_bench import params as params_module
     from lenet_bench.params import ParamError
-    from lenet_bench.study import leaders, parse_seeds, plan, replaced_budgets
-    from lenet_bench.study_task import data_md5
+    from lenet_bench.study import ablation, cluster, export
+    from lenet_bench.study.study import leaders, parse_seeds, plan, replaced_budgets
+    from lenet_bench.study.study_task import data_md5
 
     params = params_module.load()
     if args.top is not None and args.presets:
@@ -154,7 +154,7 @@ def run(args) -> None:
 
 def tuned_by(params: dict, presets: list[str], folder: Path) -> dict:
     """params.yaml with each preset set to the best finished trial of its tuning in `folder`."""
-    from lenet_bench import search, tuning_tables
+    from lenet_bench.tuning import search, tuning_tables
 
     params = copy.deepcopy(params)
     for preset in presets:
@@ -170,8 +170,8 @@ def tuned_by(params: dict, presets: list[str], folder: Path) -> dict:
 def plan_confirmations(params: dict, current, args):
     """The confirming seeds of every scenario's leaders: the runs still to do, how many results the export
     has, and what the plan covers."""
-    from lenet_bench import export
-    from lenet_bench.study import confirmations, merge, plan
+    from lenet_bench.study import export
+    from lenet_bench.study.study import confirmations, merge, plan
 
     rule = params["study"]["leaders"]
     pairs = confirmations(current, params)
@@ -195,8 +195,8 @@ def plan_confirmations(params: dict, current, args):
 
 def on_dask(runs, args) -> None:
     """One task per run and scenario, the fewest samples per step first (the longest runs start first)."""
-    from lenet_bench import cluster, export
-    from lenet_bench.study_task import Task, code_commit, data_md5, execute
+    from lenet_bench.study import cluster, export
+    from lenet_bench.study.study_task import Task, code_commit, data_md5, execute
 
     commit, md5 = code_commit(), data_md5()
     tasks = sorted((Task(f"{run.name}-{s}", s, run.params, commit, md5) for run in runs for s in run.scenarios),
@@ -234,9 +234,9 @@ def free_name(name: str, taken: set[str]) -> str:
 
 
 def with_dvc_queue(runs, args) -> None:
-    from lenet_bench import dvc_queue, export
-    from lenet_bench.dvc_experiments import finished_experiments, with_curves
-    from lenet_bench.study import adopt, overrides
+    from lenet_bench.study import dvc_queue, export
+    from lenet_bench.study.dvc_experiments import finished_experiments, with_curves
+    from lenet_bench.study.study import adopt, overrides
 
     # What an earlier, stopped study command left: finished experiments to record, queued ones to wait
     # for (not with --redo: those ran the code that is being redone).

@@ -52,7 +52,8 @@ def chosen_presets(args, params: dict) -> list[str]:
 
 def apply(preset: str, params: dict) -> None:
     from lenet_bench import params as params_module
-    from lenet_bench import params_writer, tuning_tables
+    from lenet_bench import params_writer
+    from lenet_bench.tuning import tuning_tables
 
     trials = tuning_tables.read_table(preset)
     budget = params["tuning"]["trials"]
@@ -84,7 +85,7 @@ def table_for(location: str, args) -> Path | None:
 def tune(preset: str, params: dict, args, folder: Path) -> None:
     import optuna
 
-    from lenet_bench import tuning, tuning_tables
+    from lenet_bench.tuning import tuning, tuning_tables
 
     location = args.storage or tuning.default_storage(preset, folder=folder)
     table = table_for(location, args)
@@ -146,7 +147,8 @@ def trials_bar(study, total: int):
 
 def on_cluster(preset: str, params: dict, location: str, args, waiting: int, table: Path | None) -> None:
     """One Dask task per worker, each taking trials from the shared storage until none is left."""
-    from lenet_bench import cluster, study_task, tuning
+    from lenet_bench.study import cluster, study_task
+    from lenet_bench.tuning import tuning
 
     if "://" not in location and args.scheduler:
         print(f"{preset}: workers on other machines need {location} on a shared file system, or --storage URL")
@@ -164,7 +166,7 @@ def on_cluster(preset: str, params: dict, location: str, args, waiting: int, tab
 
 
 def summarize(preset: str, trials, params: dict, path: Path | None) -> None:
-    from lenet_bench import tuning_tables
+    from lenet_bench.tuning import tuning_tables
 
     trials_allowed, epochs = params["tuning"]["trials"], params["train"]["epochs"]
     spent = tuning_tables.budget_used(trials)
@@ -181,7 +183,8 @@ def summarize(preset: str, trials, params: dict, path: Path | None) -> None:
 def run_audit(presets: list[str], params: dict) -> None:
     """Replay successive halving on the unpruned tunings of `presets`; print the table, write it to
     tuning/audit.csv, and say which rungs it chooses."""
-    from lenet_bench import atomic_files, audit, tuning_tables
+    from lenet_bench import atomic_files
+    from lenet_bench.tuning import audit, tuning_tables
 
     budget, epochs, settings = params["tuning"]["trials"], params["train"]["epochs"], params["tuning"]["audit"]
     _, unpruned = tuning_tables.variant(params, unpruned=True)
@@ -249,9 +252,10 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def run(args) -> None:
     if args.positional:
         sys.exit(f"error: name presets with --presets: lenet-bench tune --presets {args.positional}")
-    from lenet_bench import cluster, tuning_tables
     from lenet_bench import params as params_module
     from lenet_bench.params import ParamError
+    from lenet_bench.study import cluster
+    from lenet_bench.tuning import tuning_tables
 
     args.scheduler = cluster.scheduler_address(args.scheduler, args.scheduler_file)
     params = params_module.load(PARAMS)

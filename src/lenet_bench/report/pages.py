@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import audit, calibration
-from .export import Sorted, read_export, sort_runs
-from .params import load as load_params
-from .registry import ALGORITHMS
-from .report import device_label, hardware, mean_std, read_audit, tuning_section, tuning_tables
+from lenet_bench.params import load as load_params
+from lenet_bench.registry import ALGORITHMS
+from lenet_bench.report import calibration
+from lenet_bench.report.report import device_label, hardware, mean_std, read_audit, tuning_section, tuning_tables
+from lenet_bench.study.export import Sorted, read_export, sort_runs
+from lenet_bench.tuning import audit
 
 
 def _target(settings: dict) -> str:

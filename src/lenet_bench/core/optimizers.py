@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 import torch
 
-from .registry import ALGORITHMS, l2_mode
+from lenet_bench.registry import ALGORITHMS, l2_mode
 
 
 def _counting_hessian_products(optimizer_class):
@@ -43,9 +43,9 @@ def _pytorch_optimizer(name: str, hessian: bool = False):
 
 
 def _own(name: str):
-    """A factory of one of the project's own optimizers (lenet_bench.optim), imported on use."""
+    """A factory of one of the project's own optimizers (lenet_bench.core.optim), imported on use."""
     def factory(params, **settings):
-        from . import optim
+        from lenet_bench.core import optim
 
         return getattr(optim, name)(params, **settings)
     return factory

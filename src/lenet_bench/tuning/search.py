@@ -17,7 +17,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
-from .errors import UserError
+from lenet_bench.errors import UserError
 
 LR_DECADES = 3        # the least span of the lr range, in powers of ten
 MAX_OWN_SETTINGS = 2  # settings a space may search besides lr

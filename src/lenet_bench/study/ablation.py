@@ -6,8 +6,8 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from .errors import UserError
-from .search import put
+from lenet_bench.errors import UserError
+from lenet_bench.tuning.search import put
 
 EXPORT = Path("results/ablation.csv")  # the variants' runs; the tuned preset's own are the study's
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import torch
 
-from .registry import SPARSITY_METHODS
+from lenet_bench.registry import SPARSITY_METHODS
 
 NEXT_LAYER = {"fc1": "fc2", "fc2": "fc3"}  # whose input columns a removed unit's output feeds
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import leaders as leader_rule
-from .dvc_experiments import with_curves
-from .export import fingerprint, on_study_hardware, record, sort_runs, study_params, study_settings
-from .params import check
+from lenet_bench.params import check
+from lenet_bench.study import leaders as leader_rule
+from lenet_bench.study.dvc_experiments import with_curves
+from lenet_bench.study.export import fingerprint, on_study_hardware, record, sort_runs, study_params, study_settings
 
 
 def overrides(preset: str, seed: int, threads: int, epochs: int | None) -> list[str]:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .export import DEVICE, preset_settings, study_params
-from .params import run_config
-from .training import library_versions, train
+from lenet_bench.core.training import library_versions, train
+from lenet_bench.params import run_config
+from lenet_bench.study.export import DEVICE, preset_settings, study_params
 
 
 def machine() -> str:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .export import KEY
-from .paths import SPEED
+from lenet_bench.paths import SPEED
+from lenet_bench.study.export import KEY
 
 COST_COLUMNS = {"seconds": "grad_evals", "target_seconds": "target_grad_evals"}  # calibrated from
 

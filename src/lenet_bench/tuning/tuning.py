@@ -24,14 +24,17 @@ import pandas as pd
 import torch
 from optuna.trial import TrialState
 
-from . import atomic_files, data, search, study_task
-from .audit import PRECISION
-from .device import resolve as resolve_device
-from .locks import folder_lock
-from .params import NO_PRUNING, run_config
-from .paths import TUNING as TABLES
-from .training import library_versions, train
-from .tuning_tables import TuningError, recorded_epochs, rungs
+from lenet_bench import atomic_files
+from lenet_bench.core import data
+from lenet_bench.core.training import library_versions, train
+from lenet_bench.device import resolve as resolve_device
+from lenet_bench.locks import folder_lock
+from lenet_bench.params import NO_PRUNING, run_config
+from lenet_bench.paths import TUNING as TABLES
+from lenet_bench.study import study_task
+from lenet_bench.tuning import search
+from lenet_bench.tuning.audit import PRECISION
+from lenet_bench.tuning.tuning_tables import TuningError, recorded_epochs, rungs
 
 STOP = TABLES / "STOP"  # while this file exists, workers finish their trials and take no new ones
 MAX_DRAWS = 64  # Sobol points a tuning may draw (repeats skipped) before its space counts as too small

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from .problem import TEST_SIZE, TRAIN_SIZE
+from lenet_bench.problem import TEST_SIZE, TRAIN_SIZE
 
 # MD5 of each file's decompressed content, as published with the data set.
 FILES = {

@@ -7,9 +7,9 @@ import subprocess
 from dataclasses import replace
 from pathlib import Path
 
-from .export import Experiment
-from .params import PRESETS_FILE, merge
-from .params import parse as parse_params
+from lenet_bench.params import PRESETS_FILE, merge
+from lenet_bench.params import parse as parse_params
+from lenet_bench.study.export import Experiment
 
 # A finished experiment's ref: refs/exps/<baseline SHA, split after 2 characters>/<name>. The queue's
 # own refs (refs/exps/celery/..., refs/exps/exec/...) do not match.

@@ -14,10 +14,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import ablation, audit, calibration, figures
-from . import leaders as leader_rule
-from .atomic_files import write_text
-from .export import (
+from lenet_bench.atomic_files import write_text
+from lenet_bench.params import LABELS
+from lenet_bench.params import load as load_params
+from lenet_bench.problem import PARAMETER_COUNT, TEST_SIZE, TRAIN_SIZE
+from lenet_bench.registry import ALGORITHMS
+from lenet_bench.report import calibration, figures
+from lenet_bench.report.scores import TAU_MAX, pareto_front, profile_score
+from lenet_bench.study import ablation
+from lenet_bench.study import leaders as leader_rule
+from lenet_bench.study.export import (
     DEVICE,
     KEY,
     THREADS,
@@ -26,15 +32,11 @@ from .export import (
     sort_runs,
     study_params,
 )
-from .params import LABELS
-from .params import load as load_params
-from .problem import PARAMETER_COUNT, TEST_SIZE, TRAIN_SIZE
-from .registry import ALGORITHMS
-from .scores import TAU_MAX, pareto_front, profile_score
-from .search import get as setting
-from .search import parse as search_space
-from .search import with_values
-from .tuning_tables import best, best_settings, budget_used, read_table, rungs, variant
+from lenet_bench.tuning import audit
+from lenet_bench.tuning.search import get as setting
+from lenet_bench.tuning.search import parse as search_space
+from lenet_bench.tuning.search import with_values
+from lenet_bench.tuning.tuning_tables import best, best_settings, budget_used, read_table, rungs, variant
 
 MAX_PAGES = 10  # the brief's limit, printed on A4
 RELIABLE_SEEDS, RELIABLE_REACHED = 10, 9  # a budget recommendation rests on 10 seeds, 9 of them reaching the target
@@ -582,7 +584,7 @@ def methods_section(r: Results) -> str:
          f"deviation over seeds, with the seeds that reached {100 * r.target:.2f}% within the budget (stale: tuned "
          "again since its runs, which the study repeats at the new settings). A preset **failed** in a "
          f"scenario where fewer than {FAILS_BELOW:.0%} of its seeds reached it (declared before the runs: "
-         "`FAILS_BELOW` of lenet_bench.report). What each method cost is in §4 and on the "
+         "`FAILS_BELOW` of lenet_bench.report.report). What each method cost is in §4 and on the "
          "[results page](results.md).\n"]
     if not r.stale.empty:
         s.append(f"**Left out**: {len(r.stale)} runs made with settings that params.yaml and presets.yaml no longer "

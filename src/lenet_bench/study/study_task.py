@@ -19,8 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from .export import Experiment
-from .paths import DATASET as DATA  # the data stage's output, under a checkout
+from lenet_bench.paths import DATASET as DATA  # the data stage's output, under a checkout
+from lenet_bench.study.export import Experiment
 
 
 class Mismatch(RuntimeError):

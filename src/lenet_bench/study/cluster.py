@@ -16,7 +16,7 @@ from dask.system import CPU_COUNT  # the CPUs this process may use (cgroup limit
 from distributed import Client, LocalCluster, as_completed
 from tqdm import tqdm
 
-from .errors import UserError
+from lenet_bench.errors import UserError
 
 # A run whose worker died is given to another worker this many times in all before it counts as failed
 # (Dask's KilledWorker); a run that fails on its own is not tried again.

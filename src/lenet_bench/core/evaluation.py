@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from .problem import SPARSE_LAYERS
+from lenet_bench.problem import SPARSE_LAYERS
 
 
 def target_accuracy(params_text: str) -> float:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch.optim import lr_scheduler
 
-from .registry import SCHEDULES
+from lenet_bench.registry import SCHEDULES
 
 
 def batch_sizes(preset: dict, epochs: int, samples: int) -> list[int]:

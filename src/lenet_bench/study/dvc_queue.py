@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .export import export_lock
+from lenet_bench.study.export import export_lock
 
 
 def queue_experiment(name: str, overrides: list[str], targets: list[str], root: Path = Path(".")) -> None:

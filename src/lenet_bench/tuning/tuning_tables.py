@@ -1,5 +1,5 @@
 """A tuning's table, tuning/<preset>.csv, read without Optuna or torch: its rungs, its best trial and
-what it spent. The report reads tunings through this module; lenet_bench.tuning writes them."""
+what it spent. The report reads tunings through this module; lenet_bench.tuning.tuning writes them."""
 from __future__ import annotations
 
 import copy
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import search
-from .audit import PRECISION, schedule_rungs
-from .errors import UserError
-from .params import NO_PRUNING
-from .paths import TUNING as TABLES
+from lenet_bench.errors import UserError
+from lenet_bench.params import NO_PRUNING
+from lenet_bench.paths import TUNING as TABLES
+from lenet_bench.tuning import search
+from lenet_bench.tuning.audit import PRECISION, schedule_rungs
 
 FINISHED = ("COMPLETE", "PRUNED", "FAIL")  # Optuna's states that count against a tuning's budget
 

@@ -13,12 +13,12 @@ import torch.nn.functional as F
 from torch.optim import swa_utils
 from tqdm import tqdm
 
-from .evaluation import evaluate
-from .model import LeNet5
-from .optimizers import build_optimizer, set_mode
-from .registry import ALGORITHMS, l2_mode
-from .schedules import batch_sizes, build_scheduler, epoch_steps, step_clock
-from .sparsity import Sparsifier
+from lenet_bench.core.evaluation import evaluate
+from lenet_bench.core.model import LeNet5
+from lenet_bench.core.optimizers import build_optimizer, set_mode
+from lenet_bench.core.schedules import batch_sizes, build_scheduler, epoch_steps, step_clock
+from lenet_bench.core.sparsity import Sparsifier
+from lenet_bench.registry import ALGORITHMS, l2_mode
 
 DIVERGENCE_CHECK_EVERY = 50  # steps between host syncs that look for a NaN/inf loss
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import atomic_files
-from .csv_check import damaged, read_checked
-from .locks import folder_lock
-from .params import run_config
-from .paths import EXPORT
-from .search import put
+from lenet_bench import atomic_files
+from lenet_bench.csv_check import damaged, read_checked
+from lenet_bench.locks import folder_lock
+from lenet_bench.params import run_config
+from lenet_bench.paths import EXPORT
+from lenet_bench.tuning.search import put
 
 
 def curves_path(export: Path) -> Path:
