@@ -405,5 +405,5 @@ def test_a_designed_method_is_judged_against_the_preset_it_builds_on(tmp_path, p
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     fake_export(tmp_path, project_params, params=params)
     section = report.build(tmp_path, tmp_path / "report").split("## 7.")[1].split("## 8.")[0]
-    assert "**fast** builds on good: it changes `averaging`" in section
+    assert "**fast** builds on good: it adds `averaging`" in section
     assert "| standard | 90.05 ± 0.07 | 90.55 ± 0.07 | -0.50, 0/2 | 0.500 | **tie** |" in section  # 2 seeds: p >= 0.5

@@ -58,6 +58,8 @@ def test_a_runs_seconds_are_its_gradient_evaluations_times_the_rate_of_its_prese
     assert out["target_seconds"].iloc[0] == 60.0 and pd.isna(out["target_seconds"].iloc[1])
     assert out["wall_seconds"].tolist() == [99.0] * 4 and runs["seconds"].tolist() == [99.0] * 4
     assert calibration.apply(runs, None)["seconds"].isna().all()
+    relabelled = runs.assign(preset_settings=['{"family": "x", "search": {}}', "{}", "{}", '{"lr": 1}'])
+    assert calibration.apply(relabelled, timings)["seconds"].iloc[0] == 120.0  # labels do not change what runs
     curves = pd.DataFrame({"optimizer": "a", "scenario": "standard", "seed": 0, "epoch": [1, 2],
                            "grad_evals": [100, 200], "seconds": [7.0, 20.0]})
     assert calibration.apply_to_curves(curves, out)["seconds"].tolist() == [12.0, 24.0]

@@ -4,11 +4,13 @@ Wall times of runs made on a busy machine differ up to 3x between seeds of one p
 Torch-free, so that the report can read it."""
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import pandas as pd
 
+from lenet_bench.params import LABELS
 from lenet_bench.paths import SPEED
 from lenet_bench.study.export import KEY
 
@@ -42,11 +44,18 @@ def apply(runs: pd.DataFrame, timings: pd.DataFrame | None) -> pd.DataFrame:
     out = runs.copy()
     out["seconds_per_grad_eval"] = math.nan
     if timings is not None and not out.empty:
-        timed = timings.assign(rate=timings["seconds"] / timings["grad_evals"])
-        rate = timed.groupby(["preset", "preset_settings"])["rate"].median()
-        out["seconds_per_grad_eval"] = pd.Series(list(zip(out["optimizer"], out["preset_settings"])),
+        timed = timings.assign(rate=timings["seconds"] / timings["grad_evals"],
+                               settings=timings["preset_settings"].map(what_runs))
+        rate = timed.groupby(["preset", "settings"])["rate"].median()
+        out["seconds_per_grad_eval"] = pd.Series(list(zip(out["optimizer"], out["preset_settings"].map(what_runs))),
                                                  index=out.index).map(rate)
     return _calibrate(out)
+
+
+def what_runs(settings: str) -> str:
+    """A preset's recorded settings less its labels (family, search space): what decides its speed."""
+    preset = json.loads(settings)
+    return json.dumps({k: v for k, v in preset.items() if k not in LABELS}, sort_keys=True)
 
 
 def apply_to_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:

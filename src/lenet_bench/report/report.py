@@ -835,9 +835,12 @@ def chosen_section(r: Results, choice: Choice, out: Path, styles: dict) -> str:
         lines.append(f"| {scenario} | {mean_std(runs['test_accuracy'], 100)} | {mean_std(runs['test_loss'], 1, 4)} "
                      f"| {int(runs['target_epoch'].notna().sum())}/{len(runs)} "
                      f"| {_mean_or_dash(runs['target_grad_evals'] / 1e6, '.2f')} |")
+    preset = r.params["optimizers"].get(chosen, {})
+    space = ("; its tuning searched " + ", ".join(d.describe() for d in search_space(chosen, preset))
+             if preset.get("search") else "; not tuned (tuning.fixed)")
     s.append(f"Family: {rows['family'].iloc[0]}; algorithm `{rows['algorithm'].iloc[0]}`; its preset: "
-             + ", ".join(f"`{k}: {json.dumps(v)}`" for k, v in settings.items() if k not in ("family", "search"))
-             + ".\n")
+             + ", ".join(f"`{k}: {json.dumps(v)}`" for k, v in settings.items() if k not in LABELS)
+             + f"{space}.\n")
     s.append("\n".join(lines) + "\n")
     algorithm = rows["algorithm"].iloc[0]
     if algorithm in ALGORITHMS:
@@ -865,10 +868,10 @@ def designed_section(r: Results) -> str:
         preset = r.params["optimizers"][name]
         base = next((b for b, p in r.params["optimizers"].items()
                      if p["algorithm"] == preset["algorithm"] and p.get("family") != DESIGNED), None)
-        changed = sorted(k for k in preset if k not in LABELS and preset[k] != r.params["optimizers"][base].get(k)) \
-            if base else []
-        s.append(f"**{name}** builds on {base}: it changes {', '.join(f'`{k}`' for k in changed)}, and was tuned and "
-                 "studied under exactly the protocol of every other preset (same trials, sampler, rungs and seeds).\n")
+        added = [k for k in preset if k not in LABELS and base and k not in r.params["optimizers"][base]]
+        s.append(f"**{name}** builds on {base}: it adds {', '.join(f'`{k}`' for k in added) or 'nothing'} to it, "
+                 "and was tuned and studied under exactly the protocol of every other preset (same trials, sampler, "
+                 "rungs and seeds), so its other settings are its own tuning's.\n")
         if r.of(name).empty or base is None or r.of(base).empty:
             s.append(f"_No study runs of {name} and {base} at their current settings yet._\n")
             continue
