@@ -41,3 +41,27 @@ def test_changes_read_as_settings():
 def pd_empty():
     import pandas as pd
     return pd.DataFrame(columns=["optimizer", "scenario", "seed", "fingerprint"])
+
+
+def test_the_ablation_command_plans_every_variant_into_its_own_export_and_refuses_other_selections(
+        root, tmp_path, monkeypatch, capsys):
+    from lenet_bench import cli
+
+    for name in ("params.yaml", "presets.yaml"):
+        (tmp_path / name).write_text((root / name).read_text())
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match=r"^error: --ablation takes its presets, scenario and seeds from params.yaml's "
+                                         r"study.ablation; drop --presets"):
+        cli.main(["study", "--ablation", "--presets", "kfac", "--dry-run"])
+    cli.main(["study", "--ablation", "--dry-run"])
+    out = capsys.readouterr().out
+    spec = yaml_params(tmp_path)["study"]["ablation"]
+    count = len(spec["variants"]) * len(spec["seeds"])
+    assert f"; 0 already in {ablation.EXPORT}, {count} to run" in out
+    assert f"study-kfac-no_momentum-seed{spec['seeds'][0]}: {spec['scenario']}" in out
+    assert not (tmp_path / "results").exists()
+
+
+def yaml_params(folder):
+    from lenet_bench import params
+    return params.load(folder / "params.yaml")
