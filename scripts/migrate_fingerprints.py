@@ -30,9 +30,9 @@ def migrate(path: Path, params: dict) -> int:
     rows = pd.read_csv(path, dtype={"fingerprint": str}, keep_default_na=False)
     migrated = 0
     for i, row in rows.iterrows():
-        if row["optimizer"] not in params["optimizers"] or row["scenario"] not in params["scenarios"]:
+        if row["preset"] not in params["optimizers"] or row["scenario"] not in params["scenarios"]:
             continue
-        run = study_params(params, row["optimizer"], int(row["seed"]), 1, None)
+        run = study_params(params, row["preset"], int(row["seed"]), 1, None)
         if row["fingerprint"] == legacy_fingerprint(run, row["scenario"]):
             rows.at[i, "fingerprint"] = fingerprint(run, row["scenario"])
             migrated += 1

@@ -40,7 +40,7 @@ def test_changes_read_as_settings():
 
 def pd_empty():
     import pandas as pd
-    return pd.DataFrame(columns=["optimizer", "scenario", "seed", "fingerprint"])
+    return pd.DataFrame(columns=["preset", "scenario", "seed", "fingerprint"])
 
 
 def test_the_ablation_command_plans_every_variant_into_its_own_export_and_refuses_other_selections(

@@ -87,7 +87,7 @@ EXPORTED_AS = {"test.loss": "test_loss", "test.accuracy": "test_accuracy", "trai
 NOT_EXPORTED = {"target.accuracy",  # a parameter (train.target_accuracy)
                 "nonzero.fc1", "nonzero.fc2", "nonzero.fc1_density", "nonzero.fc2_density"}  # fc1_fc2 sums them
 # Keys of records/<scenario>.json (the run's record) that the export carries, or not (with why).
-RECORD_EXPORTED_AS = {"optimizer": "optimizer", "algorithm": "algorithm", "weight_decay": "weight_decay",
+RECORD_EXPORTED_AS = {"optimizer": "preset", "algorithm": "algorithm", "weight_decay": "weight_decay",
                       "l2_mode": "l2_mode", "averaging": "averaging", "diverged": "diverged",
                       "diverged_at_step": "diverged_at_step", "device": "device", "threads": "threads",
                       "cpus": "cpus", "load_average": "load_average", "versions": "versions"}

@@ -18,7 +18,7 @@ def test_readme_is_a_short_guide(root):
 
 def test_pipeline_table_has_a_row_per_scenario_with_metrics(root):
     table = pages.pipeline_table(root).splitlines()
-    assert table[0].startswith("| scenario | optimizer | test accuracy")
+    assert table[0].startswith("| scenario | preset | test accuracy")
     assert [row.split("|")[1].strip() for row in table[2:]] == ["standard", "l2", "sparse"]
 
 
@@ -41,7 +41,7 @@ def test_study_table_says_which_presets_changed_since_their_study_runs(root, tmp
     for name in ("study.csv", "study_curves.csv"):
         shutil.copy(root / "results" / name, tmp_path / "results" / name)
     params = pages.load_params(root / "params.yaml")  # with its presets: written whole into params.yaml below
-    tuned = pd.read_csv(root / "results" / "study.csv")["optimizer"].iloc[0]
+    tuned = pd.read_csv(root / "results" / "study.csv")["preset"].iloc[0]
     params["optimizers"][tuned]["lr"] *= 2
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     row = next(r for r in pages.study_table(tmp_path).splitlines() if r.startswith(f"| {tuned} |"))

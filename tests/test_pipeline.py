@@ -142,10 +142,10 @@ def test_study_and_report_on_a_tiny_budget(repo):
     out = run(repo, *study).stdout
     assert "2 to run" in out and "all 2 experiments recorded" in out
     runs = pd.read_csv(repo / "results" / "study.csv")
-    assert sorted(runs["optimizer"]) == ["gd", "sgd"] and set(runs["scenario"]) == {"standard"}
+    assert sorted(runs["preset"]) == ["gd", "sgd"] and set(runs["scenario"]) == {"standard"}
     assert set(runs["seed"]) == {0} and set(runs["epochs"]) == {1} and set(runs["threads"]) == {1}
     curves = pd.read_csv(repo / "results" / "study_curves.csv")
-    assert len(curves) == 2 and set(curves["optimizer"]) == {"gd", "sgd"}
+    assert len(curves) == 2 and set(curves["preset"]) == {"gd", "sgd"}
     assert "2 already in results/study.csv, 0 to run" in run(repo, *study).stdout  # nothing is rerun
 
     run(repo, sys.executable, "-m", "lenet_bench", "report")

@@ -33,7 +33,7 @@ def fake_export(root, project_params, seeds=(0, 1), params=None):
             for seed in seeds:
                 acc = accuracy + 0.001 * seed - (0.002 if scenario == "sparse" else 0)
                 reached = acc > params["train"]["target_accuracy"]
-                rows.append({"optimizer": method, "family": family, "algorithm": "sgd", "scenario": scenario,
+                rows.append({"preset": method, "family": family, "algorithm": "sgd", "scenario": scenario,
                              "seed": seed, "epochs_budget": 10, "test_accuracy": acc, "test_loss": 1 - acc,
                              "train_loss": 0.95 - acc,
                              "epochs": 10, "grad_evals": 600_000 if method != "bad" else 1_800_000,
@@ -47,7 +47,7 @@ def fake_export(root, project_params, seeds=(0, 1), params=None):
                              if scenario in params["scenarios"] else "a scenario params.yaml lacks"})
                 for epoch in range(1, 11):
                     curves.append({"epoch": epoch, "test_accuracy": acc * epoch / 10, "test_loss": 2 - epoch / 10, "train_loss": 1.9 - epoch / 10,
-                                   "grad_evals": 60_000 * epoch, "seconds": 6 * epoch, "optimizer": method,
+                                   "grad_evals": 60_000 * epoch, "seconds": 6 * epoch, "preset": method,
                                    "scenario": scenario, "seed": seed})
     (root / "results").mkdir()
     pd.DataFrame(rows).to_csv(root / "results" / "study.csv", index=False)
@@ -88,7 +88,7 @@ def test_one_seed_has_no_spread(tmp_path, project_params):
 
 
 def test_profile_ratios_are_relative_to_the_cheapest_and_infinite_where_never_reached():
-    study = pd.DataFrame({"optimizer": ["a", "b", "a", "b"], "scenario": ["s"] * 4, "seed": [0, 0, 1, 1],
+    study = pd.DataFrame({"preset": ["a", "b", "a", "b"], "scenario": ["s"] * 4, "seed": [0, 0, 1, 1],
                           "target_grad_evals": [100, 300, 200, None]})
     ratios = report.profile_ratios(study, "grad_evals")
     assert list(ratios["a"]) == [1.0, 1.0] and ratios["b"][0] == 3.0 and ratios["b"][1] == float("inf")
@@ -96,7 +96,7 @@ def test_profile_ratios_are_relative_to_the_cheapest_and_infinite_where_never_re
 
 def test_profile_judges_every_method_only_on_the_problems_all_of_them_ran():
     # Seed 1 is an extra seed that only `a` ran: it is no problem `b` failed.
-    study = pd.DataFrame({"optimizer": ["a", "b", "a"], "scenario": ["s"] * 3, "seed": [0, 0, 1],
+    study = pd.DataFrame({"preset": ["a", "b", "a"], "scenario": ["s"] * 3, "seed": [0, 0, 1],
                           "target_grad_evals": [100, 300, 200]})
     assert list(report.common_problems(study)) == [("s", 0)]
     ratios = report.profile_ratios(study, "grad_evals")
@@ -117,7 +117,7 @@ def test_the_load_line_names_the_runs_that_ran_before_loads_were_recorded():
 def test_no_runs_is_a_clear_error(tmp_path, project_params):
     fake_params(tmp_path, project_params)
     (tmp_path / "results").mkdir()
-    columns = ["optimizer", "scenario", "seed", "fingerprint"]
+    columns = ["preset", "scenario", "seed", "fingerprint"]
     pd.DataFrame(columns=columns).to_csv(tmp_path / "results" / "study.csv", index=False)
     pd.DataFrame(columns=[*columns[:3], "epoch"]).to_csv(tmp_path / "results" / "study_curves.csv", index=False)
     with pytest.raises(SystemExit, match="has no runs.*: run `lenet-bench study` first"):
@@ -127,7 +127,7 @@ def test_no_runs_is_a_clear_error(tmp_path, project_params):
 def test_runs_on_other_hardware_are_left_out_and_missing_presets_are_named(tmp_path, project_params):
     fake_export(tmp_path, project_params, params=fake_params(tmp_path, project_params, extra=["untried"]))
     study = pd.read_csv(tmp_path / "results" / "study.csv")
-    study.loc[study["optimizer"] == "bad", "device"] = "cuda"
+    study.loc[study["preset"] == "bad", "device"] = "cuda"
     study.to_csv(tmp_path / "results" / "study.csv", index=False)
     text = report.build(tmp_path, tmp_path / "report")
     assert "- **Hardware**: every run below, 12 of them, on one kind: cpu, 1 thread (0.2 hours" in text
@@ -147,8 +147,8 @@ def test_a_leader_ahead_on_every_confirming_seed_is_chosen_and_a_tie_is_called_a
     assert "good is ahead of every other leader after the correction: **good**." in text
     # Now fast is as accurate, seed for seed, but reaches the target sooner: a tie, settled by the cost.
     study = pd.read_csv(tmp_path / "results" / "study.csv")
-    fast = study["optimizer"] == "fast"
-    study.loc[fast, "test_accuracy"] = study.loc[study["optimizer"] == "good", "test_accuracy"].to_numpy() \
+    fast = study["preset"] == "fast"
+    study.loc[fast, "test_accuracy"] = study.loc[study["preset"] == "good", "test_accuracy"].to_numpy() \
         + [0.001 * (-1) ** seed for seed in study.loc[fast, "seed"]]
     study.loc[fast, "target_grad_evals"] = 300_000
     study.to_csv(tmp_path / "results" / "study.csv", index=False)
@@ -266,14 +266,14 @@ def test_tuning_variance_shows_each_leaders_tunings_and_says_whether_the_lead_de
             for method in METHODS:
                 tuned["optimizers"][method]["lr"] = lr
                 for seed in (0, 1, 2):
-                    row = study[(study["optimizer"] == method) & (study["scenario"] == "standard")
+                    row = study[(study["preset"] == method) & (study["scenario"] == "standard")
                                 & (study["seed"] == seed)].iloc[0].to_dict()
                     # good's other tunings fall to 90.00%, below fast's 90.00 + 0.1 * seed
                     row["test_accuracy"] = {"good": 0.900, "fast": 0.901, "bad": 0.85}[method]
                     row["fingerprint"] = fingerprint(study_params(tuned, method, seed, 1, None), "standard")
                     rows.append(row)
             pd.DataFrame(rows).to_csv(tmp_path / "results" / f"tuning_seed{sampler_seed}.csv", index=False)
-            pd.DataFrame([{**{k: row[k] for k in ("optimizer", "scenario", "seed")}, "epoch": 1, "test_accuracy": 0.5}
+            pd.DataFrame([{**{k: row[k] for k in ("preset", "scenario", "seed")}, "epoch": 1, "test_accuracy": 0.5}
                           for row in rows]).to_csv(tmp_path / "results" / f"tuning_seed{sampler_seed}_curves.csv",
                                                    index=False)
     text = report.build(tmp_path, tmp_path / "report")
@@ -292,7 +292,7 @@ def test_every_figure_of_the_committed_report_is_cited_in_it(root):
 def test_page_one_names_the_chosen_method_of_each_scenario_and_the_budget_pick(tmp_path, project_params):
     fake_export(tmp_path, project_params, seeds=range(10))
     study = pd.read_csv(tmp_path / "results" / "study.csv")
-    study.loc[study["optimizer"] == "fast", "target_grad_evals"] = 300_000  # less accurate, but cheaper
+    study.loc[study["preset"] == "fast", "target_grad_evals"] = 300_000  # less accurate, but cheaper
     study.to_csv(tmp_path / "results" / "study.csv", index=False)
     text = report.build(tmp_path, tmp_path / "report")
     answer = text[text.index("## The answer"):text.index("## 1. Setup")]
@@ -322,7 +322,7 @@ def test_every_figure_prints_its_text_at_7_points_or_more(tmp_path, project_para
 
 
 def test_the_density_figure_compares_sparse_runs_with_the_dense_run_of_the_same_settings_and_seed():
-    same = {"optimizer": "momentum", "algorithm": "sgd", "lr": 0.05, "batch_size": 64, "schedule": "cosine",
+    same = {"preset": "momentum", "algorithm": "sgd", "lr": 0.05, "batch_size": 64, "schedule": "cosine",
             "seed": 42, "epochs_budget": 10}
     runs = pd.DataFrame([
         {**same, "scenario": "sparse", "sparsity_method": "gradual", "test_accuracy": 0.904},
@@ -357,7 +357,7 @@ def test_every_preset_is_accounted_for_with_a_declared_verdict(tmp_path, project
     table = {row.split("|")[1].strip(): row for row in rows if row.split("|")[1].strip() in params["optimizers"]}
     assert set(table) == set(params["optimizers"])  # one row per preset, run or not
     means = report.summary(report.load(tmp_path).study)
-    for name, group in means.groupby("optimizer"):
+    for name, group in means.groupby("preset"):
         failed = all(m["reached"] < report.FAILS_BELOW * m["seeds"] for _, m in group.iterrows())
         assert ("**failed**" in table[name]) == failed, table[name]
 
@@ -382,15 +382,15 @@ def test_the_ablation_sets_each_variant_against_the_tuned_preset_on_the_same_see
     fake_export(tmp_path, project_params, params=params)
     variants, _ = ablation.with_variants(params)
     rows = pd.read_csv(tmp_path / "results" / "study.csv")
-    rows = rows[(rows["optimizer"] == "good") & (rows["scenario"] == "standard")].copy()
+    rows = rows[(rows["preset"] == "good") & (rows["scenario"] == "standard")].copy()
     rows["test_accuracy"] -= 0.01  # momentum buys a point
-    rows["optimizer"] = "good-no_momentum"
+    rows["preset"] = "good-no_momentum"
     rows["fingerprint"] = [fingerprint(study_params(variants, "good-no_momentum", s, 1, 10), "standard")
                            for s in rows["seed"]]
     rows.to_csv(tmp_path / "results" / "ablation.csv", index=False)
     curves = pd.read_csv(tmp_path / "results" / "study_curves.csv")
-    curves = curves[(curves["optimizer"] == "good") & (curves["scenario"] == "standard")].assign(
-        optimizer="good-no_momentum")
+    curves = curves[(curves["preset"] == "good") & (curves["scenario"] == "standard")].assign(
+        preset="good-no_momentum")
     curves.to_csv(tmp_path / "results" / "ablation_curves.csv", index=False)
     text = report.build(tmp_path, tmp_path / "report")
     assert "| tuned | as in presets.yaml | 90.55 ± 0.07 | – | 2/2 |" in text

@@ -31,6 +31,6 @@ def test_a_study_on_slurm_records_each_run_once(checkout):
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     assert "study: all 4 runs recorded in results/slurm.csv" in done.stdout
     rows = pd.read_csv(checkout / "results" / "slurm.csv")
-    assert sorted(zip(rows["optimizer"], rows["seed"])) == sorted((p, s) for p in ("sgd", "momentum") for s in SEEDS)
+    assert sorted(zip(rows["preset"], rows["seed"])) == sorted((p, s) for p in ("sgd", "momentum") for s in SEEDS)
     assert rows["test_accuracy"].between(0, 1).all() and (rows["epochs"] == 1).all()
     shutil.rmtree(checkout / "results")

@@ -50,7 +50,7 @@ def test_a_runs_seconds_are_its_gradient_evaluations_times_the_rate_of_its_prese
                             "seconds": [10.0, 30.0, 12.0, 4.0, 4.0, 5.0], "grad_evals": [100] * 6,
                             "load_before": [0.1] * 6, "cpus": [2] * 6, "threads": [1] * 6, "machine": ["m"] * 6,
                             "torch": ["2"] * 6, "preset_settings": ["{}"] * 6})
-    runs = pd.DataFrame({"optimizer": ["a", "b", "untimed", "a"], "scenario": "standard", "seed": [0, 0, 0, 1],
+    runs = pd.DataFrame({"preset": ["a", "b", "untimed", "a"], "scenario": "standard", "seed": [0, 0, 0, 1],
                          "preset_settings": ["{}", "{}", "{}", '{"lr": 1}'], "seconds": [99.0] * 4,
                          "grad_evals": [1000, 50, 1000, 1000], "target_grad_evals": [500, None, 500, 500]})
     out = calibration.apply(runs, timings)
@@ -60,7 +60,7 @@ def test_a_runs_seconds_are_its_gradient_evaluations_times_the_rate_of_its_prese
     assert calibration.apply(runs, None)["seconds"].isna().all()
     relabelled = runs.assign(preset_settings=['{"family": "x", "search": {}}', "{}", "{}", '{"lr": 1}'])
     assert calibration.apply(relabelled, timings)["seconds"].iloc[0] == 120.0  # labels do not change what runs
-    curves = pd.DataFrame({"optimizer": "a", "scenario": "standard", "seed": 0, "epoch": [1, 2],
+    curves = pd.DataFrame({"preset": "a", "scenario": "standard", "seed": 0, "epoch": [1, 2],
                            "grad_evals": [100, 200], "seconds": [7.0, 20.0]})
     assert calibration.apply_to_curves(curves, out)["seconds"].tolist() == [12.0, 24.0]
     assert "3.00x (a" in calibration.describe(timings) and "missing" in calibration.describe(None)

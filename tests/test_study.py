@@ -20,7 +20,17 @@ from lenet_bench.study.export import (
     split_by_settings,
     study_params,
 )
-from lenet_bench.study.study import adopt, confirmations, leaders, merge, overrides, parse_seeds, plan, replaced_budgets
+from lenet_bench.study.study import (
+    adopt,
+    budget_candidates,
+    confirmations,
+    leaders,
+    merge,
+    overrides,
+    parse_seeds,
+    plan,
+    replaced_budgets,
+)
 
 
 def metrics(accuracy):
@@ -73,9 +83,9 @@ def test_split_by_settings_sets_apart_runs_made_with_settings_params_yaml_no_lon
     params = params_module.load(root / "params.yaml")
     current = fingerprint(study_params(params, "momentum", 0, 1, 10), "standard")
     export = pd.DataFrame([
-        {"optimizer": "momentum", "scenario": "standard", "seed": 0, "epochs_budget": 10, "fingerprint": current},
-        {"optimizer": "momentum", "scenario": "l2", "seed": 0, "epochs_budget": 10, "fingerprint": current},
-        {"optimizer": "retired", "scenario": "standard", "seed": 0, "epochs_budget": 10, "fingerprint": current}])
+        {"preset": "momentum", "scenario": "standard", "seed": 0, "epochs_budget": 10, "fingerprint": current},
+        {"preset": "momentum", "scenario": "l2", "seed": 0, "epochs_budget": 10, "fingerprint": current},
+        {"preset": "retired", "scenario": "standard", "seed": 0, "epochs_budget": 10, "fingerprint": current}])
     kept, stale = split_by_settings(export, params)
     assert kept.index.tolist() == [0] and stale.index.tolist() == [1, 2]
     smoke = study_params(params, "momentum", 0, 1, 1)  # a smoke run's row (`study --epochs 1`, in a copy)
@@ -89,7 +99,7 @@ def test_split_by_settings_sets_apart_runs_made_with_settings_params_yaml_no_lon
 def test_a_run_of_another_epoch_budget_is_named_before_it_replaces_a_result(root):
     params = params_module.load(root / "params.yaml")
     full = study_params(params, "momentum", 0, 1, None)
-    export = pd.DataFrame([{"optimizer": "momentum", "scenario": "standard", "seed": 0, "epochs_budget": 10,
+    export = pd.DataFrame([{"preset": "momentum", "scenario": "standard", "seed": 0, "epochs_budget": 10,
                             "fingerprint": fingerprint(full, "standard"), "device": "cpu", "threads": 1}])
     smoke, _ = plan(params, ["momentum"], ["standard", "l2"], [0], 1, 1, export)
     assert replaced_budgets(smoke, export, params) == ["momentum/standard/seed 0 (10 epochs)"]  # l2 has no result yet
@@ -104,7 +114,7 @@ def test_a_smoke_study_refuses_to_replace_full_results_and_leaves_the_export_as_
     for name in ("params.yaml", "presets.yaml"):
         (tmp_path / name).write_text((root / name).read_text())
     (tmp_path / "results").mkdir()
-    csv = pd.DataFrame([{"optimizer": "adam", "scenario": "standard", "seed": 0, "epochs_budget": 10,
+    csv = pd.DataFrame([{"preset": "adam", "scenario": "standard", "seed": 0, "epochs_budget": 10,
                          "fingerprint": fingerprint(full, "standard"), "device": "cpu", "threads": 1}]).to_csv(index=False)
     (tmp_path / "results" / "study.csv").write_text(csv)
     (tmp_path / "results" / "study_curves.csv").write_text("optimizer,scenario,seed,epoch\nadam,standard,0,1\n")
@@ -122,16 +132,16 @@ def test_a_smoke_study_refuses_to_replace_full_results_and_leaves_the_export_as_
 
 def test_forget_takes_the_selected_results_and_their_curves_out_of_the_export(tmp_path):
     (tmp_path / "results").mkdir()
-    rows = [{"optimizer": o, "scenario": s, "seed": seed, "test_accuracy": 0.9, "fingerprint": "f"}
+    rows = [{"preset": o, "scenario": s, "seed": seed, "test_accuracy": 0.9, "fingerprint": "f"}
             for o in ("newton_cg", "sgd") for s in ("standard", "sparse") for seed in (0, 1)]
     pd.DataFrame(rows).to_csv(tmp_path / "results" / "study.csv", index=False)
     pd.DataFrame([{**r, "epoch": e} for r in rows for e in (1, 2)]).to_csv(tmp_path / "results" / "study_curves.csv",
                                                                            index=False)
     assert forget(["newton_cg"], ["sparse"], [0, 1], tmp_path) == 2
     left = read_export(tmp_path)
-    assert len(left) == 6 and not ((left["optimizer"] == "newton_cg") & (left["scenario"] == "sparse")).any()
+    assert len(left) == 6 and not ((left["preset"] == "newton_cg") & (left["scenario"] == "sparse")).any()
     curves = pd.read_csv(tmp_path / "results" / "study_curves.csv")
-    assert len(curves) == 12 and not ((curves["optimizer"] == "newton_cg") & (curves["scenario"] == "sparse")).any()
+    assert len(curves) == 12 and not ((curves["preset"] == "newton_cg") & (curves["scenario"] == "sparse")).any()
     assert forget(["newton_cg"], ["sparse"], [0, 1], tmp_path) == 0
 
 
@@ -157,7 +167,7 @@ def test_leaders_are_the_best_in_the_first_scenario_at_current_settings_on_the_s
     for preset, accuracy, device in (("adam", 0.90, "cpu"), ("nadam", 0.91, "cpu"), ("radam", 0.92, "cuda"),
                                      ("rmsprop", 0.89, "cpu")):
         for seed in (0, 1):
-            rows.append({"optimizer": preset, "scenario": "standard", "seed": seed, "test_accuracy": accuracy,
+            rows.append({"preset": preset, "scenario": "standard", "seed": seed, "test_accuracy": accuracy,
                          "device": device, "threads": 1, "epochs_budget": 10,
                          "fingerprint": fingerprint(study_params(params, preset, seed, 1, 10), "standard")})
     export = pd.DataFrame(rows)
@@ -168,7 +178,7 @@ def test_leaders_are_the_best_in_the_first_scenario_at_current_settings_on_the_s
 
 def test_a_run_on_other_hardware_is_still_owed_by_the_study(root):
     params = params_module.load(root / "params.yaml")
-    row = {"optimizer": "momentum", "scenario": "standard", "seed": 0, "threads": 1,
+    row = {"preset": "momentum", "scenario": "standard", "seed": 0, "threads": 1,
            "fingerprint": fingerprint(study_params(params, "momentum", 0, 1, None), "standard")}
     on_gpu = pd.DataFrame([{**row, "device": "cuda"}])
     assert plan(params, ["momentum"], ["standard"], [0], 1, None, on_gpu)[1] == 0
@@ -178,13 +188,14 @@ def test_a_run_on_other_hardware_is_still_owed_by_the_study(root):
 def test_leaders_are_chosen_by_the_declared_rule_on_the_choosing_seeds_alone(root):
     params = params_module.load(root / "params.yaml")
     params["study"]["leaders"].update(count=2, scenarios=["standard", "l2"])
+    del params["study"]["budget"]  # the leaders alone (the budget's candidates: the test below)
     rows = []
     # On seeds 0-2 adam leads standard and nadam l2; seeds 3-9 (confirming) would say otherwise.
     for preset, scenario, choosing, confirming in (("adam", "standard", 0.91, 0.80), ("nadam", "standard", 0.90, 0.95),
                                                    ("radam", "standard", 0.89, 0.99), ("adam", "l2", 0.80, 0.99),
                                                    ("nadam", "l2", 0.92, 0.80), ("radam", "l2", 0.91, 0.80)):
         for seed in range(10):
-            rows.append({"optimizer": preset, "scenario": scenario, "seed": seed, "device": "cpu", "threads": 1,
+            rows.append({"preset": preset, "scenario": scenario, "seed": seed, "device": "cpu", "threads": 1,
                          "test_accuracy": choosing if seed in params["study"]["seeds"] else confirming,
                          "test_loss": 1.0 - (choosing if seed < 3 else confirming), "epochs_budget": 10,
                          "fingerprint": fingerprint(study_params(params, preset, seed, 1, 10), scenario)})
@@ -194,6 +205,28 @@ def test_leaders_are_chosen_by_the_declared_rule_on_the_choosing_seeds_alone(roo
                                              ("nadam", "l2"), ("radam", "l2")]
     params["study"]["leaders"]["criterion"] = "mean_test_loss"
     assert leaders(export, params, scenario="l2") == ["nadam", "radam"]
+
+
+def test_the_budgets_candidates_are_the_cheapest_that_reached_the_target_on_every_choosing_seed(root):
+    params = params_module.load(root / "params.yaml")
+    params["study"]["leaders"].update(count=1, scenarios=["standard"])
+    params["study"]["budget"] = {"count": 2, "scenario": "standard"}
+    rows = []
+    # adam leads on accuracy; sgd is cheapest but missed the target once; nadam and radam reached it every time.
+    for preset, accuracy, cost in (("adam", 0.92, 900_000), ("sgd", 0.90, 100_000), ("nadam", 0.90, 300_000),
+                                   ("radam", 0.90, 200_000)):
+        for seed in params["study"]["seeds"]:
+            missed = preset == "sgd" and seed == params["study"]["seeds"][-1]
+            rows.append({"preset": preset, "scenario": "standard", "seed": seed, "device": "cpu", "threads": 1,
+                         "test_accuracy": accuracy, "target_grad_evals": None if missed else cost,
+                         "epochs_budget": 10,
+                         "fingerprint": fingerprint(study_params(params, preset, seed, 1, 10), "standard")})
+    export = pd.DataFrame(rows)
+    assert budget_candidates(export, params) == [("radam", "standard"), ("nadam", "standard")]
+    assert confirmations(export, params) == [("adam", "standard"), ("radam", "standard"), ("nadam", "standard")]
+    params["study"]["budget"]["count"] = 3
+    assert ("adam", "standard") in budget_candidates(export, params)  # a leader is confirmed once
+    assert confirmations(export, params).count(("adam", "standard")) == 1
 
 
 def test_runs_of_one_preset_and_seed_merge_their_scenarios(root):

@@ -11,6 +11,8 @@ import pandas as pd
 
 from lenet_bench.errors import UserError
 
+RENAMED = {"optimizer": "preset"}  # columns of older files, read under their current names
+
 
 def damaged(path: Path, line: int, what: str) -> UserError:
     return UserError(f"{path}: damaged at line {line} ({what}); restore it from git (git checkout -- {path}) "
@@ -33,10 +35,11 @@ def read_checked(path: Path, columns: list[str], key: list[str]) -> pd.DataFrame
         raise damaged(path, reader.line_num, str(err)) from None
     if not text.endswith("\n"):
         raise damaged(path, reader.line_num, "the file stops mid-line")
+    header = [RENAMED.get(c, c) if RENAMED.get(c) not in header else c for c in header]
     missing = [c for c in columns if c not in header]
     if missing:
         raise damaged(path, 1, f"no column {', '.join(missing)}")
-    table = pd.read_csv(io.StringIO(text))
+    table = pd.read_csv(io.StringIO(text)).set_axis(header, axis=1)
     repeated = table.duplicated(key, keep="first")
     if repeated.any():
         position = int(repeated.to_numpy().nonzero()[0][0])

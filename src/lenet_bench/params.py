@@ -24,7 +24,8 @@ SAMPLER_KEYS = ("name", "seed")
 RUNG_KEYS = ("min_epochs", "reduction_factor")
 NO_PRUNING = "none"
 AUDIT_KEYS = ("presets", "min_epochs", "reduction_factors", "max_regret")
-STUDY_KEYS = ("seeds", "leaders", "ablation")
+STUDY_KEYS = ("seeds", "leaders", "budget", "ablation")
+BUDGET_KEYS = ("count", "scenario")
 ABLATION_KEYS = ("preset", "scenario", "seeds", "variants")
 LEADER_KEYS = ("count", "criterion", "scenarios", "confirm_seeds", "alpha", "tie_break")
 LABELS = ("family", "search")  # what a preset says about itself: changing it must not re-train
@@ -331,6 +332,12 @@ def check(params: dict) -> None:
     check_study(params["study"], scenarios)
     if "ablation" in params["study"]:
         check_ablation(params["study"]["ablation"], presets, scenarios)
+    if "budget" in params["study"]:
+        budget = params["study"]["budget"]
+        _check_keys("study.budget", budget, BUDGET_KEYS, required=BUDGET_KEYS)
+        _number("study.budget.count", budget["count"], low=1, integer=True)
+        if budget["scenario"] not in scenarios:
+            raise _allowed("study.budget.scenario", budget["scenario"], list(scenarios))
 
 
 def check_sparsity(where: str, sparsity, epochs: int) -> None:

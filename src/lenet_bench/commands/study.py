@@ -7,7 +7,7 @@ examples:
   lenet-bench study --scheduler tcp://host:8786   # the workers of a running Dask cluster
   lenet-bench study --cluster slurm --workers 32  # workers from Slurm (dask-jobqueue)
   lenet-bench study --with-dvc --jobs 2      # each run a DVC experiment, through DVC's local queue
-  lenet-bench study --confirm                # the confirming seeds for each scenario's leaders (study.leaders)
+  lenet-bench study --confirm                # confirming seeds: the leaders and the budget's candidates
   lenet-bench study --ablation               # the chosen method with one component off at a time (study.ablation)
   lenet-bench study --presets kfac --scenarios standard --tuning tuning/seed1 --export results/tuning_seed1.csv
                                              # the best settings of another tuning, its own export
@@ -38,7 +38,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top", type=int, help="instead of --presets: the N best presets of the first scenario by "
                         "study.leaders.criterion on the choosing seeds (study.seeds), from the export")
     parser.add_argument("--confirm", action="store_true", help="the leaders of each scenario of study.leaders, by its "
-                        "rule on the choosing seeds, on its confirm_seeds")
+                        "rule on the choosing seeds, and the budget's candidates (study.budget), on its confirm_seeds")
     parser.add_argument("--epochs", type=int, help="override train.epochs (e.g. 1 for a smoke test, in a copy of the "
                         "repository: the export keeps one result per preset, scenario and seed, so this refuses "
                         "to replace results of another budget)")
@@ -168,20 +168,24 @@ def tuned_by(params: dict, presets: list[str], folder: Path) -> dict:
 
 
 def plan_confirmations(params: dict, current, args):
-    """The confirming seeds of every scenario's leaders: the runs still to do, how many results the export
-    has, and what the plan covers."""
+    """The confirming seeds of every scenario's leaders and of the budget's candidates: the runs still to
+    do, how many results the export has, and what the plan covers."""
     from lenet_bench.study import export
-    from lenet_bench.study.study import confirmations, merge, plan
+    from lenet_bench.study.study import budget_candidates, confirmations, leaders, merge, plan
 
     rule = params["study"]["leaders"]
-    pairs = confirmations(current, params)
-    by_scenario = {s: [p for p, scenario in pairs if scenario == s] for s in rule["scenarios"]}
-    for scenario, chosen in by_scenario.items():
+    choosing = ", ".join(map(str, params["study"]["seeds"]))
+    for scenario in rule["scenarios"]:
+        chosen = leaders(current, params, scenario=scenario)
         if len(chosen) < rule["count"]:
             raise ValueError(f"--confirm: {scenario} has {len(chosen)} preset(s) with runs at the current settings on "
                              f"the choosing seeds; run them first: lenet-bench study --scenarios {scenario}")
-        print(f"--confirm: leaders of {scenario} by {rule['criterion']} on seeds "
-              f"{', '.join(map(str, params['study']['seeds']))}: {', '.join(chosen)}")
+        print(f"--confirm: leaders of {scenario} by {rule['criterion']} on seeds {choosing}: {', '.join(chosen)}")
+    if cheap := budget_candidates(current, params):
+        print(f"--confirm: the budget's candidates in {cheap[0][1]}, the fewest gradient evaluations to the target "
+              f"on every one of seeds {choosing}: {', '.join(p for p, _ in cheap)}")
+    pairs = confirmations(current, params)
+    by_scenario = {s: [p for p, scenario in pairs if scenario == s] for s in dict.fromkeys(s for _, s in pairs)}
     runs, already = [], 0
     for scenario, chosen in by_scenario.items():
         if args.redo:
@@ -189,7 +193,7 @@ def plan_confirmations(params: dict, current, args):
         more, done = plan(params, chosen, [scenario], rule["confirm_seeds"], export.THREADS, args.epochs, current)
         runs, already = merge(runs + more), already + done
     seeds = len(rule["confirm_seeds"])
-    total = f"{len(pairs)} leaders x {seeds} confirming seeds = {len(pairs) * seeds} results"
+    total = f"{len(pairs)} leaders and budget candidates x {seeds} confirming seeds = {len(pairs) * seeds} results"
     return runs, already, total
 
 

@@ -47,7 +47,7 @@ def apply(runs: pd.DataFrame, timings: pd.DataFrame | None) -> pd.DataFrame:
         timed = timings.assign(rate=timings["seconds"] / timings["grad_evals"],
                                settings=timings["preset_settings"].map(what_runs))
         rate = timed.groupby(["preset", "settings"])["rate"].median()
-        out["seconds_per_grad_eval"] = pd.Series(list(zip(out["optimizer"], out["preset_settings"].map(what_runs))),
+        out["seconds_per_grad_eval"] = pd.Series(list(zip(out["preset"], out["preset_settings"].map(what_runs))),
                                                  index=out.index).map(rate)
     return _calibrate(out)
 

@@ -54,14 +54,14 @@ def learning_curves(curves: pd.DataFrame, methods: list[str], scenarios: list[st
     for row, scenario in enumerate(scenarios):
         losses = []
         for method in methods:
-            runs = curves[(curves["scenario"] == scenario) & (curves["optimizer"] == method)].groupby("epoch")
+            runs = curves[(curves["scenario"] == scenario) & (curves["preset"] == method)].groupby("epoch")
             mean = runs.mean(numeric_only=True).reset_index()
             if mean.empty:  # a method with no runs in this scenario yet has no line
                 continue
             spread = runs[["test_accuracy", "test_loss"]].std().fillna(0).reset_index(drop=True)
             losses += list(mean["test_loss"].dropna())
             # A method that never reaches the axes' floor stays in the legend, said to be below them.
-            below = 100 * (curves.loc[curves["optimizer"] == method, "test_accuracy"].max()) < ACCURACY_FLOOR
+            below = 100 * (curves.loc[curves["preset"] == method, "test_accuracy"].max()) < ACCURACY_FLOOR
             name = f"{method} (below the accuracy axes)" if below else method
             for column, (y, x) in enumerate(CURVE_PANELS):
                 scale = 100 if y == "test_accuracy" else 1
@@ -95,7 +95,7 @@ def train_and_test_loss(curves: pd.DataFrame, methods: list[str], title: str, pa
     standard deviation either side; how well each method optimizes, and how well that generalizes."""
     fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 2.3))
     for method in methods:
-        runs = curves[curves["optimizer"] == method].groupby("epoch")
+        runs = curves[curves["preset"] == method].groupby("epoch")
         mean, spread = runs[["train_loss", "test_loss"]].mean(), runs[["train_loss", "test_loss"]].std().fillna(0)
         for column, linestyle, what in (("train_loss", "--", "train"), ("test_loss", "-", "test")):
             ax.plot(mean.index, mean[column], color=style[method]["color"], linestyle=linestyle, linewidth=1,

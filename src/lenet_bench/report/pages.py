@@ -42,7 +42,7 @@ NOTHING_YET = "_nothing exported yet: see `lenet-bench export-experiments`_"
 
 def sparse_table(root: Path) -> str:
     """Every exported run of the sparse scenario, against the exported dense (standard) run of the same
-    optimizer, seed and thread count."""
+    preset, seed and thread count."""
     runs = _exported(root, lambda r: r["scenario"].isin(["sparse", "standard"]))
     sparse, dense = runs[runs["scenario"] == "sparse"], runs[runs["scenario"] == "standard"]
     if sparse.empty:
@@ -50,7 +50,7 @@ def sparse_table(root: Path) -> str:
     rows = ["| experiment | method | bound | nonzero fc1+fc2 | units fc1/fc2 | test accuracy | vs dense | test loss |",
             "|---|---|---|---|---|---|---|---|"]
     for _, r in sparse.sort_values(["density_bound", "test_accuracy"], ascending=[False, False]).iterrows():
-        same = dense[(dense["optimizer"] == r["optimizer"]) & (dense["seed"] == r["seed"])
+        same = dense[(dense["preset"] == r["preset"]) & (dense["seed"] == r["seed"])
                      & (dense["threads"] == r["threads"]) & (dense["epochs_budget"] == r["epochs_budget"])]
         gap = r["test_accuracy"] - same["test_accuracy"].iloc[0] if not same.empty else None
         versus = f"{100 * gap:+.2f} pp vs {same['experiment'].iloc[0]}" if not same.empty else "–"
@@ -65,7 +65,7 @@ def pipeline_table(root: Path) -> str:
     """One row per scenario of the committed `dvc repro` run."""
     settings = load_params(root / "params.yaml")
     scenarios = settings["scenarios"]
-    rows = [f"| scenario | optimizer | test accuracy | test loss | reached {_target(settings)} at | epochs "
+    rows = [f"| scenario | preset | test accuracy | test loss | reached {_target(settings)} at | epochs "
             "| gradient evals | steps | train seconds | ran on | L2 applied |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in scenarios:
@@ -194,7 +194,7 @@ def preset_runs_table(root: Path) -> str:
             "| train seconds | threads |", "|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in runs.sort_values(["scenario", "test_accuracy"], ascending=[False, False]).iterrows():
         reached = _reached(r["target_epoch"], r["target_grad_evals"], r["target_seconds"])
-        rows.append(f"| {r['optimizer']} | {r['lr']:g} | {r['scenario']} | {_percent(r['test_accuracy'])} "
+        rows.append(f"| {r['preset']} | {r['lr']:g} | {r['scenario']} | {_percent(r['test_accuracy'])} "
                     f"| {r['test_loss']:.4f} | {reached} | {int(r['grad_evals']):,} | {int(r['steps']):,} "
                     f"| {r['seconds']:.0f} | {int(r['threads'])} |")
     return "\n".join(rows)
@@ -205,7 +205,7 @@ def study_table(root: Path) -> str:
     mean ± std over seeds per scenario, and the cost of the standard runs."""
     path = root / "results" / "study.csv"
     settings = load_params(root / "params.yaml")
-    empty = pd.DataFrame(columns=["optimizer"])
+    empty = pd.DataFrame(columns=["preset"])
     runs = sort_runs(read_export(root), settings) if path.exists() else Sorted(empty, empty, empty)
     study, stale, elsewhere = calibration.apply(runs.current, calibration.read(root)), runs.stale, runs.elsewhere
     scenarios = list(settings["scenarios"])
@@ -215,11 +215,11 @@ def study_table(root: Path) -> str:
             "|---|---|---|---|" + "---|" * len(scenarios) + "---|---|---|---|"]
     for name, preset in settings["optimizers"].items():
         library = f"`{ALGORITHMS[preset['algorithm']].library}`"
-        runs = study[study["optimizer"] == name]
+        runs = study[study["preset"] == name]
         if runs.empty:
-            why = ("settings changed since its study runs" if name in set(stale["optimizer"])
-                   else f"only on other hardware ({hardware(elsewhere[elsewhere['optimizer'] == name])})"
-                   if name in set(elsewhere["optimizer"]) else "not in the study yet")
+            why = ("settings changed since its study runs" if name in set(stale["preset"])
+                   else f"only on other hardware ({hardware(elsewhere[elsewhere['preset'] == name])})"
+                   if name in set(elsewhere["preset"]) else "not in the study yet")
             rows.append(f"| {name} | {preset.get('family', '–')} | {library} | – | "
                         + " | ".join(why if i == 0 else "" for i in range(len(scenarios)))
                         + " | | | | |")

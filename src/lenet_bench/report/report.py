@@ -86,8 +86,8 @@ def load_line(study: pd.DataFrame) -> str:
 
 def untimed_line(study: pd.DataFrame) -> str:
     """The presets whose seconds are unknown: not timed at the settings they ran with."""
-    untimed = sorted(study.loc[study["seconds"].isna(), "optimizer"].unique())
-    if not untimed or len(untimed) == study["optimizer"].nunique():
+    untimed = sorted(study.loc[study["seconds"].isna(), "preset"].unique())
+    if not untimed or len(untimed) == study["preset"].nunique():
         return ""
     return (f" Not timed at the settings they ran with, so without seconds: {', '.join(untimed)} "
             "(`lenet-bench speed` times them again).")
@@ -96,8 +96,8 @@ def untimed_line(study: pd.DataFrame) -> str:
 def summary(study: pd.DataFrame) -> pd.DataFrame:
     """One row per method and scenario: means and spreads over seeds, and how often it reached the target."""
     rows = []
-    for (method, scenario), runs in study.groupby(["optimizer", "scenario"]):
-        rows.append({"optimizer": method, "scenario": scenario, "family": runs["family"].iloc[0],
+    for (method, scenario), runs in study.groupby(["preset", "scenario"]):
+        rows.append({"preset": method, "scenario": scenario, "family": runs["family"].iloc[0],
                      "hardware": hardware(runs),
                      "seeds": len(runs), "accuracy": runs["test_accuracy"].mean(),
                      "reached": int(runs["target_epoch"].notna().sum()),
@@ -133,8 +133,8 @@ def sign_flip_p(diff: np.ndarray) -> float:
 
 def paired(study: pd.DataFrame, scenario: str, first: str, second: str) -> Paired:
     runs = study[study["scenario"] == scenario]
-    a = runs[runs["optimizer"] == first].set_index("seed")["test_accuracy"]
-    b = runs[runs["optimizer"] == second].set_index("seed")["test_accuracy"]
+    a = runs[runs["preset"] == first].set_index("seed")["test_accuracy"]
+    b = runs[runs["preset"] == second].set_index("seed")["test_accuracy"]
     diff = (100 * (a - b)).dropna().to_numpy()
     return Paired(first, second, len(diff), float(diff.mean()) if len(diff) else math.nan,
                   float(diff.std(ddof=1)) if len(diff) > 1 else math.nan, int((diff > 0).sum()), sign_flip_p(diff))
@@ -175,13 +175,13 @@ def choose(study: pd.DataFrame, params: dict, scenario: str) -> Choice:
     rule, choosing = params["study"]["leaders"], params["study"]["seeds"]
     chosen_by = leader_rule.leaders(study, rule, choosing, scenario)
     runs = study[(study["scenario"] == scenario) & study["seed"].isin(rule["confirm_seeds"])]
-    ran = {m: set(runs.loc[runs["optimizer"] == m, "seed"]) for m in chosen_by}
+    ran = {m: set(runs.loc[runs["preset"] == m, "seed"]) for m in chosen_by}
     missing = [m for m in chosen_by if ran[m] != set(rule["confirm_seeds"])]
     seeds = sorted(set(rule["confirm_seeds"]).intersection(*ran.values())) if ran else []
     if missing or len(chosen_by) < 2:
         return Choice(scenario, chosen_by, seeds, [], [], [], None, False, missing)
     runs = runs[runs["seed"].isin(seeds)]
-    ranked = list(runs.groupby("optimizer")["test_accuracy"].mean().loc[chosen_by].sort_values(
+    ranked = list(runs.groupby("preset")["test_accuracy"].mean().loc[chosen_by].sort_values(
         ascending=False, kind="stable").index)
     pairs = [paired(runs, scenario, ranked[0], other) for other in ranked[1:]]
     adjusted = holm([t.p for t in pairs])
@@ -190,7 +190,7 @@ def choose(study: pd.DataFrame, params: dict, scenario: str) -> Choice:
     column = leader_rule.TIE_BREAKS[rule["tie_break"]]
 
     def cost(method: str) -> tuple[int, float]:
-        r = runs[runs["optimizer"] == method]
+        r = runs[runs["preset"] == method]
         return int(r[column].isna().sum()), float(r[column].mean())
     chosen = min(tied, key=cost) if len(tied) > 1 else ranked[0]
     return Choice(scenario, chosen_by, seeds, ranked, tests, tied, chosen, len(tied) > 1, [])
@@ -215,7 +215,7 @@ def leader_text(choice: Choice, study: pd.DataFrame, params: dict) -> str:
              "| first minus it (points) | first ahead on | p | Holm p |", "|---|---|---|---|---|---|---|---|"]
     tests = {test.second: (test, adjusted) for test, adjusted in choice.tests}
     for method in choice.ranked:
-        r = runs[runs["optimizer"] == method]
+        r = runs[runs["preset"] == method]
         row = (f"| {method} | {mean_std(r['test_accuracy'], 100)} | {int(r['target_epoch'].notna().sum())}/{len(r)} "
                f"| {_mean_or_dash(r['target_grad_evals'] / 1e6, '.2f')} | ")
         if method in tests:
@@ -258,9 +258,9 @@ def verdict(cells: list[pd.Series], target: float, why_none: str) -> str:
 
 
 def no_runs_reason(r: Results, name: str) -> str:
-    if name in set(r.elsewhere["optimizer"]):
-        return f"other hardware only ({hardware(r.elsewhere[r.elsewhere['optimizer'] == name])})"
-    if name in set(r.stale["optimizer"]):
+    if name in set(r.elsewhere["preset"]):
+        return f"other hardware only ({hardware(r.elsewhere[r.elsewhere['preset'] == name])})"
+    if name in set(r.stale["preset"]):
         return "stale: tuned since"
     return "not run yet"
 
@@ -274,13 +274,13 @@ def accounted_table(r: Results) -> str:
     for name, preset in r.params["optimizers"].items():
         cells, shown = [], []
         for scenario in r.scenarios:
-            mean = r.means[(r.means["optimizer"] == name) & (r.means["scenario"] == scenario)]
+            mean = r.means[(r.means["preset"] == name) & (r.means["scenario"] == scenario)]
             if mean.empty:
                 shown.append("–")
                 continue
             m = mean.iloc[0]
             cells.append(m)
-            runs = r.study[(r.study["optimizer"] == name) & (r.study["scenario"] == scenario)]
+            runs = r.study[(r.study["preset"] == name) & (r.study["scenario"] == scenario)]
             note = f", {m['diverged']} diverged" if m["diverged"] else ""
             shown.append(f"{mean_std(runs['test_accuracy'], 100)}, {m['reached']}/{m['seeds']}{note}")
         lines.append(f"| {name} | {preset['family']} | {preset['algorithm']} | {tuned_settings(name, preset)} | "
@@ -291,16 +291,16 @@ def accounted_table(r: Results) -> str:
 def common_problems(study: pd.DataFrame) -> pd.MultiIndex:
     """The problems (scenario, seed) that every method of `study` ran: a method is judged only on problems
     it attempted, and an extra seed run for some methods alone (the leaders' ten) is no problem for the rest."""
-    methods = study.groupby(["scenario", "seed"])["optimizer"].nunique()
-    return methods[methods == study["optimizer"].nunique()].index
+    methods = study.groupby(["scenario", "seed"])["preset"].nunique()
+    return methods[methods == study["preset"].nunique()].index
 
 
 def profile_ratios(study: pd.DataFrame, measure: str) -> dict[str, np.ndarray]:
     """Per method, its cost to the target over the best method's on each common problem; inf where it
     never reached the target."""
-    cost = study.pivot_table(index=["scenario", "seed"], columns="optimizer", values=f"target_{measure}",
+    cost = study.pivot_table(index=["scenario", "seed"], columns="preset", values=f"target_{measure}",
                              aggfunc="first")
-    cost = cost.reindex(index=common_problems(study), columns=sorted(study["optimizer"].unique()))
+    cost = cost.reindex(index=common_problems(study), columns=sorted(study["preset"].unique()))
     best = cost.min(axis=1)
     ratios = cost.div(best, axis=0).fillna(math.inf)
     return {method: ratios[method].to_numpy() for method in ratios.columns}
@@ -308,7 +308,7 @@ def profile_ratios(study: pd.DataFrame, measure: str) -> dict[str, np.ndarray]:
 
 def cost_comparison(means: pd.DataFrame, chosen: str, other: str, scenario: str) -> str:
     """What the chosen method costs per epoch against another, in one scenario, in calibrated seconds."""
-    a, b = (means[(means["optimizer"] == m) & (means["scenario"] == scenario)].iloc[0] for m in (chosen, other))
+    a, b = (means[(means["preset"] == m) & (means["scenario"] == scenario)].iloc[0] for m in (chosen, other))
     seconds = (f"{chosen} takes {a['seconds_per_epoch'] / b['seconds_per_epoch']:.1f}x the calibrated seconds of "
                f"{other}" if a["seconds_per_epoch"] > 0 and b["seconds_per_epoch"] > 0
                else "their seconds are not timed yet")
@@ -435,7 +435,7 @@ class Results:
         return self.params["train"]["target_accuracy"]
 
     def of(self, method: str) -> pd.DataFrame:
-        return self.study[self.study["optimizer"] == method]
+        return self.study[self.study["preset"] == method]
 
 
 def load(root: Path) -> Results:
@@ -452,7 +452,7 @@ def load(root: Path) -> Results:
         raise SystemExit("results/study.csv has no runs with the settings of params.yaml on the study's hardware "
                          f"({DEVICE}, {THREADS} thread): run `lenet-bench study` first")
     curves = curves[curves.set_index(KEY).index.isin(study.set_index(KEY).index)]
-    study = study.sort_values(["optimizer", "scenario", "seed"]).reset_index(drop=True)
+    study = study.sort_values(["preset", "scenario", "seed"]).reset_index(drop=True)
     scenarios = [s for s in params["scenarios"] if s in set(study["scenario"])]
     if not scenarios:
         raise SystemExit("results/study.csv has no run of a scenario that params.yaml has")
@@ -486,7 +486,7 @@ def answer_section(r: Results, choices: dict[str, Choice], out: Path, styles: di
              "| how sure |", "|---|---|---|---|---|---|"]
     for scenario, choice in choices.items():
         chosen = chosen_method(choice)
-        runs = r.study[(r.study["scenario"] == scenario) & (r.study["optimizer"] == chosen)]
+        runs = r.study[(r.study["scenario"] == scenario) & (r.study["preset"] == chosen)]
         seeds = choice.seeds if choice.chosen else r.params["study"]["seeds"]
         runs = runs[runs["seed"].isin(seeds)]
         if choice.chosen is None:
@@ -501,10 +501,10 @@ def answer_section(r: Results, choices: dict[str, Choice], out: Path, styles: di
                      f"| {_mean_or_dash(runs['target_grad_evals'] / 1e6, '.2f')} | {sure} |")
     first = r.scenarios[0]
     runs = r.study[r.study["scenario"] == first]
-    seeds = runs.groupby("optimizer")["seed"].nunique()
-    reached = runs.groupby("optimizer")["target_grad_evals"].apply(lambda c: c.notna().sum())
+    seeds = runs.groupby("preset")["seed"].nunique()
+    reached = runs.groupby("preset")["target_grad_evals"].apply(lambda c: c.notna().sum())
     reliable = [m for m in seeds.index if seeds[m] >= RELIABLE_SEEDS and reached[m] >= RELIABLE_REACHED]
-    reliable_runs = runs[runs["optimizer"].isin(reliable)].groupby("optimizer")
+    reliable_runs = runs[runs["preset"].isin(reliable)].groupby("preset")
     cost = reliable_runs["target_grad_evals"].mean().sort_values()
     seconds = reliable_runs["target_seconds"].mean().dropna().sort_values()
     if cost.empty:
@@ -519,7 +519,7 @@ def answer_section(r: Results, choices: dict[str, Choice], out: Path, styles: di
                   + (f"; in calibrated seconds, **{seconds.index[0]}**, {seconds.iloc[0]:.0f} s"
                      + (f" (then {seconds.index[1]}, {seconds.iloc[1]:.0f} s)" if len(seconds) > 1 else "")
                      if len(seconds) else "; no calibrated seconds yet (`lenet-bench speed`)") + ".")
-    means = runs.groupby("optimizer").agg(accuracy=("test_accuracy", "mean"), cost=("target_grad_evals", "mean"),
+    means = runs.groupby("preset").agg(accuracy=("test_accuracy", "mean"), cost=("target_grad_evals", "mean"),
                                           reached=("target_grad_evals", lambda c: c.notna().mean()))
     means = means[means["reached"] >= 0.5]  # a cost to the target needs the target reached, most of the time
     head = ["## The answer\n",
@@ -541,7 +541,7 @@ def answer_section(r: Results, choices: dict[str, Choice], out: Path, styles: di
 
 def setup_section(r: Results, out: Path) -> str:
     params, study, target = r.params, r.study, r.target
-    seeds = study.groupby(["optimizer", "scenario"])["seed"].nunique()
+    seeds = study.groupby(["preset", "scenario"])["seed"].nunique()
     budget = sorted(study["epochs_budget"].unique())
     s = ["## 1. Setup\n"]
     s.append(f"- **Model**: the brief's LeNet-5, unchanged (tanh, max-pooling, {PARAMETER_COUNT:,} parameters).\n"
@@ -549,6 +549,8 @@ def setup_section(r: Results, out: Path) -> str:
              "pixels in [0, 1].\n"
              f"- **Budget**: {', '.join(map(str, budget))} epochs per run; target: **{100 * target:.2f}%** test "
              "accuracy (the brief's reference).\n"
+             "- **Methods**: a method is a *preset* of presets.yaml, an algorithm with its tuned settings (the word "
+             "the command line, the exported CSVs and the pages use).\n"
              "- **Scenarios**: " + "; ".join(f"`{s_}`: {describe(params['scenarios'], s_)}" for s_ in r.scenarios)
              + ".\n"
              f"- **Seeds**: {seeds.min() if seeds.min() == seeds.max() else f'{seeds.min()} to {seeds.max()}'} "
@@ -588,7 +590,7 @@ def methods_section(r: Results) -> str:
          "[results page](results.md).\n"]
     if not r.stale.empty:
         s.append(f"**Left out**: {len(r.stale)} runs made with settings that params.yaml and presets.yaml no longer "
-                 f"hold (of {r.stale['optimizer'].nunique()} presets); `lenet-bench study` runs them again with the "
+                 f"hold (of {r.stale['preset'].nunique()} presets); `lenet-bench study` runs them again with the "
                  "current settings.\n")
     if not r.elsewhere.empty:
         s.append(f"**Left out**: {len(r.elsewhere)} runs at the current settings made on other hardware "
@@ -600,7 +602,7 @@ def methods_section(r: Results) -> str:
 def curves_section(r: Results, out: Path, styles: dict) -> str:
     """The learning curves of the best method of each family, every scenario; draws figures/curves.png."""
     first = r.means[r.means["scenario"] == r.scenarios[0]]
-    best_by_family = first.sort_values("accuracy", ascending=False).drop_duplicates("family")["optimizer"].tolist()
+    best_by_family = first.sort_values("accuracy", ascending=False).drop_duplicates("family")["preset"].tolist()
     figures.learning_curves(r.curves, best_by_family, r.scenarios, out / "figures" / "curves.png", styles,
                             100 * r.target)
     return "\n".join([
@@ -615,8 +617,8 @@ def curves_section(r: Results, out: Path, styles: dict) -> str:
 def profile_section(r: Results, out: Path, styles: dict) -> str:
     """Cost to the target against the cheapest method's, per problem; draws figures/profile.png."""
     study = r.study
-    reached = sorted(study.loc[study["target_epoch"].notna(), "optimizer"].unique())
-    solved = study[study["optimizer"].isin(reached)]
+    reached = sorted(study.loc[study["target_epoch"].notna(), "preset"].unique())
+    solved = study[study["preset"].isin(reached)]
     problems = common_problems(solved)
     measures = {"gradient evaluations": profile_ratios(solved, "grad_evals")}
     if solved["seconds"].notna().all():  # untimed presets (no results/speed.csv yet) have no seconds to compare
@@ -628,7 +630,7 @@ def profile_section(r: Results, out: Path, styles: dict) -> str:
         f"what it spent to first reach {100 * r.target:.2f}% (gradient evaluations, or calibrated seconds, §1); "
         "the curve gives the fraction of problems a method solved within τ times the cheapest "
         "method's cost. Every method that reached the target at least once is drawn "
-        f"({len(reached)} of {study['optimizer'].nunique()}); a problem it never solved never counts. The problems "
+        f"({len(reached)} of {study['preset'].nunique()}); a problem it never solved never counts. The problems "
         f"are the {len(problems)} that every one of them ran ({problem_list(problems)}): a seed that only some "
         "methods ran, such as the leaders' extra seeds, would count against the others as unsolved.\n",
         "![performance profile](figures/profile.png)\n",
@@ -642,9 +644,9 @@ def score_table(solved: pd.DataFrame, problems: pd.MultiIndex) -> str:
     by_evals, by_seconds = profile_ratios(solved, "grad_evals"), profile_ratios(solved, "seconds")
     timed = solved["seconds"].notna().all()
     on_problems = solved[solved.set_index(["scenario", "seed"]).index.isin(problems)]
-    accuracy = on_problems.groupby("optimizer")["test_accuracy"].mean()
+    accuracy = on_problems.groupby("preset")["test_accuracy"].mean()
     rows = sorted(((profile_score(r), m) for m, r in by_evals.items()), reverse=True)
-    lines = ["| method | score (gradient evaluations) | score (calibrated seconds) | test accuracy (%) |",
+    lines = ["| preset | score (gradient evaluations) | score (calibrated seconds) | test accuracy (%) |",
              "|---|---|---|---|"]
     lines += [f"| {m} | {score:.3f} | {f'{profile_score(by_seconds[m]):.3f}' if timed else '–'} "
               f"| {100 * accuracy[m]:.2f} |" for score, m in rows]
@@ -660,7 +662,7 @@ def problem_list(problems: pd.MultiIndex) -> str:
                      for scenario, ss in seeds.items())
 
 
-SAME_RUN = ["optimizer", "algorithm", "lr", "batch_size", "schedule", "seed", "epochs_budget"]
+SAME_RUN = ["preset", "algorithm", "lr", "batch_size", "schedule", "seed", "epochs_budget"]
 
 
 def matching_dense(runs: pd.DataFrame, sparse: pd.DataFrame) -> tuple[float, float] | None:
@@ -681,7 +683,7 @@ def sparse_section(r: Results, out: Path) -> str:
               if not runs.empty and "sparsity_method" in runs else runs.iloc[:0])
     if sparse.empty:
         return f"## 5. The sparse scenario\n\n{none}\n"
-    optimizer = sparse["optimizer"].iloc[0]
+    optimizer = sparse["preset"].iloc[0]
     dense = matching_dense(runs, sparse)
     figures.density_curve(sparse, dense, f"optimizer {optimizer}, {r.params['train']['epochs']} epochs, "
                           f"seed {int(sparse['seed'].iloc[0])}", out / "figures" / "density.png", 100 * r.target)
@@ -725,7 +727,7 @@ def variance_section(r: Results, choice: Choice, root: Path) -> str:
             tuned["optimizers"][preset] = with_values(params["optimizers"][preset],
                                                       best_settings(preset, trials, params))
             runs = r.study if sampler_seed == base else read_export(root, Path("results") / f"tuning_{folder.name}.csv")
-            runs = runs[(runs["optimizer"] == preset) & (runs["scenario"] == scenario)
+            runs = runs[(runs["preset"] == preset) & (runs["scenario"] == scenario)
                         & runs["seed"].isin(params["study"]["seeds"])]
             expected = {seed: fingerprint(study_params(tuned, preset, seed, THREADS, None), scenario)
                         for seed in params["study"]["seeds"]}
@@ -770,12 +772,12 @@ def chosen_method(choice: Choice) -> str:
 
 def loss_gap(r: Results, methods: list[str], scenario: str, out: Path, styles: dict) -> str:
     """The figure of training against test loss for `methods`, and a sentence on where each ends."""
-    curves = r.curves[(r.curves["scenario"] == scenario) & r.curves["optimizer"].isin(methods)]
+    curves = r.curves[(r.curves["scenario"] == scenario) & r.curves["preset"].isin(methods)]
     if curves.empty:
         return ""
     figures.train_and_test_loss(curves, methods, f"{scenario}: training and test loss (mean over seeds)",
                                 out / "figures" / "train_test_loss.png", styles)
-    last = curves[curves["epoch"] == curves["epoch"].max()].groupby("optimizer")[["train_loss", "test_loss"]].mean()
+    last = curves[curves["epoch"] == curves["epoch"].max()].groupby("preset")[["train_loss", "test_loss"]].mean()
     ends = "; ".join(f"{m} ends at a training loss of {last.loc[m, 'train_loss']:.3f} and a test loss of "
                      f"{last.loc[m, 'test_loss']:.3f}" for m in methods if m in last.index)
     return (f"**Optimizing against generalizing** (the figure below, `{scenario}`; the training loss is the mean "
@@ -791,7 +793,7 @@ def ablation_text(r: Results, chosen: str) -> str:
     if spec is None:
         return ""
     preset, scenario, seeds = spec["preset"], spec["scenario"], spec["seeds"]
-    on = r.study[(r.study["optimizer"] == preset) & (r.study["scenario"] == scenario) & r.study["seed"].isin(seeds)]
+    on = r.study[(r.study["preset"] == preset) & (r.study["scenario"] == scenario) & r.study["seed"].isin(seeds)]
     tuned = on.set_index("seed")
     s = [f"**Ablation** (`lenet-bench study --ablation`, declared in params.yaml's study.ablation): {preset} with one "
          f"component switched off or set to its plain default at a time, the rest as tuned, in `{scenario}` on seeds "
@@ -814,7 +816,7 @@ def ablation_text(r: Results, chosen: str) -> str:
     lines.append(row("tuned", "as in presets.yaml", on))
     for kind, changes in spec["variants"].items():
         name = ablation.variant_name(preset, kind)
-        runs = r.ablation[(r.ablation["optimizer"] == name) & (r.ablation["scenario"] == scenario)] \
+        runs = r.ablation[(r.ablation["preset"] == name) & (r.ablation["scenario"] == scenario)] \
             if not r.ablation.empty else r.ablation
         lines.append(row(kind, ablation.changes_text(changes), runs[runs["seed"].isin(seeds)]))
     return "\n".join(s + lines) + "\n"
@@ -909,27 +911,27 @@ def baseline_section(r: Results, chosen: str) -> str:
 
 def failures_section(r: Results) -> str:
     means, scenarios, target = r.means, r.scenarios, r.target
-    items = [f"- {row['optimizer']} diverged in `{row['scenario']}`, seed {int(row['seed'])}, at step "
+    items = [f"- {row['preset']} diverged in `{row['scenario']}`, seed {int(row['seed'])}, at step "
              f"{int(row['diverged_at_step']) if not pd.isna(row['diverged_at_step']) else '?'}."
              for _, row in r.study[r.study["diverged"].astype(bool)].iterrows()]
     missed = means[means["accuracy"] <= target]
-    for method in missed.groupby("optimizer")["accuracy"].mean().sort_values().index:
+    for method in missed.groupby("preset")["accuracy"].mean().sort_values().index:
         # the worst first, one line per method, its scenarios in the report's order
-        rows = missed[missed["optimizer"] == method].sort_values("scenario", key=lambda c: c.map(scenarios.index))
+        rows = missed[missed["preset"] == method].sort_values("scenario", key=lambda c: c.map(scenarios.index))
         where = ", ".join(f"`{row['scenario']}` ({100 * row['accuracy']:.2f}%)" for _, row in rows.iterrows())
         items.append(f"- {method} stayed below {100 * target:.2f}% on average in {where}; "
                      f"{rows['reached'].sum()} of those {rows['seeds'].sum()} runs reached it.")
     if "sparse" in scenarios and "standard" in scenarios:
-        table = means.pivot(index="optimizer", columns="scenario", values="accuracy")
+        table = means.pivot(index="preset", columns="scenario", values="accuracy")
         hurt = (table["sparse"] - table["standard"]).dropna().sort_values()
         for method, delta in hurt[hurt < -0.003].items():
             items.append(f"- The sparse constraint cost {method} {100 * -delta:.2f} percentage points.")
     text = "\n".join(items) if items else "Every method reached the target in every scenario."
     typical = means["grad_evals_per_epoch"].median()
-    working = means.groupby("optimizer")["accuracy"].transform("max") > target
-    dear = means[working & (means["grad_evals_per_epoch"] > 2 * typical)].drop_duplicates("optimizer")
+    working = means.groupby("preset")["accuracy"].transform("max") > target
+    dear = means[working & (means["grad_evals_per_epoch"] > 2 * typical)].drop_duplicates("preset")
     if not dear.empty:  # they reach the target; what they cost is another matter
-        ratio = (dear.set_index("optimizer")["grad_evals_per_epoch"] / typical).round(1).sort_values()
+        ratio = (dear.set_index("preset")["grad_evals_per_epoch"] / typical).round(1).sort_values()
         text += ("\n\n**Working, but dear**, in gradient evaluations per epoch against the median method's: "
                  + "; ".join(f"{', '.join(group.index)} {value:.1f}x" for value, group in ratio.groupby(ratio))
                  + ". Their budgets were not cut: each trains the same number of epochs.")
@@ -941,7 +943,7 @@ def build(root: Path, out: Path) -> str:
     r = load(root)
     choices = {s: choose(r.study, r.params, s) for s in r.params["study"]["leaders"]["scenarios"] if s in r.scenarios}
     choice = next(iter(choices.values()))
-    styles = figures.styles(sorted(r.study["optimizer"].unique()))
+    styles = figures.styles(sorted(r.study["preset"].unique()))
     report = "\n".join([title(r), answer_section(r, choices, out, styles), setup_section(r, out),
                         methods_section(r), leaders_section(r, choices),
                         variance_section(r, choice, root),

@@ -29,7 +29,7 @@ def curves_path(export: Path) -> Path:
 
 
 CURVES = curves_path(EXPORT)
-KEY = ["optimizer", "scenario", "seed"]
+KEY = ["preset", "scenario", "seed"]
 EXECUTION = ("device", "threads")  # how a run executes, not what it is: left out of its fingerprint
 # Every study run is made on the CPU with one torch thread, whatever the machine has, so that accuracy
 # and seconds compare within every table and anyone can reproduce them.
@@ -56,12 +56,17 @@ def study_settings(preset: str, seed: int, threads: int, epochs: int | None) -> 
             **({"train.epochs": epochs} if epochs else {})}
 
 
-def study_params(params: dict, preset: str, seed: int, threads: int, epochs: int | None) -> dict:
-    """params.yaml as one study run sees it."""
+def with_settings(params: dict, settings: dict[str, object]) -> dict:
+    """A copy of params.yaml with `settings` (dotted key -> value) set in it."""
     run = copy.deepcopy(params)
-    for key, value in study_settings(preset, seed, threads, epochs).items():
+    for key, value in settings.items():
         put(run, key, value)
     return run
+
+
+def study_params(params: dict, preset: str, seed: int, threads: int, epochs: int | None) -> dict:
+    """params.yaml as one study run sees it."""
+    return with_settings(params, study_settings(preset, seed, threads, epochs))
 
 
 def fingerprint(params: dict, scenario: str) -> str:
@@ -81,9 +86,9 @@ def split_by_settings(export: pd.DataFrame, params: dict) -> tuple[pd.DataFrame,
     present them as the current preset's. The epoch budget is params.yaml's too, so that a smoke run
     (`study --epochs 1`) never passes for the preset's result."""
     def current(row) -> bool:
-        if row["optimizer"] not in params["optimizers"] or row["scenario"] not in params["scenarios"]:
+        if row["preset"] not in params["optimizers"] or row["scenario"] not in params["scenarios"]:
             return False
-        run = study_params(params, row["optimizer"], int(row["seed"]), 1, None)
+        run = study_params(params, row["preset"], int(row["seed"]), 1, None)
         return fingerprint(run, row["scenario"]) == row["fingerprint"]
     if export.empty:
         return export, export
@@ -121,7 +126,7 @@ def result_row(exp: Experiment, scenario: str) -> dict:
     nonzero = m.get("nonzero", {})
     return {
         "experiment": exp.name, "commit": exp.commit, "scenario": scenario,
-        "optimizer": preset_name, "family": preset.get("family"), "algorithm": preset["algorithm"],
+        "preset": preset_name, "family": preset.get("family"), "algorithm": preset["algorithm"],
         "lr": preset["lr"], "batch_size": preset["batch_size"],
         "schedule": (preset.get("schedule") or {}).get("name", "constant"),
         "averaging": (preset.get("averaging") or {}).get("name", "none"),
@@ -177,7 +182,7 @@ def record(exp: Experiment, scenarios, root: Path = Path("."), export: Path = EX
         rows.append({**result_row(exp, scenario), "fingerprint": fingerprint(exp.params, scenario),
                      "preset_settings": preset_settings(preset)})
         curve = pd.read_csv(io.StringIO(exp.curves[scenario]))
-        curves.append(curve.assign(optimizer=rows[-1]["optimizer"], scenario=scenario, seed=rows[-1]["seed"]))
+        curves.append(curve.assign(preset=rows[-1]["preset"], scenario=scenario, seed=rows[-1]["seed"]))
     with export_lock(root, export):  # two study commands may share one export
         _merge(root / export, pd.DataFrame(rows), KEY)
         _merge(root / curves_path(export), pd.concat(curves), [*KEY, "epoch"], replace=KEY)
@@ -185,7 +190,7 @@ def record(exp: Experiment, scenarios, root: Path = Path("."), export: Path = EX
 
 def selected(export: pd.DataFrame, presets, scenarios, seeds) -> pd.Series:
     """Which of the export's rows are results of these presets, scenarios and seeds."""
-    return (export["optimizer"].isin(presets) & export["scenario"].isin(scenarios)
+    return (export["preset"].isin(presets) & export["scenario"].isin(scenarios)
             & export["seed"].isin(seeds))
 
 
@@ -221,7 +226,7 @@ def _merge(path: Path, new: pd.DataFrame, key: list[str], replace: list[str] | N
 def record_failure(path: Path, params: dict, scenario: str, error: str, root: Path = Path(".")) -> None:
     """Note a run that failed (one row per preset, scenario and seed, the last failure's one-line error),
     so that the study's failures are on file, not only in a terminal."""
-    row = {"optimizer": params["optimizer"]["name"], "scenario": scenario, "seed": params["train"]["seed"],
+    row = {"preset": params["optimizer"]["name"], "scenario": scenario, "seed": params["train"]["seed"],
            "fingerprint": fingerprint(params, scenario), "error": " ".join(error.split())[:300]}
     with export_lock(root):
         _merge(root / path, pd.DataFrame([row]), KEY)

@@ -1,4 +1,5 @@
-"""The leader rule (params.yaml `study.leaders`): which presets of a scenario earn the confirming seeds.
+"""The leader rule (params.yaml `study.leaders`): which presets of a scenario earn the confirming seeds; and
+the budget rule (`study.budget`): which cheap presets earn them too.
 
 Declared before the runs and applied to the choosing seeds alone (`study.seeds`), so that the seeds that
 rank the leaders afterwards (`confirm_seeds`) played no part in choosing them.
@@ -18,5 +19,16 @@ def leaders(runs: pd.DataFrame, rule: dict, choosing_seeds: list[int], scenario:
     current settings on the study's hardware) on the choosing seeds only; ties go to the earlier name."""
     column, ascending = CRITERIA[rule["criterion"]]
     chosen_on = runs[(runs["scenario"] == scenario) & runs["seed"].isin(choosing_seeds)]
-    means = chosen_on.groupby("optimizer")[column].mean().sort_index()
+    means = chosen_on.groupby("preset")[column].mean().sort_index()
     return list(means.sort_values(ascending=ascending, kind="stable").index[:rule["count"]])
+
+
+def cheapest(runs: pd.DataFrame, count: int, choosing_seeds: list[int], scenario: str) -> list[str]:
+    """The `count` presets of `scenario` that reached the target on every choosing seed, the fewest mean
+    gradient evaluations to it first (ties to the earlier name): the candidates of the budget
+    recommendation, which earn the confirming seeds so that it rests on all of them."""
+    chosen_on = runs[(runs["scenario"] == scenario) & runs["seed"].isin(choosing_seeds)]
+    by_preset = chosen_on.groupby("preset")["target_grad_evals"]
+    every_seed = by_preset.count() == len(choosing_seeds)
+    means = by_preset.mean()[every_seed].sort_index()
+    return list(means.sort_values(kind="stable").index[:count])

@@ -33,9 +33,20 @@ def leaders(export: pd.DataFrame, params: dict, count: int | None = None, scenar
 
 
 def confirmations(export: pd.DataFrame, params: dict) -> list[tuple[str, str]]:
-    """(preset, scenario) for every leader of every scenario of the rule: what earns the confirming seeds."""
-    return [(preset, scenario) for scenario in params["study"]["leaders"]["scenarios"]
-            for preset in leaders(export, params, scenario=scenario)]
+    """(preset, scenario) for every leader of every scenario of the rule, then for the budget rule's
+    candidates not among them: what earns the confirming seeds."""
+    pairs = [(preset, scenario) for scenario in params["study"]["leaders"]["scenarios"]
+             for preset in leaders(export, params, scenario=scenario)]
+    return pairs + [pair for pair in budget_candidates(export, params) if pair not in pairs]
+
+
+def budget_candidates(export: pd.DataFrame, params: dict) -> list[tuple[str, str]]:
+    """(preset, scenario) for the cheapest presets of the budget rule (params.yaml's study.budget)."""
+    if "budget" not in params["study"]:
+        return []
+    rule = params["study"]["budget"]
+    return [(preset, rule["scenario"]) for preset in leader_rule.cheapest(
+        current_runs(export, params), rule["count"], params["study"]["seeds"], rule["scenario"])]
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -74,7 +85,7 @@ def plan(params: dict, presets, scenarios, seeds, threads: int, epochs: int | No
             raise ValueError(f"unknown scenario '{name}'; scenarios: {', '.join(params['scenarios'])}")
     if not export.empty:
         export = export[on_study_hardware(export)]  # a run on other hardware is one the study still owes
-    done = set(zip(export["optimizer"], export["scenario"], export["seed"], export["fingerprint"])) \
+    done = set(zip(export["preset"], export["scenario"], export["seed"], export["fingerprint"])) \
         if not export.empty else set()
     runs, already = [], 0
     for preset in presets:
@@ -106,7 +117,7 @@ def replaced_budgets(runs: list[Run], export: pd.DataFrame, params: dict) -> lis
     if export.empty:
         return []
     budget = {(o, s, int(seed)): int(b) for o, s, seed, b in
-              zip(export["optimizer"], export["scenario"], export["seed"], export["epochs_budget"])}
+              zip(export["preset"], export["scenario"], export["seed"], export["epochs_budget"])}
     return [f"{run.preset}/{s}/seed {run.seed} ({budget[run.preset, s, run.seed]} epochs)"
             for run in runs if run.params["train"]["epochs"] != params["train"]["epochs"] for s in run.scenarios
             if budget.get((run.preset, s, run.seed), run.params["train"]["epochs"]) != run.params["train"]["epochs"]]

@@ -10,7 +10,6 @@ pruning audit; another sampler seed, for tuning variance) live in folders of the
 """
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -32,6 +31,7 @@ from lenet_bench.locks import folder_lock
 from lenet_bench.params import NO_PRUNING, run_config
 from lenet_bench.paths import TUNING as TABLES
 from lenet_bench.study import study_task
+from lenet_bench.study.export import with_settings
 from lenet_bench.tuning import search
 from lenet_bench.tuning.audit import PRECISION
 from lenet_bench.tuning.tuning_tables import TuningError, recorded_epochs, rungs
@@ -220,14 +220,16 @@ def claim(study: optuna.Study, storage) -> optuna.Trial | None:
     return None
 
 
+def trial_settings(preset: str, params: dict, values: dict) -> dict[str, object]:
+    """What makes params.yaml one trial's, by dotted key: the preset with the drawn values, on the hold-out
+    split, one thread (one worker a core: small convolutions scale poorly over threads)."""
+    return {"optimizer.name": preset, "data.validation_size": params["tuning"]["validation_size"],
+            "train.threads": 1, **{f"optimizers.{preset}.{key}": value for key, value in values.items()}}
+
+
 def trial_config(preset: str, params: dict, values: dict) -> dict:
-    """The run configuration of one trial: the preset with the drawn values, on the hold-out split."""
-    run = copy.deepcopy(params)
-    run["optimizer"]["name"] = preset
-    run["optimizers"][preset] = search.with_values(run["optimizers"][preset], values)
-    run["data"]["validation_size"] = params["tuning"]["validation_size"]
-    run["train"]["threads"] = 1  # one worker a core: small convolutions scale poorly over threads
-    return run_config(run, next(iter(params["scenarios"])))
+    """The run configuration of one trial, in the first scenario."""
+    return run_config(with_settings(params, trial_settings(preset, params, values)), next(iter(params["scenarios"])))
 
 
 def hold_out_split(params: dict, dataset_path: Path, device: torch.device) -> dict[str, torch.Tensor]:
