@@ -276,3 +276,11 @@ def test_the_dvc_overrides_give_the_params_of_study_params(root):
         key, value = override.split("=", 1)
         put(via_dvc, key, yaml.safe_load(value))
     assert via_dvc == study_params(params, "nesterov", 4, 1, 2)
+
+
+def test_an_export_written_before_the_column_was_named_preset_reads_under_the_new_name(tmp_path):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "study.csv").write_text("optimizer,scenario,seed,fingerprint\nadam,standard,0,f\n")
+    (tmp_path / "results" / "study_curves.csv").write_text("optimizer,scenario,seed,epoch\nadam,standard,0,1\n")
+    rows, curves = read_export(tmp_path, curves=True)
+    assert rows["preset"].tolist() == ["adam"] and curves["preset"].tolist() == ["adam"]
