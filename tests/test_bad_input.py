@@ -132,7 +132,7 @@ def test_a_run_without_its_curve_and_a_repeated_run_are_named(project):
     lines = export.read_text().splitlines(keepends=True)
     export.write_text("".join(lines + [lines[1]]))
     message = refused(project, "report")
-    assert message.startswith(f"error: results/study.csv: damaged at line {len(lines) + 1} (optimizer=")
+    assert message.startswith(f"error: results/study.csv: damaged at line {len(lines) + 1} (preset=")
     export.write_text("".join(lines))
     curves = project / "results" / "study_curves.csv"
     header, *rows = curves.read_text().splitlines(keepends=True)
