@@ -160,11 +160,11 @@ def test_study_on_dask_records_runs_that_the_dvc_study_then_skips(repo):
     subset = ["--presets", "momentum", "--scenarios", "standard,l2", "--seeds", "1", "--epochs", "1"]
     out = run(repo, sys.executable, "-m", "lenet_bench", "study", "--workers", "2", *subset).stdout
     assert "study-momentum-seed1-standard:" in out and "all 2 runs recorded" in out
-    runs = pd.read_csv(repo / "results" / "study.csv").query("optimizer == 'momentum'")
+    runs = pd.read_csv(repo / "results" / "study.csv").query("preset == 'momentum'")
     assert sorted(runs["scenario"]) == ["l2", "standard"] and set(runs["seed"]) == {1}
     assert set(runs["experiment"]) == {"study-momentum-seed1-standard", "study-momentum-seed1-l2"}
     assert set(runs["l2_mode"]) == {"none", "coupled"}
-    curves = pd.read_csv(repo / "results" / "study_curves.csv").query("optimizer == 'momentum'")
+    curves = pd.read_csv(repo / "results" / "study_curves.csv").query("preset == 'momentum'")
     assert len(curves) == 2
     # The same runs through DVC's queue would have the same fingerprints: nothing is left to run.
     dry = run(repo, sys.executable, "-m", "lenet_bench", "study", "--with-dvc", "--dry-run", *subset).stdout
