@@ -798,18 +798,19 @@ def ablation_text(r: Results, chosen: str) -> str:
     s = [f"**Ablation** (`lenet-bench study --ablation`, declared in params.yaml's study.ablation): {preset} with one "
          f"component switched off or set to its plain default at a time, the rest as tuned, in `{scenario}` on seeds "
          f"{', '.join(map(str, seeds))}, with the same budget. Δ is the mean paired difference from the tuned "
-         "preset over the seeds both ran: what the component buys is minus Δ."
+         "preset over the seeds both ran: what the component buys is minus Δ; p, the sign-flip test of Δ (with 3 "
+         "seeds it cannot go below 0.25: a Δ within the seeds' spread is no evidence either way)."
          + ("" if preset == chosen else f" (The ablation is declared for {preset}; the chosen method is {chosen}.)")
          + "\n"]
-    lines = [f"| variant | changes | test accuracy (%) | Δ (points) | reached {100 * r.target:.2f}% "
-             "| M grad evals to it | train loss |", "|---|---|---|---|---|---|---|"]
+    lines = [f"| variant | changes | test accuracy (%) | Δ (points) | p | reached {100 * r.target:.2f}% "
+             "| M grad evals to it | train loss |", "|---|---|---|---|---|---|---|---|"]
 
     def row(name: str, changes: str, runs: pd.DataFrame) -> str:
         if runs.empty:
-            return f"| {name} | {changes} | not run yet | | | | |"
-        paired = runs.set_index("seed")["test_accuracy"] - tuned["test_accuracy"]
-        delta = "–" if name == "tuned" else f"{100 * paired.dropna().mean():+.2f}"
-        return (f"| {name} | {changes} | {mean_std(runs['test_accuracy'], 100)} | {delta} "
+            return f"| {name} | {changes} | not run yet | | | | | |"
+        paired = (100 * (runs.set_index("seed")["test_accuracy"] - tuned["test_accuracy"])).dropna().to_numpy()
+        delta, p = ("–", "–") if name == "tuned" else (f"{paired.mean():+.2f}", f"{sign_flip_p(paired):.2f}")
+        return (f"| {name} | {changes} | {mean_std(runs['test_accuracy'], 100)} | {delta} | {p} "
                 f"| {int(runs['target_epoch'].notna().sum())}/{len(runs)} "
                 f"| {_mean_or_dash(runs['target_grad_evals'] / 1e6, '.2f')} | {mean_std(runs['train_loss'], 1, 3)} |")
 
@@ -904,7 +905,8 @@ def baseline_section(r: Results, chosen: str) -> str:
              "|---|---|---|---|"]
     for scenario in r.scenarios:
         b, c = (runs[runs["scenario"] == scenario] for runs in (baseline, r.of(chosen)))
-        lines.append(f"| {scenario} | {mean_std(b['test_accuracy'], 100)}% | {mean_std(c['test_accuracy'], 100)}% "
+        brief, ours = (mean_std(runs["test_accuracy"], 100, unit="%") for runs in (b, c))
+        lines.append(f"| {scenario} | {brief} | {ours} "
                      f"| {100 * r.target:.2f}% |")
     return "## 8. The brief's baseline beside ours\n\n" + "\n".join(lines) + "\n"
 
