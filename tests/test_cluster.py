@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from lenet_bench import params as params_module
-from lenet_bench.study import cluster, export
+from lenet_bench.study import cluster, export, study_task
 from lenet_bench.study.study import plan
 from lenet_bench.study.study_task import Mismatch, RunFailed, Task, check_worker, code_commit, data_md5, execute
 
@@ -143,3 +143,25 @@ def test_the_scheduler_comes_from_the_flag_the_scheduler_file_or_dasks_own_setti
 def test_a_local_cluster_counts_the_cpus_this_process_may_use():
     from dask.system import CPU_COUNT
     assert cluster.CPU_COUNT == CPU_COUNT
+
+
+def test_a_commit_that_leaves_the_code_alone_does_not_stop_a_running_study(tmp_path):
+    def git(*args):
+        return subprocess.run(["git", "-C", str(tmp_path), *args], capture_output=True, text=True, check=True).stdout
+    git("init", "-q")
+    git("config", "user.email", "t@t")
+    git("config", "user.name", "t")
+    for path, text in (("src/a.py", "x = 1\n"), ("stages/s.py", "\n"), ("dvc.yaml", "stages: {}\n"),
+                       ("results/study.csv", "preset\n")):
+        (tmp_path / path).parent.mkdir(exist_ok=True)
+        (tmp_path / path).write_text(text)
+    git("add", "-A")
+    git("commit", "-qm", "code")
+    started = code_commit(tmp_path)
+    (tmp_path / "results" / "study.csv").write_text("preset\nsgd\n")
+    git("commit", "-qam", "a result")  # what a study does while it runs: its results are committed
+    assert study_task.same_code(code_commit(tmp_path), started, tmp_path)
+    (tmp_path / "src" / "a.py").write_text("x = 2\n")
+    assert not study_task.same_code(code_commit(tmp_path), started, tmp_path)  # dirty code
+    git("commit", "-qam", "new code")
+    assert not study_task.same_code(code_commit(tmp_path), started, tmp_path)

@@ -70,11 +70,26 @@ def data_md5(checkout: Path = Path(".")) -> str | None:
     return _md5(path.resolve(), stat.st_size, stat.st_mtime)
 
 
+CODE = ("src", "stages", "dvc.yaml")  # what a run's result depends on, besides params and data
+
+
+def same_code(here: str, commit: str, checkout: Path = Path(".")) -> bool:
+    """Whether the checkout at commit `here` holds the code of `commit`: the same commit, or a later one that
+    changed no file of CODE (results, tunings or the report committed while a study runs)."""
+    if here == commit:
+        return True
+    if here.endswith("-dirty") or commit.endswith("-dirty"):
+        return False
+    trees = [subprocess.run(["git", "-C", str(checkout), "rev-parse", *(f"{rev}:{path}" for path in CODE)],
+                            capture_output=True, text=True) for rev in (here, commit)]
+    return all(t.returncode == 0 for t in trees) and trees[0].stdout == trees[1].stdout
+
+
 def check_worker(commit: str, md5: str | None, checkout: Path = Path(".")) -> None:
     """Mismatch, in one line naming this worker, unless it has the client's code and data."""
     where = f"worker {socket.gethostname()}:{checkout.resolve()}"
     here = code_commit(checkout)
-    if here != commit:
+    if not same_code(here, commit, checkout):
         raise Mismatch(f"{where} runs commit {here}, the client {commit}: check out {commit} there")
     here = data_md5(checkout)
     if here is None:
