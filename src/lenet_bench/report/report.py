@@ -817,8 +817,7 @@ def ablation_text(r: Results, chosen: str) -> str:
     lines.append(row("tuned", "as in presets.yaml", on))
     for kind, changes in spec["variants"].items():
         name = ablation.variant_name(preset, kind)
-        runs = r.ablation[(r.ablation["preset"] == name) & (r.ablation["scenario"] == scenario)] \
-            if not r.ablation.empty else r.ablation
+        runs = r.ablation[(r.ablation["preset"] == name) & (r.ablation["scenario"] == scenario)]
         lines.append(row(kind, ablation.changes_text(changes), runs[runs["seed"].isin(seeds)]))
     return "\n".join(s + lines) + "\n"
 
