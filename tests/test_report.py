@@ -407,3 +407,15 @@ def test_a_designed_method_is_judged_against_the_preset_it_builds_on(tmp_path, p
     section = report.build(tmp_path, tmp_path / "report").split("## 7.")[1].split("## 8.")[0]
     assert "**fast** builds on good: it adds `averaging`" in section
     assert "| standard | 90.05 ± 0.07 | 90.55 ± 0.07 | -0.50, 0/2 | 0.500 | **tie** |" in section  # 2 seeds: p >= 0.5
+
+
+def test_every_table_of_the_committed_report_and_pages_has_as_many_cells_in_each_row_as_in_its_header(root):
+    for page in sorted((root / "report").glob("*.md")):
+        table = []
+        for number, line in enumerate([*page.read_text().splitlines(), ""], start=1):
+            if line.startswith("|"):
+                table.append(line.strip().strip("|").count("|") + 1)  # cells: inner pipes + 1
+            elif table:
+                assert set(table) == {table[0]}, f"report/{page.name}: a table ending at line {number - 1} " \
+                                                 f"has rows of {sorted(set(table))} cells"
+                table = []

@@ -122,19 +122,22 @@ def markdown(replays: pd.DataFrame, max_regret: float, per_preset: bool = True) 
     """The replay as a table, cheapest schedule first: per audited preset (unless not `per_preset`) the
     regret (points of validation accuracy) and the epochs spent, then the worst regret and all the epochs."""
     presets = list(dict.fromkeys(replays["preset"])) if per_preset else []
-    lines = ["| first rung | factor | rungs | " + " | ".join(f"{p}: regret, epochs" for p in presets)
-             + " | worst regret | epochs | within |",
-             "|---" * (len(presets) + 6) + "|"]
+    header = ["first rung", "factor", "rungs", *(f"{p}: regret, epochs" for p in presets),
+              "worst regret", "epochs", "within"]
+    lines = [_row(header), "|---" * len(header) + "|"]
     for _, row in summary(replays, max_regret).iterrows():
         same = replays[(replays["rungs"] == row["rungs"])
                        & (replays["reduction_factor"].fillna(0) == (0 if pd.isna(row["reduction_factor"])
                                                                      else row["reduction_factor"]))]
         cells = same.set_index("preset")
-        per_preset = [f"{_points(cells.at[p, 'regret'])}, {cells.at[p, 'epochs']}" for p in presets]
-        lines.append(f"| {_or_dash(row['min_epochs'])} | {_or_dash(row['reduction_factor'])} | {row['rungs']} | "
-                     + " | ".join(per_preset)
-                     + f" | {_points(row['worst_regret'])} | {row['epochs']} | {'yes' if row['within'] else 'no'} |")
+        lines.append(_row([_or_dash(row["min_epochs"]), _or_dash(row["reduction_factor"]), row["rungs"],
+                           *(f"{_points(cells.at[p, 'regret'])}, {cells.at[p, 'epochs']}" for p in presets),
+                           _points(row["worst_regret"]), str(row["epochs"]), "yes" if row["within"] else "no"]))
     return "\n".join(lines)
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
 
 
 def _or_dash(value) -> str:
