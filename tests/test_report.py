@@ -419,3 +419,16 @@ def test_every_table_of_the_committed_report_and_pages_has_as_many_cells_in_each
                 assert set(table) == {table[0]}, f"report/{page.name}: a table ending at line {number - 1} " \
                                                  f"has rows of {sorted(set(table))} cells"
                 table = []
+
+
+def test_a_trial_number_that_wins_most_tunings_is_named_with_where_the_shared_draw_put_it(project_params):
+    def tuning(winner: int, batches=(64, 32, 128)) -> pd.DataFrame:
+        return pd.DataFrame({"number": [0, 1, 2], "state": "COMPLETE", "lr": [1e-3, 1e-2, 1e-1],
+                             "batch_size": list(batches), "val_accuracy@10": [0.9 if n == winner else 0.8 for n in range(3)],
+                             "val_loss@10": 0.3})
+    tunings = {"adam": tuning(1), "adamw": tuning(1), "nadam": tuning(2)}
+    text = report.shared_winner(project_params, tunings)
+    # lr 1e-2 in adam's [1e-4, 1e-1] (log): two of three decades.
+    assert "trial 1 in 2 of these 3 tunings (adam, adamw)" in text
+    assert "its learning rate at 67% of the log range, its batch 32 where the batch is searched" in text
+    assert report.shared_winner(project_params, {"adam": tuning(0), "adamw": tuning(1), "nadam": tuning(2)}) == ""

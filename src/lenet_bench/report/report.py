@@ -8,6 +8,7 @@ import copy
 import itertools
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -411,7 +412,35 @@ def tuning_summary(params: dict, tunings: dict[str, pd.DataFrame | None]) -> str
         text += (f"; still to tune: {', '.join(pending)}"
                  + (" (their settings come from an earlier protocol: a TPE sampler seeded per trial, learning rates "
                     "over two decades, rungs 1, 3 and 9)" if earlier else ""))
-    return text + "."
+    return text + shared_winner(params, {p: tunings[p] for p in current}) + "."
+
+
+def shared_winner(params: dict, tunings: dict[str, pd.DataFrame]) -> str:
+    """Where one trial number wins most tunings, why: every tuning draws the same Sobol points."""
+    winners = {p: int(best(t, params)["number"]) for p, t in tunings.items() if best(t, params) is not None}
+    if not winners:
+        return ""
+    number, count = Counter(winners.values()).most_common(1)[0]
+    if count < max(2, len(winners) // 3):
+        return ""
+    won = [p for p, n in winners.items() if n == number]
+    positions, batches = [], set()
+    for preset in won:
+        row = tunings[preset].set_index("number").loc[number]
+        for d in search_space(preset, params["optimizers"][preset]):
+            if d.key == "lr" and d.log:
+                positions.append(math.log(row[d.key] / d.low) / math.log(d.high / d.low))
+            elif d.key == "batch_size":
+                batches.add(int(row[d.key]))
+    spread = f"{min(positions):.0%}" + (f" to {max(positions):.0%}" if max(positions) - min(positions) >= 0.005
+                                        else "") if positions else ""
+    where = f": its learning rate at {spread} of the log range" if positions else ""
+    if batches:
+        where += f", its batch {' or '.join(map(str, sorted(batches)))} where the batch is searched"
+    return (f". The best trial is trial {number} in {count} of these {len(winners)} tunings ({', '.join(won)}). Every "
+            f"tuning draws the same scrambled Sobol points (sampler seed {params['tuning']['sampler']['seed']}), so "
+            f"trial {number} is the same point of the unit cube in every space of the same shape{where}; whether a "
+            "leader wins by its method or by that draw is what the tuning variance (§2) measures with other seeds")
 
 
 @dataclass(frozen=True)
