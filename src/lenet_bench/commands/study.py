@@ -28,6 +28,7 @@ import copy
 import sys
 from pathlib import Path
 
+from lenet_bench.commands import dask_options
 from lenet_bench.paths import DATASET, EXPORT, FAILURES
 
 
@@ -54,13 +55,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
                         help="run the selected results again even if the export has them (after a fix to a "
                              "method's code); each row is replaced when its new run is recorded")
     where = parser.add_argument_group("where the runs execute (default: a local Dask cluster, a worker per core)")
-    where.add_argument("--workers", type=int, help="local Dask worker processes, or Slurm jobs (default: cores)")
-    where.add_argument("--scheduler", help="a running Dask scheduler, e.g. tcp://host:8786")
-    where.add_argument("--cluster", choices=["slurm"], help="get workers from Slurm through dask-jobqueue")
-    where.add_argument("--scheduler-file", type=Path,
-                        help="join the scheduler whose address this file holds (dask scheduler --scheduler-file)")
-    where.add_argument("--scheduler-timeout", type=float, default=30,
-                        help="seconds to wait for the --scheduler to answer (default 30)")
+    dask_options.add_arguments(where, "local Dask worker processes, or Slurm jobs (default: cores)", None)
     where.add_argument("--with-dvc", action="store_true", help="queue each run as a DVC experiment instead")
     where.add_argument("--jobs", type=int, default=2, help="with --with-dvc: DVC queue workers (default 2)")
     where.add_argument("--poll", type=float, default=60,

@@ -28,6 +28,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+from lenet_bench.commands import dask_options
 from lenet_bench.paths import DATASET, PARAMS
 
 POLL_SECONDS = 5  # how often the progress bar reads the tuning's storage
@@ -223,14 +224,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--presets", help="comma-separated presets")
     parser.add_argument("positional", nargs="?", help=argparse.SUPPRESS)  # the old form, answered with the new
     parser.add_argument("--all", action="store_true", help="every preset but those in tuning.fixed")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="workers: Dask worker processes on this machine, or Slurm jobs (default 1: this process)")
-    parser.add_argument("--scheduler", help="a running Dask scheduler, e.g. tcp://host:8786 (one task per worker)")
-    parser.add_argument("--cluster", choices=["slurm"], help="get workers from Slurm (dask-jobqueue)")
-    parser.add_argument("--scheduler-file", type=Path,
-                        help="join the scheduler whose address this file holds (dask scheduler --scheduler-file)")
-    parser.add_argument("--scheduler-timeout", type=float, default=30,
-                        help="seconds to wait for the --scheduler to answer (default 30)")
+    dask_options.add_arguments(parser, "Dask worker processes on this machine, or Slurm jobs (default 1: this process)",
+                               1)
     parser.add_argument("--storage", help="an Optuna storage URL or journal path (default tuning/<preset>.journal)")
     parser.add_argument("--trials", type=int, help="override tuning.trials (a smoke tuning; needs --storage)")
     parser.add_argument("--epochs", type=int, help="override train.epochs (a smoke tuning; needs --storage)")
