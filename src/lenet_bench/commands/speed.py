@@ -6,8 +6,8 @@ examples:
   lenet-bench speed --presets kfac,shampoo --rounds 5
 
 Run it on an idle machine (nothing else training): it records the load before each timing, and warns
-when the machine was busy. It takes about rounds x the sum of the presets' epochs (half an hour for 3
-rounds of every preset on a 2-core machine).
+when the machine was busy. It takes about rounds x the sum of the presets' epochs (the s/epoch
+column of report/speed.md).
 """
 from __future__ import annotations
 
