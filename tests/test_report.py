@@ -432,3 +432,14 @@ def test_a_trial_number_that_wins_most_tunings_is_named_with_where_the_shared_dr
     assert "trial 1 in 2 of these 3 tunings (adam, adamw)" in text
     assert "its learning rate at 67% of the log range, its batch 32 where the batch is searched" in text
     assert report.shared_winner(project_params, {"adam": tuning(0), "adamw": tuning(1), "nadam": tuning(2)}) == ""
+
+
+def test_an_interrupted_trial_is_named_and_spends_epochs_but_no_trial_of_the_budget(project_params):
+    project_params["tuning"]["trials"] = 2
+    curve = {f"val_{m}@{e}": 0.8 for e in range(1, 11) for m in ("accuracy", "loss")}
+    trials = pd.DataFrame([{"number": 0, "state": "INTERRUPTED", "epochs": 4, **curve},
+                           {"number": 1, "state": "COMPLETE", "epochs": 10, **curve},
+                           {"number": 2, "state": "PRUNED", "epochs": 3, **curve}])
+    text = report.tuning_section(project_params, {"adam": trials})
+    assert "| adam | 2/2 | 1 | 1 | 0 | 17 | 1.7 |" in text
+    assert "*Interrupted*" in text and "adam trial 0." in text

@@ -32,6 +32,7 @@ from lenet_bench.commands import dask_options
 from lenet_bench.paths import DATASET, PARAMS
 
 POLL_SECONDS = 5  # how often the progress bar reads the tuning's storage
+MAX_ROUNDS = 3  # rounds of workers in one command: the reruns of trials whose worker died go in the next
 
 
 def chosen_presets(args, params: dict) -> list[str]:
@@ -99,9 +100,8 @@ def tune(preset: str, params: dict, args, folder: Path) -> None:
                  else tuning.open_tuning(preset, params, storage, location))
     except (tuning_tables.TuningError, KeyError) as err:
         sys.exit(f"error: {err}")
-    orphans = tuning.fail_orphans(study, storage, everywhere=args.fail_running)
-    if orphans:
-        print(f"{preset}: trial(s) {', '.join(map(str, orphans))} had lost their worker: marked FAIL")
+    if not args.table_only:
+        report_orphans(preset, tuning.fail_orphans(study, storage, location, everywhere=args.fail_running))
     waiting = len(study.get_trials(deepcopy=False, states=(tuning.TrialState.WAITING,)))
     rungs = tuning_tables.rungs(params)
     pruning = f"pruning at epochs {', '.join(map(str, rungs))}" if rungs else "no pruning"
@@ -111,15 +111,26 @@ def tune(preset: str, params: dict, args, folder: Path) -> None:
         print(f"{preset}: {tuning.STOP} exists, so no trial starts; delete it to go on")
     elif waiting and not args.table_only:
         with trials_bar(study, params["tuning"]["trials"]):
-            if args.workers == 1 and not (args.scheduler or args.cluster):
-                tuning.work(preset, params, location, DATASET, table=table)
-            else:
-                on_cluster(preset, params, location, args, waiting, table)
-        tuning.fail_orphans(study, storage)  # a worker that crashed left its trial running
+            for _ in range(MAX_ROUNDS):  # a worker that died left its trial running: it runs again
+                if args.workers == 1 and not (args.scheduler or args.cluster):
+                    tuning.work(preset, params, location, DATASET, table=table)
+                else:
+                    on_cluster(preset, params, location, args, waiting, table)
+                orphans = tuning.fail_orphans(study, storage, location)
+                report_orphans(preset, orphans)
+                waiting = len(study.get_trials(deepcopy=False, states=(tuning.TrialState.WAITING,)))
+                if not orphans or not waiting or (Path(".") / tuning.STOP).exists():
+                    break
     trials = tuning.table(study, params)
     if table is not None:
         tuning.write_table(table, study, params)
     summarize(preset, trials, params, table)
+
+
+def report_orphans(preset: str, orphans: list[int]) -> None:
+    if orphans:
+        print(f"{preset}: trial(s) {', '.join(map(str, orphans))} had lost their worker: marked FAIL (interrupted), "
+              "enqueued again with the same settings")
 
 
 @contextmanager
@@ -128,8 +139,10 @@ def trials_bar(study, total: int):
     the workers run (they may be on other machines)."""
     from tqdm import tqdm
 
+    from lenet_bench.tuning.tuning import interrupted
+
     def finished() -> int:
-        return sum(trial.state.is_finished() for trial in study.get_trials(deepcopy=False))
+        return sum(t.state.is_finished() and not interrupted(t) for t in study.get_trials(deepcopy=False))
 
     stop = threading.Event()
     with tqdm(total=total, initial=finished(), unit="trial", dynamic_ncols=True) as bar:

@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from lenet_bench.tuning.audit import INTERRUPTED  # noqa: E402
+
 AXES = {"epoch": "epochs", "grad_evals": "gradient evaluations (millions)", "seconds": "training seconds"}
 COLOURS = plt.get_cmap("tab10").colors
 LINE_STYLES = ("-", "--", ":", "-.")
@@ -194,7 +196,7 @@ def lr_sensitivity(trials: dict[str, pd.DataFrame], families: dict[str, str], pa
     for ax, family in zip(axes.flat, groups):
         top = -math.inf
         for colour, preset in zip(COLOURS, [p for p in trials if families[p] == family]):
-            table = trials[preset]
+            table = trials[preset][trials[preset]["state"] != INTERRUPTED]  # its rerun is drawn
             accuracy = table.filter(regex=r"^val_accuracy@").ffill(axis=1).iloc[:, -1] * 100
             finished = table["state"] == "COMPLETE"
             ax.plot(table.loc[finished, "lr"], accuracy[finished], "o", color=colour, markersize=3.5, label=preset)

@@ -34,6 +34,7 @@ from lenet_bench.study.export import (
     study_params,
 )
 from lenet_bench.tuning import audit
+from lenet_bench.tuning.audit import INTERRUPTED
 from lenet_bench.tuning.search import get as setting
 from lenet_bench.tuning.search import parse as search_space
 from lenet_bench.tuning.search import with_values
@@ -385,6 +386,11 @@ def tuning_section(params: dict, tunings: dict[str, pd.DataFrame | None]) -> str
         lines.append(f"| {preset} | {used.done}/{budget}{status} "
                      f"| {used.complete} | {used.pruned} | {used.failed} "
                      f"| {used.epochs} | {used.epochs / epochs:.1f} | {accuracy} |")
+    interrupted = {p: list(t.loc[t["state"] == INTERRUPTED, "number"]) for p, t in tunings.items() if t is not None}
+    if any(interrupted.values()):
+        lines.append("\n*Interrupted* (a worker stopped mid-trial; the same settings ran again as a later trial, "
+                     "which counts in the trials; the interrupted epochs count in the epochs spent): "
+                     + "; ".join(f"{p} trial {', '.join(map(str, n))}" for p, n in interrupted.items() if n) + ".")
     if len(spent) < len(tunings):
         lines.append("\n*Earlier protocol*: tuned before the quasi-random search and the audited rungs (a TPE sampler "
                      "seeded per trial, learning rates over two decades, rungs 1, 3 and 9); re-tuning replaces it.")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 PRECISION = 4  # decimals a tuning table keeps: trials equal to these are tied
+INTERRUPTED = "INTERRUPTED"  # a table's state for a trial whose worker stopped mid-trial; a later trial reran it
 
 
 def schedule_rungs(min_epochs: int, reduction_factor: int, epochs: int) -> list[int]:
@@ -53,6 +54,7 @@ def replay(trials: pd.DataFrame, rungs: list[int], reduction_factor: int, epochs
     which one worker would have run them), as Optuna's pruner would have judged them."""
     reached: dict[int, list[float]] = {rung: [] for rung in rungs}
     spent, survivors = 0, []
+    trials = trials[trials["state"] != INTERRUPTED] if "state" in trials else trials  # its rerun is judged
     for _, trial in trials.sort_values("number").iterrows():
         trained = int(trial["epochs"])  # a diverged trial stops before the budget by itself
         stopped_at = None

@@ -33,10 +33,11 @@ from lenet_bench.paths import TUNING as TABLES
 from lenet_bench.study import study_task
 from lenet_bench.study.export import with_settings
 from lenet_bench.tuning import search
-from lenet_bench.tuning.audit import PRECISION
+from lenet_bench.tuning.audit import INTERRUPTED, PRECISION
 from lenet_bench.tuning.tuning_tables import TuningError, recorded_epochs, rungs
 
 STOP = TABLES / "STOP"  # while this file exists, workers finish their trials and take no new ones
+WORKER_STOPPED = "its worker stopped mid-trial"  # the error of an interrupted trial
 MAX_DRAWS = 64  # Sobol points a tuning may draw (repeats skipped) before its space counts as too small
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -190,18 +191,31 @@ def _alive(worker: str) -> bool | None:
     return True
 
 
-def fail_orphans(study: optuna.Study, storage, everywhere: bool = False) -> list[int]:
-    """Mark FAIL the trials left RUNNING by workers that are gone: on this host, those whose process has
-    ended; with `everywhere`, those of other hosts too. Return their numbers."""
+def fail_orphans(study: optuna.Study, storage, location: str, everywhere: bool = False) -> list[int]:
+    """Mark FAIL, as interrupted, the trials left RUNNING by workers that are gone: on this host, those whose
+    process has ended; with `everywhere`, those of other hosts too. An interrupted trial (these, or one that
+    an earlier command marked) is enqueued again with the same settings, once: an interruption is no
+    verdict on a setting, and the budget is spent on trials that ran. Return the numbers marked now."""
     study_id, failed = storage.get_study_id_from_name(study.study_name), []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         alive = _alive(trial.user_attrs.get("worker", ":0"))
         if alive is False or (alive is None and everywhere):
             trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
-            storage.set_trial_user_attr(trial_id, "error", "its worker stopped mid-trial")
+            storage.set_trial_user_attr(trial_id, "error", WORKER_STOPPED)
             study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
             failed.append(trial.number)
+    with opening_lock(location):  # two commands never enqueue one rerun twice
+        trials = study.get_trials(deepcopy=False)
+        rerun = {t.user_attrs.get("rerun_of") for t in trials}
+        for trial in trials:
+            if interrupted(trial) and trial.number not in rerun:
+                study.enqueue_trial(trial.system_attrs["fixed_params"], user_attrs={"rerun_of": trial.number},
+                                    skip_if_exists=False)
     return failed
+
+
+def interrupted(trial: optuna.trial.FrozenTrial) -> bool:
+    return trial.state == TrialState.FAIL and trial.user_attrs.get("error") == WORKER_STOPPED
 
 
 def claim(study: optuna.Study, storage) -> optuna.Trial | None:
@@ -342,7 +356,8 @@ def table(study: optuna.Study, params: dict) -> pd.DataFrame:
             continue
         attrs = trial.user_attrs
         row = {"number": trial.number, **{k: attrs.get("settings", {}).get(k) for k in keys},
-               "state": trial.state.name, "epochs": len(epochs_trained(attrs))}
+               "state": INTERRUPTED if interrupted(trial) else trial.state.name,
+               "epochs": len(epochs_trained(attrs))}
         for epoch in recorded_epochs(params):
             reached = attrs.get(f"epoch{epoch}", {})
             row[f"val_accuracy@{epoch}"] = _rounded(reached.get("accuracy"))

@@ -15,7 +15,7 @@ from lenet_bench.paths import TUNING as TABLES
 from lenet_bench.tuning import search
 from lenet_bench.tuning.audit import PRECISION, schedule_rungs
 
-FINISHED = ("COMPLETE", "PRUNED", "FAIL")  # Optuna's states that count against a tuning's budget
+FINISHED = ("COMPLETE", "PRUNED", "FAIL")  # states that count against a tuning's budget (not INTERRUPTED)
 
 
 class TuningError(UserError, RuntimeError):
