@@ -408,8 +408,9 @@ def tuning_summary(params: dict, tunings: dict[str, pd.DataFrame | None]) -> str
     current = {p: budget_used(t) for p, t in tunings.items()
                if t is not None and every_epoch_recorded(t, epochs) and budget_used(t).done == budget}
     spent = [u.epochs / epochs for u in current.values()]
-    text = (f"**The tunings** (each on the [tuning page](tuning.md)): {len(current)} of {len(tunings)} presets "
-            "tuned on these terms so far")
+    text = (f"**The tunings** (each on the [tuning page](tuning.md)): "
+            + (f"all {len(tunings)} presets tuned on these terms" if len(current) == len(tunings)
+               else f"{len(current)} of {len(tunings)} presets tuned on these terms so far"))
     if spent:
         text += f", spending {np.mean(spent):.1f} full runs each on average ({min(spent):.1f} to {max(spent):.1f})"
     pending = [p for p in tunings if p not in current]
