@@ -443,3 +443,13 @@ def test_an_interrupted_trial_is_named_and_spends_epochs_but_no_trial_of_the_bud
     text = report.tuning_section(project_params, {"adam": trials})
     assert "| adam | 2/2 | 1 | 1 | 0 | 17 | 1.7 |" in text
     assert "*Interrupted*" in text and "adam trial 0." in text
+
+
+def test_mid_study_with_no_seed_common_to_every_method_the_profile_waits(tmp_path, project_params):
+    fake_export(tmp_path, project_params, seeds=(0, 1))
+    study = pd.read_csv(tmp_path / "results" / "study.csv")
+    study = study[~((study["preset"] == "good") & (study["seed"] == 1)) & ~((study["preset"] == "fast") & (study["seed"] == 0))]
+    study.to_csv(tmp_path / "results" / "study.csv", index=False)
+    text = report.build(tmp_path, tmp_path / "report")
+    assert "No problem (a scenario and seed) has been run yet by every one of the 2 methods" in text
+    assert not (tmp_path / "report" / "figures" / "profile.png").exists()

@@ -656,6 +656,11 @@ def profile_section(r: Results, out: Path, styles: dict) -> str:
     reached = sorted(study.loc[study["target_epoch"].notna(), "preset"].unique())
     solved = study[study["preset"].isin(reached)]
     problems = common_problems(solved)
+    if problems.empty:  # mid-study: each has run other seeds so far
+        (out / "figures" / "profile.png").unlink(missing_ok=True)
+        return ("## 4. Performance profile\n\nNo problem (a scenario and seed) has been run yet by every one of the "
+                f"{len(reached)} methods that reached {100 * r.target:.2f}%; the profile and its scores follow "
+                "when the study's runs are in.\n")
     measures = {"gradient evaluations": profile_ratios(solved, "grad_evals")}
     if solved["seconds"].notna().all():  # untimed presets (no results/speed.csv yet) have no seconds to compare
         measures["calibrated seconds"] = profile_ratios(solved, "seconds")
