@@ -408,7 +408,7 @@ def tuning_summary(params: dict, tunings: dict[str, pd.DataFrame | None]) -> str
     current = {p: budget_used(t) for p, t in tunings.items()
                if t is not None and every_epoch_recorded(t, epochs) and budget_used(t).done == budget}
     spent = [u.epochs / epochs for u in current.values()]
-    text = (f"**The tunings** (each on the [tuning page](tuning.md)): "
+    text = ("**The tunings** (each on the [tuning page](tuning.md)): "
             + (f"all {len(tunings)} presets tuned on these terms" if len(current) == len(tunings)
                else f"{len(current)} of {len(tunings)} presets tuned on these terms so far"))
     if spent:
@@ -424,7 +424,8 @@ def tuning_summary(params: dict, tunings: dict[str, pd.DataFrame | None]) -> str
 
 def shared_winner(params: dict, tunings: dict[str, pd.DataFrame]) -> str:
     """Where one trial number wins most tunings, why: every tuning draws the same Sobol points."""
-    winners = {p: int(best(t, params)["number"]) for p, t in tunings.items() if best(t, params) is not None}
+    chosen = {p: best(t, params) for p, t in tunings.items()}
+    winners = {p: int(trial["number"]) for p, trial in chosen.items() if trial is not None}
     if not winners:
         return ""
     number, count = Counter(winners.values()).most_common(1)[0]
@@ -439,9 +440,10 @@ def shared_winner(params: dict, tunings: dict[str, pd.DataFrame]) -> str:
                 positions.append(math.log(row[d.key] / d.low) / math.log(d.high / d.low))
             elif d.key == "batch_size":
                 batches.add(int(row[d.key]))
-    spread = f"{min(positions):.0%}" + (f" to {max(positions):.0%}" if max(positions) - min(positions) >= 0.005
-                                        else "") if positions else ""
-    where = f": its learning rate at {spread} of the log range" if positions else ""
+    where = ""
+    if positions:
+        low, high = f"{min(positions):.0%}", f"{max(positions):.0%}"
+        where = f": its learning rate at {low if low == high else f'{low} to {high}'} of the log range"
     if batches:
         where += f", its batch {' or '.join(map(str, sorted(batches)))} where the batch is searched"
     return (f". The best trial is trial {number} in {count} of these {len(winners)} tunings ({', '.join(won)}). Every "
