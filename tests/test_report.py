@@ -453,3 +453,13 @@ def test_mid_study_with_no_seed_common_to_every_method_the_profile_waits(tmp_pat
     text = report.build(tmp_path, tmp_path / "report")
     assert "No problem (a scenario and seed) has been run yet by every one of the 2 methods" in text
     assert not (tmp_path / "report" / "figures" / "profile.png").exists()
+
+
+def test_with_no_run_at_the_target_the_profile_says_so_and_is_not_drawn(tmp_path, project_params):
+    fake_export(tmp_path, project_params)
+    study = pd.read_csv(tmp_path / "results" / "study.csv")
+    study[["target_epoch", "target_grad_evals", "target_seconds"]] = None
+    study.to_csv(tmp_path / "results" / "study.csv", index=False)
+    text = report.build(tmp_path, tmp_path / "report")
+    assert "No run has reached 89.38%, so no method has a cost to the target to compare" in text
+    assert not (tmp_path / "report" / "figures" / "profile.png").exists()

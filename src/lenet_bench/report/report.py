@@ -658,6 +658,10 @@ def profile_section(r: Results, out: Path, styles: dict) -> str:
     reached = sorted(study.loc[study["target_epoch"].notna(), "preset"].unique())
     solved = study[study["preset"].isin(reached)]
     problems = common_problems(solved)
+    if not reached:  # a budget too short for the target, such as a one-epoch trial of the pipeline
+        (out / "figures" / "profile.png").unlink(missing_ok=True)
+        return (f"## 4. Performance profile\n\nNo run has reached {100 * r.target:.2f}%, so no method has a cost to "
+                "the target to compare; the profile and its scores follow when one does.\n")
     if problems.empty:  # mid-study: each has run other seeds so far
         (out / "figures" / "profile.png").unlink(missing_ok=True)
         return ("## 4. Performance profile\n\nNo problem (a scenario and seed) has been run yet by every one of the "
