@@ -49,6 +49,11 @@ def describe(scenarios: dict, name: str) -> str:
     return (scenarios.get(name) or {}).get("description", name)
 
 
+def count(n: int, noun: str) -> str:
+    """'1 seed', '3 seeds'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def mean_std(values: pd.Series, scale: float = 1.0, digits: int = 2, unit: str = "") -> str:
     """'mean<unit> ± std' over the values (no spread for one value; '–' for none)."""
     values = values.dropna() * scale
@@ -785,7 +790,7 @@ def variance_section(r: Results, choice: Choice, root: Path) -> str:
                                  for k, v in best_settings(preset, trials, params).items())
             lines.append(f"| {preset} | {sampler_seed} | {settings} | "
                          f"{100 * best(trials, params)[f'val_accuracy@{last}']:.2f}% "
-                         f"| {mean_std(runs['test_accuracy'], 100)} ({len(runs)} seeds) |")
+                         f"| {mean_std(runs['test_accuracy'], 100)} ({count(len(runs), 'seed')}) |")
             if len(runs):
                 means.append(100 * runs["test_accuracy"].mean())
         if means:
@@ -968,7 +973,7 @@ def failures_section(r: Results) -> str:
         rows = missed[missed["preset"] == method].sort_values("scenario", key=lambda c: c.map(scenarios.index))
         where = ", ".join(f"`{row['scenario']}` ({100 * row['accuracy']:.2f}%)" for _, row in rows.iterrows())
         items.append(f"- {method} stayed below {100 * target:.2f}% on average in {where}; "
-                     f"{rows['reached'].sum()} of those {rows['seeds'].sum()} runs reached it.")
+                     f"{rows['reached'].sum()} of its {count(rows['seeds'].sum(), 'run')} there reached it.")
     if "sparse" in scenarios and "standard" in scenarios:
         table = means.pivot(index="preset", columns="scenario", values="accuracy")
         hurt = (table["sparse"] - table["standard"]).dropna().sort_values()
