@@ -9,6 +9,12 @@ import pytest
 import yaml
 
 from lenet_bench.report import figures, pdf, report
+from lenet_bench.report.choice import holm, sign_flip_p
+from lenet_bench.report.profile import common_problems, problem_list, profile_ratios
+from lenet_bench.report.results import load as load_results
+from lenet_bench.report.results import summary
+from lenet_bench.report.text import load_line
+from lenet_bench.report.tuning_text import shared_winner, tuning_section
 from lenet_bench.study.study import fingerprint, study_params
 
 METHODS = {"good": ("momentum", 0.905), "fast": ("adaptive", 0.900), "bad": ("second-order", 0.85)}
@@ -90,7 +96,7 @@ def test_one_seed_has_no_spread(tmp_path, project_params):
 def test_profile_ratios_are_relative_to_the_cheapest_and_infinite_where_never_reached():
     study = pd.DataFrame({"preset": ["a", "b", "a", "b"], "scenario": ["s"] * 4, "seed": [0, 0, 1, 1],
                           "target_grad_evals": [100, 300, 200, None]})
-    ratios = report.profile_ratios(study, "grad_evals")
+    ratios = profile_ratios(study, "grad_evals")
     assert list(ratios["a"]) == [1.0, 1.0] and ratios["b"][0] == 3.0 and ratios["b"][1] == float("inf")
 
 
@@ -98,20 +104,20 @@ def test_profile_judges_every_method_only_on_the_problems_all_of_them_ran():
     # Seed 1 is an extra seed that only `a` ran: it is no problem `b` failed.
     study = pd.DataFrame({"preset": ["a", "b", "a"], "scenario": ["s"] * 3, "seed": [0, 0, 1],
                           "target_grad_evals": [100, 300, 200]})
-    assert list(report.common_problems(study)) == [("s", 0)]
-    ratios = report.profile_ratios(study, "grad_evals")
+    assert list(common_problems(study)) == [("s", 0)]
+    ratios = profile_ratios(study, "grad_evals")
     assert list(ratios["a"]) == [1.0] and list(ratios["b"]) == [3.0]
-    assert report.problem_list(pd.MultiIndex.from_tuples([("s", 0), ("s", 1), ("t", 2)])) == \
+    assert problem_list(pd.MultiIndex.from_tuples([("s", 0), ("s", 1), ("t", 2)])) == \
         "`s` seeds 0, 1, `t` seed 2"
 
 
 def test_the_load_line_names_the_runs_that_ran_before_loads_were_recorded():
     every = pd.DataFrame({"load_average": [2.0, 3.0], "cpus": [2, 2]})
-    assert report.load_line(every) == ("every run recorded its machine's load: a 1-minute load average of "
+    assert load_line(every) == ("every run recorded its machine's load: a 1-minute load average of "
                                        "1.00 to 1.50 per CPU (median 1.25)")
     some = pd.DataFrame({"load_average": [2.0, None], "cpus": [2, 2]})
-    assert report.load_line(some).startswith("1 of 2 runs recorded its machine's load")
-    assert report.load_line(some).endswith("; the others ran before loads were recorded")
+    assert load_line(some).startswith("1 of 2 runs recorded its machine's load")
+    assert load_line(some).endswith("; the others ran before loads were recorded")
 
 
 def test_no_runs_is_a_clear_error(tmp_path, project_params):
@@ -160,16 +166,16 @@ def test_a_leader_ahead_on_every_confirming_seed_is_chosen_and_a_tie_is_called_a
 
 
 def test_holm_multiplies_the_smallest_p_by_the_number_of_tests_and_never_lets_a_larger_one_fall_below():
-    assert report.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-    assert report.holm([0.5]) == [0.5]
-    assert report.holm([0.6, 0.6]) == [1.0, 1.0]
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5]) == [0.5]
+    assert holm([0.6, 0.6]) == [1.0, 1.0]
 
 
 def test_sign_flip_test_is_exact_for_small_samples():
-    assert report.sign_flip_p(np.array([1.0, 1.0, 1.0])) == 0.25  # 2 of the 8 sign patterns are as extreme
-    assert report.sign_flip_p(np.ones(10)) == 2 / 1024
-    assert report.sign_flip_p(np.array([1.0, -1.0])) == 1.0
-    assert report.sign_flip_p(np.zeros(4)) == 1.0
+    assert sign_flip_p(np.array([1.0, 1.0, 1.0])) == 0.25  # 2 of the 8 sign patterns are as extreme
+    assert sign_flip_p(np.ones(10)) == 2 / 1024
+    assert sign_flip_p(np.array([1.0, -1.0])) == 1.0
+    assert sign_flip_p(np.zeros(4)) == 1.0
 
 
 def test_every_method_gets_its_own_look_in_a_figure():
@@ -227,7 +233,7 @@ def test_a_report_needs_the_params_it_was_made_for(tmp_path, project_params):
 
 def test_every_seconds_value_is_calibrated_from_the_speed_table_never_wall_time(tmp_path, project_params):
     fake_export(tmp_path, project_params)
-    without = report.load(tmp_path)
+    without = load_results(tmp_path)
     assert without.study["seconds"].isna().all() and without.curves["seconds"].isna().all()
     assert (without.study["wall_seconds"] > 0).all()
     methods = sorted(METHODS)
@@ -235,7 +241,7 @@ def test_every_seconds_value_is_calibrated_from_the_speed_table_never_wall_time(
                   "seconds": 6.0, "grad_evals": 60_000, "load_before": 0.1, "cpus": 2, "threads": 1,
                   "machine": "test cpu x 2", "torch": "2",
                   "preset_settings": json.dumps({"algorithm": "sgd", "lr": 0.05}, sort_keys=True)}).to_csv(tmp_path / "results" / "speed.csv", index=False)
-    calibrated = report.load(tmp_path)
+    calibrated = load_results(tmp_path)
     study = calibrated.study
     assert (study["seconds"] == study["grad_evals"] * 1e-4).all()  # the bad method's 600 s of wall time: 180 s
     assert (study["target_seconds"].dropna() == 48.0).all()
@@ -356,7 +362,7 @@ def test_every_preset_is_accounted_for_with_a_declared_verdict(tmp_path, project
     rows = [line for line in text.splitlines() if line.startswith("| ") and line.count("|") > 6]
     table = {row.split("|")[1].strip(): row for row in rows if row.split("|")[1].strip() in params["optimizers"]}
     assert set(table) == set(params["optimizers"])  # one row per preset, run or not
-    means = report.summary(report.load(tmp_path).study)
+    means = summary(load_results(tmp_path).study)
     for name, group in means.groupby("preset"):
         failed = all(m["reached"] < report.FAILS_BELOW * m["seeds"] for _, m in group.iterrows())
         assert ("**failed**" in table[name]) == failed, table[name]
@@ -427,11 +433,11 @@ def test_a_trial_number_that_wins_most_tunings_is_named_with_where_the_shared_dr
                              "batch_size": list(batches), "val_accuracy@10": [0.9 if n == winner else 0.8 for n in range(3)],
                              "val_loss@10": 0.3})
     tunings = {"adam": tuning(1), "adamw": tuning(1), "nadam": tuning(2)}
-    text = report.shared_winner(project_params, tunings)
+    text = shared_winner(project_params, tunings)
     # lr 1e-2 in adam's [1e-4, 1e-1] (log): two of three decades.
     assert "trial 1 in 2 of these 3 tunings (adam, adamw)" in text
     assert "its learning rate at 67% of the log range, its batch 32 where the batch is searched" in text
-    assert report.shared_winner(project_params, {"adam": tuning(0), "adamw": tuning(1), "nadam": tuning(2)}) == ""
+    assert shared_winner(project_params, {"adam": tuning(0), "adamw": tuning(1), "nadam": tuning(2)}) == ""
 
 
 def test_an_interrupted_trial_is_named_and_spends_epochs_but_no_trial_of_the_budget(project_params):
@@ -440,7 +446,7 @@ def test_an_interrupted_trial_is_named_and_spends_epochs_but_no_trial_of_the_bud
     trials = pd.DataFrame([{"number": 0, "state": "INTERRUPTED", "epochs": 4, **curve},
                            {"number": 1, "state": "COMPLETE", "epochs": 10, **curve},
                            {"number": 2, "state": "PRUNED", "epochs": 3, **curve}])
-    text = report.tuning_section(project_params, {"adam": trials})
+    text = tuning_section(project_params, {"adam": trials})
     assert "| adam | 2/2 | 1 | 1 | 0 | 17 | 1.7 |" in text
     assert "*Interrupted*" in text and "adam trial 0." in text
 

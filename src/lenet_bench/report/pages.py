@@ -11,7 +11,9 @@ import pandas as pd
 from lenet_bench.params import load as load_params
 from lenet_bench.registry import ALGORITHMS
 from lenet_bench.report import calibration
-from lenet_bench.report.report import device_label, hardware, mean_std, read_audit, tuning_section, tuning_tables
+from lenet_bench.report.results import read_audit, tuning_tables
+from lenet_bench.report.text import device_label, hardware, mean_std
+from lenet_bench.report.tuning_text import tuning_section
 from lenet_bench.study.export import Sorted, read_export, sort_runs
 from lenet_bench.tuning import audit
 

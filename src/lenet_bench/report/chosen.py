@@ -1,0 +1,158 @@
+"""The chosen method in detail (its rule, its cost beside the runner-up's, training against test loss, its
+ablation) and the method designed from the study's evidence."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from lenet_bench.params import LABELS
+from lenet_bench.problem import TRAIN_SIZE
+from lenet_bench.registry import ALGORITHMS
+from lenet_bench.report import figures
+from lenet_bench.report.choice import Choice, paired, sign_flip_p
+from lenet_bench.report.results import Results
+from lenet_bench.report.text import mean_or_dash, mean_std
+from lenet_bench.study import ablation
+from lenet_bench.tuning.search import parse as search_space
+
+
+def chosen_method(choice: Choice) -> str:
+    """The chosen method of a scenario; until its leaders are confirmed, the first by the rule."""
+    return choice.chosen or choice.leaders[0]
+
+
+def cost_comparison(means: pd.DataFrame, chosen: str, other: str, scenario: str) -> str:
+    """What the chosen method costs per epoch against another, in one scenario, in calibrated seconds."""
+    a, b = (means[(means["preset"] == m) & (means["scenario"] == scenario)].iloc[0] for m in (chosen, other))
+    seconds = (f"{chosen} takes {a['seconds_per_epoch'] / b['seconds_per_epoch']:.1f}x the calibrated seconds of "
+               f"{other}" if a["seconds_per_epoch"] > 0 and b["seconds_per_epoch"] > 0
+               else "their seconds are not timed yet")
+    return (f"Per epoch in `{scenario}`, {chosen} spends {a['grad_evals_per_epoch'] / TRAIN_SIZE:.1f} and {other} "
+            f"{b['grad_evals_per_epoch'] / TRAIN_SIZE:.1f} gradient evaluations per training sample, and {seconds}.")
+
+
+def loss_gap(r: Results, methods: list[str], scenario: str, out: Path, styles: dict) -> str:
+    """The figure of training against test loss for `methods`, and a sentence on where each ends."""
+    curves = r.curves[(r.curves["scenario"] == scenario) & r.curves["preset"].isin(methods)]
+    if curves.empty:
+        return ""
+    figures.train_and_test_loss(curves, methods, f"{scenario}: training and test loss (mean over seeds)",
+                                out / "figures" / "train_test_loss.png", styles)
+    last = curves[curves["epoch"] == curves["epoch"].max()].groupby("preset")[["train_loss", "test_loss"]].mean()
+    ends = "; ".join(f"{m} ends at a training loss of {last.loc[m, 'train_loss']:.3f} and a test loss of "
+                     f"{last.loc[m, 'test_loss']:.3f}" for m in methods if m in last.index)
+    return (f"**Optimizing against generalizing** (the figure below, `{scenario}`; the training loss is the mean "
+            f"over each epoch's mini-batches, as the optimizer saw them): {ends}. The lower training loss marks the "
+            "better optimizer of the training objective; the gap to the test loss is what did not carry over to "
+            "unseen images.\n\n![training and test loss](figures/train_test_loss.png)\n")
+
+
+def ablation_text(r: Results, chosen: str) -> str:
+    """What each component of study.ablation's preset buys: its variants against the tuned preset, paired
+    over the seeds both ran."""
+    spec = r.params["study"].get("ablation")
+    if spec is None:
+        return ""
+    preset, scenario, seeds = spec["preset"], spec["scenario"], spec["seeds"]
+    on = r.study[(r.study["preset"] == preset) & (r.study["scenario"] == scenario) & r.study["seed"].isin(seeds)]
+    tuned = on.set_index("seed")
+    s = [f"**Ablation** (`lenet-bench study --ablation`, declared in params.yaml's study.ablation): {preset} with one "
+         f"component switched off or set to its plain default at a time, the rest as tuned, in `{scenario}` on seeds "
+         f"{', '.join(map(str, seeds))}, with the same budget. Δ is the mean paired difference from the tuned "
+         "preset over the seeds both ran: what the component buys is minus Δ; p, the sign-flip test of Δ (with 3 "
+         "seeds it cannot go below 0.25: a Δ within the seeds' spread is no evidence either way)."
+         + ("" if preset == chosen else f" (The ablation is declared for {preset}; the chosen method is {chosen}.)")
+         + "\n"]
+    lines = [f"| variant | changes | test accuracy (%) | Δ (points) | p | reached {100 * r.target:.2f}% "
+             "| M grad evals to it | train loss |", "|---|---|---|---|---|---|---|---|"]
+
+    def row(name: str, changes: str, runs: pd.DataFrame) -> str:
+        if runs.empty:
+            return f"| {name} | {changes} | not run yet | | | | | |"
+        paired = (100 * (runs.set_index("seed")["test_accuracy"] - tuned["test_accuracy"])).dropna().to_numpy()
+        delta, p = ("–", "–") if name == "tuned" else (f"{paired.mean():+.2f}", f"{sign_flip_p(paired):.2f}")
+        return (f"| {name} | {changes} | {mean_std(runs['test_accuracy'], 100)} | {delta} | {p} "
+                f"| {int(runs['target_epoch'].notna().sum())}/{len(runs)} "
+                f"| {mean_or_dash(runs['target_grad_evals'] / 1e6, '.2f')} | {mean_std(runs['train_loss'], 1, 3)} |")
+
+    lines.append(row("tuned", "as in presets.yaml", on))
+    for kind, changes in spec["variants"].items():
+        name = ablation.variant_name(preset, kind)
+        runs = r.ablation[(r.ablation["preset"] == name) & (r.ablation["scenario"] == scenario)]
+        lines.append(row(kind, ablation.changes_text(changes), runs[runs["seed"].isin(seeds)]))
+    return "\n".join(s + lines) + "\n"
+
+
+def chosen_section(r: Results, choice: Choice, out: Path, styles: dict) -> str:
+    chosen, target = chosen_method(choice), r.target
+    rows = r.of(chosen)
+    settings = json.loads(rows["preset_settings"].iloc[0]) if "preset_settings" in rows else {}
+    status = "" if choice.chosen else " (provisional: its leaders are not confirmed yet)"
+    s = [f"## 6. The chosen method: {chosen}{status}\n",
+         f"Chosen in `{choice.scenario}` by the rule of §2's leaders"
+         f"{'' if choice.chosen else ', on the choosing seeds only'}.\n"]
+    lines = [f"| scenario | test accuracy (%) | test loss | reached {100 * target:.2f}% | M grad evals to it |",
+             "|---|---|---|---|---|"]
+    for scenario in r.scenarios:
+        runs = rows[rows["scenario"] == scenario]
+        lines.append(f"| {scenario} | {mean_std(runs['test_accuracy'], 100)} | {mean_std(runs['test_loss'], 1, 4)} "
+                     f"| {int(runs['target_epoch'].notna().sum())}/{len(runs)} "
+                     f"| {mean_or_dash(runs['target_grad_evals'] / 1e6, '.2f')} |")
+    preset = r.params["optimizers"].get(chosen, {})
+    space = ("; its tuning searched " + ", ".join(d.describe() for d in search_space(chosen, preset))
+             if preset.get("search") else "; not tuned (tuning.fixed)")
+    s.append(f"Family: {rows['family'].iloc[0]}; algorithm `{rows['algorithm'].iloc[0]}`; its preset: "
+             + ", ".join(f"`{k}: {json.dumps(v)}`" for k, v in settings.items() if k not in LABELS)
+             + f"{space}.\n")
+    s.append("\n".join(lines) + "\n")
+    algorithm = rows["algorithm"].iloc[0]
+    if algorithm in ALGORITHMS:
+        s.append(f"**How it works**: {ALGORITHMS[algorithm].description}.\n")
+    runner_up = next((m for m in (choice.ranked or choice.leaders) if m != chosen), None)
+    if runner_up:
+        s.append(cost_comparison(r.means, chosen, runner_up, choice.scenario) + "\n")
+    s.append(loss_gap(r, [m for m in (chosen, runner_up) if m], choice.scenario, out, styles))
+    s.append(ablation_text(r, chosen))
+    return "\n".join(s)
+
+
+DESIGNED = "designed"  # the family of a preset this project designed from the study's evidence
+
+
+def designed_section(r: Results) -> str:
+    """Each designed preset against the preset it builds on (the same algorithm's), scenario by scenario:
+    accuracy with a paired test over shared seeds, and the gradient evaluations to the target."""
+    designed = [name for name, p in r.params["optimizers"].items() if p.get("family") == DESIGNED]
+    s = ["## 7. A method designed from the evidence\n"]
+    if not designed:
+        return s[0] + f"\n_No preset of presets.yaml is of the family `{DESIGNED}` yet._\n"
+    alpha = r.params["study"]["leaders"]["alpha"]
+    for name in designed:
+        preset = r.params["optimizers"][name]
+        base = next((b for b, p in r.params["optimizers"].items()
+                     if p["algorithm"] == preset["algorithm"] and p.get("family") != DESIGNED), None)
+        added = [k for k in preset if k not in LABELS and base and k not in r.params["optimizers"][base]]
+        s.append(f"**{name}** builds on {base}: it adds {', '.join(f'`{k}`' for k in added) or 'nothing'} to it, "
+                 "and was tuned and studied under exactly the protocol of every other preset (same trials, sampler, "
+                 "rungs and seeds), so its other settings are its own tuning's.\n")
+        if r.of(name).empty or base is None or r.of(base).empty:
+            s.append(f"_No study runs of {name} and {base} at their current settings yet._\n")
+            continue
+        lines = [f"| scenario | {name} (%) | {base} (%) | Δ (points), wins | p (sign flip) | verdict "
+                 f"| M grad evals to {100 * r.target:.2f}%: {name} / {base} |", "|---|---|---|---|---|---|---|"]
+        for scenario in r.scenarios:
+            mine, theirs = (r.of(m)[r.of(m)["scenario"] == scenario] for m in (name, base))
+            if mine.empty or theirs.empty:
+                continue
+            test = paired(r.study, scenario, name, base)
+            verdict = ("tie" if not test.p < alpha else "wins" if test.mean > 0 else "loses")
+            lines.append(f"| {scenario} | {mean_std(mine['test_accuracy'], 100)} | "
+                         f"{mean_std(theirs['test_accuracy'], 100)} | {test.mean:+.2f}, {test.wins}/{test.seeds} "
+                         f"| {test.p:.3f} | **{verdict}** | {mean_or_dash(mine['target_grad_evals'] / 1e6, '.2f')} / "
+                         f"{mean_or_dash(theirs['target_grad_evals'] / 1e6, '.2f')} |")
+        s.append("\n".join(lines) + "\n")
+        s.append(f"A verdict is a paired sign-flip test over the seeds both ran, at level {alpha} (uncorrected: one "
+                 f"comparison per scenario); a tie says the seeds cannot tell the two apart.\n")
+    return "\n".join(s)
