@@ -469,3 +469,15 @@ def test_with_no_run_at_the_target_the_profile_says_so_and_is_not_drawn(tmp_path
     text = report.build(tmp_path, tmp_path / "report")
     assert "No run has reached 89.38%, so no method has a cost to the target to compare" in text
     assert not (tmp_path / "report" / "figures" / "profile.png").exists()
+
+
+def test_the_lr_panels_draw_every_trial_once_and_a_trial_under_the_floor_on_it(tmp_path, monkeypatch):
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path, **kw: drawn.append(fig))
+    trials = pd.DataFrame({"state": ["COMPLETE", "PRUNED", "PRUNED", "INTERRUPTED"], "lr": [0.01, 0.1, 1.0, 0.01],
+                           "val_accuracy@3": [0.85, 0.82, 0.10, 0.85], "val_accuracy@10": [0.90, None, None, None]})
+    figures.lr_sensitivity({"adam": trials}, {"adam": "adaptive"}, tmp_path / "lr.png")
+    points = [(line.get_marker(), line.get_markerfacecolor() == "none", x, y)
+              for line in drawn[0].axes[0].get_lines() for x, y in zip(line.get_xdata(), line.get_ydata())]
+    assert sorted(points) == sorted([("o", False, 0.01, 90.0), ("o", True, 0.1, 82.0), ("v", True, 1.0, 80.0)])
+    assert drawn[0].axes[0].get_ylim()[0] < 80.0  # the triangles on the floor show

@@ -188,25 +188,32 @@ def pareto(points: pd.DataFrame, front: list[str], title: str, path: Path, style
 def lr_sensitivity(trials: dict[str, pd.DataFrame], families: dict[str, str], path: Path) -> None:
     """As DeepOBS draws it: each tuning trial's validation accuracy against its learning rate, one panel
     per family, each preset of a panel in a colour of its own. A finished trial is a filled marker at its
-    final accuracy; a pruned one a hollow marker at the accuracy it was stopped with."""
+    final accuracy; a pruned one a hollow marker at the accuracy it was stopped with. A panel shows the top
+    (from ACCURACY_FLOOR, or 10 points under its best); a trial below sits on its floor as a triangle."""
     groups = sorted(set(families.values()))
     columns = 4
     rows = math.ceil(len(groups) / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(PRINT_WIDTH, 2.45 * rows), squeeze=False)
     for ax, family in zip(axes.flat, groups):
-        top = -math.inf
-        for colour, preset in zip(COLOURS, [p for p in trials if families[p] == family]):
+        panel = {}
+        for preset in [p for p in trials if families[p] == family]:
             table = trials[preset][trials[preset]["state"] != INTERRUPTED]  # its rerun is drawn
             accuracy = table.filter(regex=r"^val_accuracy@").ffill(axis=1).iloc[:, -1] * 100
-            finished = table["state"] == "COMPLETE"
-            ax.plot(table.loc[finished, "lr"], accuracy[finished], "o", color=colour, markersize=3.5, label=preset)
-            ax.plot(table.loc[~finished, "lr"], accuracy[~finished], "o", markerfacecolor="none", color=colour,
-                    markersize=3.5)
-            top = max(top, float(accuracy.max()))
+            panel[preset] = (table["lr"], accuracy, table["state"] == "COMPLETE")
+        top = max((float(a.max()) for _, a, _ in panel.values() if a.notna().any()), default=math.nan)
+        floor = min(ACCURACY_FLOOR, top - 10) if math.isfinite(top) else 0.0  # a family far below still shows
+        for colour, (preset, (lr, accuracy, finished)) in zip(COLOURS, panel.items()):
+            below = accuracy < floor
+            for kept, marker in ((~below, "o"), (below, "v")):  # a trial under the floor sits on it, a triangle
+                shown = accuracy.where(~below, floor)
+                ax.plot(lr[kept & finished], shown[kept & finished], marker, color=colour, markersize=3.5,
+                        linestyle="none", label=preset if marker == "o" else None)
+                ax.plot(lr[kept & ~finished], shown[kept & ~finished], marker, markerfacecolor="none",
+                        color=colour, markersize=3.5, linestyle="none")
         ax.set_xscale("log")
         ax.set_title(family)
-        if math.isfinite(top):  # a family that never nears the floor still shows
-            ax.set_ylim(min(ACCURACY_FLOOR, top - 10), top + 1)
+        if math.isfinite(top):
+            ax.set_ylim(floor - 0.6, top + 1)  # room for the triangles under the floor
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), handletextpad=0.1, borderaxespad=0,
                   columnspacing=0.4, handlelength=0.8, ncol=2, frameon=False)  # below: no point is hidden
@@ -214,5 +221,6 @@ def lr_sensitivity(trials: dict[str, pd.DataFrame], families: dict[str, str], pa
         ax.set_visible(False)
     for ax in axes[:, 0]:
         ax.set_ylabel("validation accuracy (%)")
-    fig.supxlabel("learning rate (log scale); filled: finished trial, hollow: pruned", fontsize=SMALLEST)
+    fig.supxlabel("learning rate (log scale); filled: finished trial, hollow: pruned; "
+                  "triangle: below the panel's floor", fontsize=SMALLEST)
     _save(fig, path)

@@ -37,7 +37,8 @@ def sensitivity_text(r: Results, out: Path) -> str:
     figures.lr_sensitivity(tables, families, out / "figures" / "lr_sensitivity.png")
     return ("**Learning-rate sensitivity** (as DeepOBS draws it): every tuning trial's validation accuracy against "
             "its learning rate, a panel per family; filled, a finished trial at its final accuracy; hollow, a pruned "
-            "one at the accuracy it was stopped with. A wide plateau forgives a coarse search; a narrow peak does "
+            "one at the accuracy it was stopped with; a triangle on a panel's floor (80%, or 10 points under its best) "
+            "stands for a trial below it. A wide plateau forgives a coarse search; a narrow peak does "
             "not.\n\n![learning-rate sensitivity](figures/lr_sensitivity.png)\n")
 
 
