@@ -150,7 +150,7 @@ def test_study_and_report_on_a_tiny_budget(repo):
 
     run(repo, sys.executable, "-m", "lenet_bench", "report")
     text = (repo / "report" / "REPORT.md").read_text()
-    assert "from results/study.csv (2 runs)" in text and "| sgd | mini-batch SGD |" in text
+    assert "from results/study.csv (2 runs)" in text and "| sgd | mini-batch SGD | lr=0.001 |" in text
     assert (repo / "report" / "figures" / "curves.png").exists()
     assert "No run has reached 89.38%" in text  # one epoch is too short for the target: no profile to draw
     assert not (repo / "report" / "figures" / "profile.png").exists()

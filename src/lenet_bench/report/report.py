@@ -35,16 +35,14 @@ def tuned_settings(name: str, preset: dict) -> str:
                      for key, value in values.items())
 
 
-def verdict(cells: list[pd.Series], target: float, why_none: str) -> str:
-    """'works', or 'failed' by FAILS_BELOW in every scenario it ran, with the reason; without runs, why."""
+def verdict(cells: list[pd.Series], why_none: str) -> str:
+    """'works', or '**failed**' by FAILS_BELOW in the scenarios where it failed; without runs, why."""
     if not cells:
         return why_none
-    failed = [m for m in cells if m["reached"] < FAILS_BELOW * m["seeds"]]
-    if len(failed) < len(cells):
-        return "works" if not failed else f"works; failed in {', '.join(m['scenario'] for m in failed)}"
-    best = max(failed, key=lambda m: m["accuracy"])
-    return (f"**failed**: {sum(m['reached'] for m in failed)}/{sum(m['seeds'] for m in failed)} reached, "
-            f"best {100 * best['accuracy']:.2f}%")
+    failed = [m["scenario"] for m in cells if m["reached"] < FAILS_BELOW * m["seeds"]]
+    if not failed:
+        return "works"
+    return "**failed**" if len(failed) == len(cells) else f"**failed** in {', '.join(failed)}"
 
 
 def no_runs_reason(r: Results, name: str) -> str:
@@ -58,9 +56,8 @@ def no_runs_reason(r: Results, name: str) -> str:
 def accounted_table(r: Results) -> str:
     """Every preset of presets.yaml, one row each: what it is, its tuned settings, its result in each
     scenario (mean test accuracy, and seeds that reached the target), and its verdict."""
-    lines = ["| preset | family | algorithm | tuned settings | "
-             + " | ".join(r.scenarios) + " | verdict |",
-             "|---" * (5 + len(r.scenarios)) + "|"]
+    lines = ["| preset | family | tuned settings | " + " | ".join(r.scenarios) + " | verdict |",
+             "|---" * (4 + len(r.scenarios)) + "|"]
     for name, preset in r.params["optimizers"].items():
         cells, shown = [], []
         for scenario in r.scenarios:
@@ -72,9 +69,10 @@ def accounted_table(r: Results) -> str:
             cells.append(m)
             runs = r.study[(r.study["preset"] == name) & (r.study["scenario"] == scenario)]
             note = f", {m['diverged']} diverged" if m["diverged"] else ""
-            shown.append(f"{mean_std(runs['test_accuracy'], 100)}, {m['reached']}/{m['seeds']}{note}")
-        lines.append(f"| {name} | {preset['family']} | {preset['algorithm']} | {tuned_settings(name, preset)} | "
-                     + " | ".join(shown) + f" | {verdict(cells, r.target, no_runs_reason(r, name))} |")
+            accuracy = mean_std(runs["test_accuracy"], 100).replace(" ± ", "±")  # one word: the cell breaks after it
+            shown.append(f"{accuracy} ({m['reached']}/{m['seeds']}{note})")
+        lines.append(f"| {name} | {preset['family']} | {tuned_settings(name, preset)} | "
+                     + " | ".join(shown) + f" | {verdict(cells, no_runs_reason(r, name))} |")
     return "\n".join(lines)
 
 
@@ -187,13 +185,13 @@ def setup_section(r: Results, out: Path) -> str:
 
 def methods_section(r: Results) -> str:
     s = ["## 2. Every method tried, accounted for\n",
-         "One row per preset of presets.yaml: its algorithm (each is described on the [presets page](presets.md)), "
-         "the settings its tuning chose, and in each scenario's column its test accuracy (%), mean ± standard "
-         f"deviation over seeds, with the seeds that reached {100 * r.target:.2f}% within the budget (stale: tuned "
-         "again since its runs, which the study repeats at the new settings). A preset **failed** in a "
-         f"scenario where fewer than {FAILS_BELOW:.0%} of its seeds reached it (declared before the runs: "
-         "`FAILS_BELOW` of lenet_bench.report.report). What each method cost is in §4 and on the "
-         "[results page](results.md).\n"]
+         "One row per preset of presets.yaml (its algorithm and what it does are on the [presets page](presets.md)): "
+         "its family, the settings its tuning chose, and in each scenario's column its test accuracy (%), mean ± "
+         f"standard deviation over seeds, and in brackets how many of its seeds reached {100 * r.target:.2f}% within "
+         "the budget (stale: tuned again since its runs, which the study repeats at the new settings). A preset "
+         f"**failed** in a scenario where fewer than {FAILS_BELOW:.0%} of its seeds reached it (declared before the "
+         "runs: `FAILS_BELOW` of lenet_bench.report.report); §9 says by how far. What each method cost is in §4 and "
+         "on the [results page](results.md).\n"]
     if not r.stale.empty:
         s.append(f"**Left out**: {len(r.stale)} runs made with settings that params.yaml and presets.yaml no longer "
                  f"hold (of {r.stale['preset'].nunique()} presets); `lenet-bench study` runs them again with the "
