@@ -29,12 +29,12 @@ def fake_params(root, project_params, extra=()):
     return params
 
 
-def fake_export(root, project_params, seeds=(0, 1), params=None):
-    """An export of the fake methods, each row with the fingerprint of its settings in `params` (by default
-    fake_params, written to root/params.yaml)."""
+def fake_export(root, project_params, seeds=(0, 1), params=None, methods=None):
+    """An export of the fake methods (or `methods`: name -> (family, accuracy)), each row with the
+    fingerprint of its settings in `params` (by default fake_params, written to root/params.yaml)."""
     params = params or fake_params(root, project_params)
     rows, curves = [], []
-    for method, (family, accuracy) in METHODS.items():
+    for method, (family, accuracy) in (methods or METHODS).items():
         for scenario in ("standard", "l2", "sparse"):
             for seed in seeds:
                 acc = accuracy + 0.001 * seed - (0.002 if scenario == "sparse" else 0)
@@ -204,6 +204,27 @@ def test_committed_report_prints_on_at_most_ten_a4_pages(root, tmp_path):
     count = pdf.to_pdf(tmp_path / "report" / "REPORT.md", tmp_path / "REPORT.pdf")
     assert 1 <= count <= report.MAX_PAGES
     assert sorted(p.name for p in (tmp_path / "report").iterdir()) == before  # no scratch left
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(pdf.missing_tools()), reason="needs pandoc and weasyprint (scripts/setup.sh installs both)")
+def test_the_report_of_a_finished_study_prints_on_at_most_ten_a4_pages(root, tmp_path, project_params):
+    """The committed report is mid-study; this one has every row the finished study will have: each preset
+    in every scenario on the choosing seeds, the three leaders of each scenario on all ten, the tunings."""
+    for name in ("params.yaml", "presets.yaml", "tuning"):
+        (shutil.copytree if (root / name).is_dir() else shutil.copy)(root / name, tmp_path / name)
+    accuracy = np.linspace(0.86, 0.91, len(project_params["optimizers"]))
+    methods = {name: (preset["family"], a) for (name, preset), a in zip(project_params["optimizers"].items(), accuracy)}
+    fake_export(tmp_path, project_params, seeds=range(10), params=project_params, methods=methods)
+    for export in ("experiments.csv", "speed.csv", "ablation.csv", "ablation_curves.csv"):
+        shutil.copy(root / "results" / export, tmp_path / "results" / export)
+    leaders = sorted(methods, key=lambda m: methods[m][1])[-3:]
+    for name in ("study.csv", "study_curves.csv"):
+        table = pd.read_csv(tmp_path / "results" / name)
+        table[(table["seed"] <= 2) | table["preset"].isin(leaders)].to_csv(tmp_path / "results" / name, index=False)
+    text = report.build(tmp_path, tmp_path / "report")
+    assert "## 9. What did not work" in text and f"are {', '.join(reversed(leaders))}" in text
+    assert pdf.to_pdf(tmp_path / "report" / "REPORT.md", tmp_path / "REPORT.pdf") <= report.MAX_PAGES
 
 
 def test_the_report_takes_its_target_and_scenarios_from_params_yaml(tmp_path, project_params):
