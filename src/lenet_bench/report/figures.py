@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 from lenet_bench.tuning.audit import INTERRUPTED  # noqa: E402
 
@@ -168,14 +169,17 @@ def pareto(points: pd.DataFrame, front: list[str], title: str, path: Path, style
         ax.plot(row["cost"] / 1e6, 100 * row["accuracy"], linestyle="none", markersize=7 if on_front else 5,
                 marker="o" if on_front else style[method]["marker"], color=style[method]["color"],
                 label=None if on_front else method)
-        if on_front:
-            ax.annotate(method, (row["cost"] / 1e6, 100 * row["accuracy"]), xytext=(4, 3),
-                        textcoords="offset points")
+        if on_front:  # the costliest point's name goes to its left, inside the axes
+            last = row["cost"] == points["cost"].max()
+            ax.annotate(method, (row["cost"] / 1e6, 100 * row["accuracy"]), xytext=(-4 if last else 4, 3),
+                        textcoords="offset points", ha="right" if last else "left")
     edge = points.loc[front]
     ax.plot(edge["cost"] / 1e6, 100 * edge["accuracy"], color="black", linewidth=1, zorder=0)
     ax.axhline(target_percent, color="grey", linestyle=":")
     ax.set_xscale("log")
-    ax.set_ylim(max(ACCURACY_FLOOR, 100 * points["accuracy"].min() - 1), None)
+    ax.set_ylim(max(ACCURACY_FLOOR, 100 * points["accuracy"].min() - 1), 100 * points["accuracy"].max() + 0.15)
+    for axis in (ax.xaxis.set_major_formatter, ax.xaxis.set_minor_formatter):  # 0.3, not 3 x 10^-1
+        axis(ticker.FormatStrFormatter("%g"))
     ax.set_xlabel("gradient evaluations to the target (millions, log scale)")
     ax.set_ylabel("final test accuracy (%)")
     ax.set_title(title)
