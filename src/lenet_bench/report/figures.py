@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
+from lenet_bench.report.scores import TAU_MAX  # noqa: E402
 from lenet_bench.tuning.audit import INTERRUPTED  # noqa: E402
 
 AXES = {"epoch": "epochs", "grad_evals": "gradient evaluations (millions)", "seconds": "training seconds"}
@@ -113,6 +114,13 @@ def train_and_test_loss(curves: pd.DataFrame, methods: list[str], title: str, pa
     _save(fig, path)
 
 
+def plain_log_ticks(axis) -> None:
+    """A log axis labelled 1, 2, 3, 5, 10 (and 0.2, 0.3, 0.5), not 10^0 and 2 x 10^0."""
+    axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
+    axis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    axis.set_minor_formatter(ticker.NullFormatter())
+
+
 def performance_profile(ratios: dict[str, dict[str, np.ndarray]], path: Path, style: dict[str, dict]) -> None:
     """For each cost measure, the fraction of problems a method solves within tau times the best
     method's cost (inf where it never reaches the target), against tau."""
@@ -120,11 +128,14 @@ def performance_profile(ratios: dict[str, dict[str, np.ndarray]], path: Path, st
     for ax, (measure, by_method) in zip(np.atleast_1d(axes), ratios.items()):
         finite = [r[np.isfinite(r)] for r in by_method.values()]
         largest = max([1.0, *[float(r.max()) for r in finite if len(r)]])
-        taus = np.geomspace(1, max(2.0, 1.1 * largest), 200)
+        taus = np.geomspace(1, max(1.1 * TAU_MAX, 1.1 * largest), 200)  # at least the range the score covers
         for method, r in sorted(by_method.items(), key=lambda item: -np.isfinite(item[1]).mean()):
             line = {k: v for k, v in style[method].items() if k != "marker"}
             ax.step(taus, [(r <= tau).mean() for tau in taus], where="post", label=method, **line)
+        ax.axvline(TAU_MAX, color="grey", linestyle=":", linewidth=1)  # the score's area ends here
         ax.set_xscale("log")
+        ax.set_xlim(1, taus[-1])
+        plain_log_ticks(ax.xaxis)
         ax.set_xlabel(f"τ (cost in {measure} / best method's)")
         ax.grid(True, which="both", alpha=0.3)
     np.atleast_1d(axes)[0].set_ylabel("fraction of problems solved")
@@ -178,8 +189,7 @@ def pareto(points: pd.DataFrame, front: list[str], title: str, path: Path, style
     ax.axhline(target_percent, color="grey", linestyle=":")
     ax.set_xscale("log")
     ax.set_ylim(max(ACCURACY_FLOOR, 100 * points["accuracy"].min() - 1), 100 * points["accuracy"].max() + 0.15)
-    for axis in (ax.xaxis.set_major_formatter, ax.xaxis.set_minor_formatter):  # 0.3, not 3 x 10^-1
-        axis(ticker.FormatStrFormatter("%g"))
+    plain_log_ticks(ax.xaxis)
     ax.set_xlabel("gradient evaluations to the target (millions, log scale)")
     ax.set_ylabel("final test accuracy (%)")
     ax.set_title(title)

@@ -54,11 +54,12 @@ def profile_section(r: Results, out: Path, styles: dict) -> str:
         "## 4. Performance profile\n",
         "In the manner of the AlgoPerf benchmark: a problem is one scenario and seed; a method's cost on it is "
         f"what it spent to first reach {100 * r.target:.2f}% (gradient evaluations, or calibrated seconds, §1); "
-        "the curve gives the fraction of problems a method solved within τ times the cheapest "
-        "method's cost. Every method that reached the target at least once is drawn "
-        f"({len(reached)} of {study['preset'].nunique()}); a problem it never solved never counts. The problems "
-        f"are the {len(problems)} that every one of them ran ({problem_list(problems)}): a seed that only some "
-        "methods ran, such as the leaders' extra seeds, would count against the others as unsolved.\n",
+        "the curve gives the fraction of problems a method solved within τ times the cheapest method's cost (the "
+        f"dotted line: τ = {TAU_MAX:g}, where the score below stops counting). Every method that reached the target "
+        f"at least once is drawn ({len(reached)} of {study['preset'].nunique()}); a problem it never solved never "
+        f"counts. The problems are the {len(problems)} that every one of them ran ({problem_list(problems)}): a "
+        "seed that only some methods ran, such as the leaders' extra seeds, would count against the others as "
+        "unsolved.\n",
         "![performance profile](figures/profile.png)\n",
         f"**Scores**, as AlgoPerf ranks: the area under each method's profile from τ = 1 to {TAU_MAX:g}, over "
         f"{TAU_MAX - 1:g} (1: the cheapest on every problem; 0: never within {TAU_MAX:g}x of it), beside its mean test "
