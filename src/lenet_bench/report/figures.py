@@ -162,6 +162,7 @@ def density_curve(sparse: pd.DataFrame, dense: tuple[float, float] | None, title
             ax.plot(rows["density"], 100 * rows["test_accuracy"], next(markers), label=method, alpha=0.8)
     ax.axhline(target_percent, color="grey", linestyle=":", label=f"{target_percent:.2f}% (the target)")
     ax.set_xscale("log")
+    plain_log_ticks(ax.xaxis)
     ax.set_xlabel("density of fc1 + fc2 weights (nonzero / 40,800)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title)
