@@ -68,6 +68,9 @@ def refused(root: Path, *args: str, env: dict | None = None) -> str:
     (["study", "--epochs", "0"], "error: --epochs must be at least 1, got 0"),
     (["study", "--top", "-2"], "error: --top must be at least 1, got -2"),
     (["study", "--top", "0"], "error: --top must be at least 1, got 0"),
+    (["study", "--confirm", "--scenarios", "nope"], "error: --confirm --scenarios: no confirming seeds in nope; "
+     "params.yaml's study.leaders and study.budget confirm standard, l2, sparse"),
+    (["study", "--confirm", "--seeds", "3"], "error: --confirm takes its presets and seeds from params.yaml's"),
     (["tune", "--presets", "adam", "--trials", "2"], "error: --trials makes a tuning on other terms than params.yaml's"),
 ])
 def test_a_bad_command_line_gets_one_line_and_changes_nothing(project, args, message):

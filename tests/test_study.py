@@ -24,6 +24,7 @@ from lenet_bench.study.study import (
     adopt,
     budget_candidates,
     confirmations,
+    confirmed_scenarios,
     leaders,
     merge,
     overrides,
@@ -284,3 +285,20 @@ def test_an_export_written_before_the_column_was_named_preset_reads_under_the_ne
     (tmp_path / "results" / "study_curves.csv").write_text("optimizer,scenario,seed,epoch\nadam,standard,0,1\n")
     rows, curves = read_export(tmp_path, curves=True)
     assert rows["preset"].tolist() == ["adam"] and curves["preset"].tolist() == ["adam"]
+
+
+def test_confirmations_in_chosen_scenarios_leave_the_others_out(root):
+    params = params_module.load(root / "params.yaml")
+    params["study"]["leaders"].update(count=1, scenarios=["standard", "l2"])
+    del params["study"]["budget"]
+    rows = [{"preset": preset, "scenario": scenario, "seed": seed, "device": "cpu", "threads": 1,
+             "test_accuracy": accuracy, "epochs_budget": 10,
+             "fingerprint": fingerprint(study_params(params, preset, seed, 1, 10), scenario)}
+            for preset, accuracy in (("adam", 0.91), ("nadam", 0.90)) for seed in params["study"]["seeds"]
+            for scenario in ("standard",)]  # l2 has no runs yet
+    export = pd.DataFrame(rows)
+    assert confirmations(export, params, ["standard"]) == [("adam", "standard")]
+    assert confirmations(export, params, ["l2"]) == []
+    assert confirmed_scenarios(params) == ["standard", "l2"]
+    params["study"]["budget"] = {"count": 1, "scenario": "sparse"}
+    assert confirmed_scenarios(params) == ["standard", "l2", "sparse"]

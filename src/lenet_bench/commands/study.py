@@ -8,6 +8,7 @@ examples:
   lenet-bench study --cluster slurm --workers 32  # workers from Slurm (dask-jobqueue)
   lenet-bench study --with-dvc --jobs 2      # each run a DVC experiment, through DVC's local queue
   lenet-bench study --confirm                # confirming seeds: the leaders and the budget's candidates
+  lenet-bench study --confirm --scenarios standard   # one scenario's, as soon as its runs are in
   lenet-bench study --ablation               # the chosen method with one component off at a time (study.ablation)
   lenet-bench study --presets kfac --scenarios standard --tuning tuning/seed1 --export results/tuning_seed1.csv
                                              # the best settings of another tuning, its own export
@@ -39,7 +40,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top", type=int, help="instead of --presets: the N best presets of the first scenario by "
                         "study.leaders.criterion on the choosing seeds (study.seeds), from the export")
     parser.add_argument("--confirm", action="store_true", help="the leaders of each scenario of study.leaders, by its "
-                        "rule on the choosing seeds, and the budget's candidates (study.budget), on its confirm_seeds")
+                        "rule on the choosing seeds, and the budget's candidates (study.budget), on its confirm_seeds; "
+                        "with --scenarios, those scenarios' alone")
     parser.add_argument("--epochs", type=int, help="override train.epochs (e.g. 1 for a smoke test, in a copy of the "
                         "repository: the export keeps one result per preset, scenario and seed, so this refuses "
                         "to replace results of another budget)")
@@ -81,9 +83,9 @@ def run(args) -> None:
                         ("--jobs", args.jobs)):
         if value is not None and value < 1:
             sys.exit(f"error: {flag} must be at least 1, got {value}")
-    if args.confirm and (args.presets or args.top is not None or args.scenarios or args.seeds):
-        sys.exit("error: --confirm takes its presets, scenarios and seeds from params.yaml's study.leaders; "
-                 "drop --presets, --top, --scenarios and --seeds")
+    if args.confirm and (args.presets or args.top is not None or args.seeds):
+        sys.exit("error: --confirm takes its presets and seeds from params.yaml's study.leaders; "
+                 "drop --presets, --top and --seeds (--scenarios picks which scenarios to confirm)")
     if args.ablation:
         if args.presets or args.top is not None or args.confirm or args.tuning or args.scenarios or args.seeds \
                 or args.with_dvc:
@@ -166,20 +168,24 @@ def plan_confirmations(params: dict, current, args):
     """The confirming seeds of every scenario's leaders and of the budget's candidates: the runs still to
     do, how many results the export has, and what the plan covers."""
     from lenet_bench.study import export
-    from lenet_bench.study.study import budget_candidates, confirmations, leaders, merge, plan
+    from lenet_bench.study.study import budget_candidates, confirmations, confirmed_scenarios, leaders, merge, plan
 
     rule = params["study"]["leaders"]
     choosing = ", ".join(map(str, params["study"]["seeds"]))
-    for scenario in rule["scenarios"]:
+    wanted = args.scenarios.split(",") if args.scenarios else confirmed_scenarios(params)
+    if unknown := [s for s in wanted if s not in confirmed_scenarios(params)]:
+        raise ValueError(f"--confirm --scenarios: no confirming seeds in {', '.join(unknown)}; params.yaml's "
+                         f"study.leaders and study.budget confirm {', '.join(confirmed_scenarios(params))}")
+    for scenario in [s for s in rule["scenarios"] if s in wanted]:
         chosen = leaders(current, params, scenario=scenario)
         if len(chosen) < rule["count"]:
             raise ValueError(f"--confirm: {scenario} has {len(chosen)} preset(s) with runs at the current settings on "
                              f"the choosing seeds; run them first: lenet-bench study --scenarios {scenario}")
         print(f"--confirm: leaders of {scenario} by {rule['criterion']} on seeds {choosing}: {', '.join(chosen)}")
-    if cheap := budget_candidates(current, params):
+    if (cheap := budget_candidates(current, params)) and cheap[0][1] in wanted:
         print(f"--confirm: the budget's candidates in {cheap[0][1]}, the fewest gradient evaluations to the target "
               f"on every one of seeds {choosing}: {', '.join(p for p, _ in cheap)}")
-    pairs = confirmations(current, params)
+    pairs = confirmations(current, params, wanted)
     by_scenario = {s: [p for p, scenario in pairs if scenario == s] for s in dict.fromkeys(s for _, s in pairs)}
     runs, already = [], 0
     for scenario, chosen in by_scenario.items():

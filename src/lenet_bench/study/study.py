@@ -32,12 +32,19 @@ def leaders(export: pd.DataFrame, params: dict, count: int | None = None, scenar
                                scenario or next(iter(params["scenarios"])))
 
 
-def confirmations(export: pd.DataFrame, params: dict) -> list[tuple[str, str]]:
+def confirmations(export: pd.DataFrame, params: dict, scenarios: list[str] | None = None) -> list[tuple[str, str]]:
     """(preset, scenario) for every leader of every scenario of the rule, then for the budget rule's
-    candidates not among them: what earns the confirming seeds."""
+    candidates not among them: what earns the confirming seeds (in `scenarios` alone, where given)."""
     pairs = [(preset, scenario) for scenario in params["study"]["leaders"]["scenarios"]
              for preset in leaders(export, params, scenario=scenario)]
-    return pairs + [pair for pair in budget_candidates(export, params) if pair not in pairs]
+    pairs += [pair for pair in budget_candidates(export, params) if pair not in pairs]
+    return [pair for pair in pairs if scenarios is None or pair[1] in scenarios]
+
+
+def confirmed_scenarios(params: dict) -> list[str]:
+    """The scenarios whose presets can earn confirming seeds: the leaders' and the budget's."""
+    budget = [params["study"]["budget"]["scenario"]] if "budget" in params["study"] else []
+    return list(dict.fromkeys([*params["study"]["leaders"]["scenarios"], *budget]))
 
 
 def budget_candidates(export: pd.DataFrame, params: dict) -> list[tuple[str, str]]:
