@@ -72,7 +72,8 @@ def test_report_has_every_section_and_picks_the_best_method_that_beats_the_targe
     assert "bad stayed below 89.38% on average in `standard`" in text
     # Seeds 0 and 1 choose the leaders; none has the confirming seeds yet.
     assert "the leaders by mean test accuracy on seeds 0, 1, 2 (the rule of `study.leaders`" in text
-    assert "are good, fast, bad. Not confirmed yet: good, fast, bad lack some of the confirming seeds" in text
+    assert "are good, fast, bad. Provisional: 3 choosing runs of `standard` are not in yet (good seed 2, " in text
+    assert "Not confirmed yet: good, fast, bad lack some of the confirming seeds" in text
     assert "## 6. The chosen method: good (provisional: its leaders are not confirmed yet)" in text
     assert "bad stayed below 89.38%" in text and "**Working, but dear**" not in text  # bad does not work at all
     for figure in ("curves.png", "profile.png"):
@@ -504,3 +505,13 @@ def test_the_lr_panels_draw_every_trial_once_and_a_trial_under_the_floor_on_it(t
               for line in drawn[0].axes[0].get_lines() for x, y in zip(line.get_xdata(), line.get_ydata())]
     assert sorted(points) == sorted([("o", False, 0.01, 90.0), ("o", True, 0.1, 82.0), ("v", True, 1.0, 80.0)])
     assert drawn[0].axes[0].get_ylim()[0] < 80.0  # the triangles on the floor show
+
+
+def test_leaders_chosen_before_every_choosing_run_is_in_are_called_provisional(tmp_path, project_params):
+    fake_export(tmp_path, project_params, seeds=project_params["study"]["seeds"])
+    study = pd.read_csv(tmp_path / "results" / "study.csv")
+    study = study[~((study["preset"] == "bad") & (study["scenario"] == "standard") & (study["seed"] == 1))]
+    study.to_csv(tmp_path / "results" / "study.csv", index=False)
+    text = report.build(tmp_path, tmp_path / "report")
+    assert "Provisional: 1 choosing run of `standard` is not in yet (bad seed 1)" in text
+    assert "Provisional" not in text.split("In `l2`, the leaders")[1].split("\n")[0]

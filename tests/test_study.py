@@ -27,6 +27,7 @@ from lenet_bench.study.study import (
     confirmed_scenarios,
     leaders,
     merge,
+    missing_choosing_runs,
     overrides,
     parse_seeds,
     plan,
@@ -302,3 +303,16 @@ def test_confirmations_in_chosen_scenarios_leave_the_others_out(root):
     assert confirmed_scenarios(params) == ["standard", "l2"]
     params["study"]["budget"] = {"count": 1, "scenario": "sparse"}
     assert confirmed_scenarios(params) == ["standard", "l2", "sparse"]
+
+
+def test_the_leader_rule_waits_for_every_choosing_run_of_its_scenario(root):
+    params = params_module.load(root / "params.yaml")
+    params["optimizers"] = {name: params["optimizers"][name] for name in ("adam", "nadam")}
+    rows = [{"preset": preset, "scenario": "standard", "seed": seed, "device": "cpu", "threads": 1,
+             "test_accuracy": 0.9, "epochs_budget": 10,
+             "fingerprint": fingerprint(study_params(params, preset, seed, 1, 10), "standard")}
+            for preset in ("adam", "nadam") for seed in params["study"]["seeds"]]
+    export = pd.DataFrame(rows[:-1])  # nadam's last choosing seed not in yet
+    assert missing_choosing_runs(export, params, "standard") == [f"nadam seed {params['study']['seeds'][-1]}"]
+    assert missing_choosing_runs(pd.DataFrame(rows), params, "standard") == []
+    assert len(missing_choosing_runs(pd.DataFrame(rows), params, "l2")) == 2 * len(params["study"]["seeds"])

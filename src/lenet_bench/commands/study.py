@@ -68,7 +68,7 @@ def run(args) -> None:
     from lenet_bench import params as params_module
     from lenet_bench.params import ParamError
     from lenet_bench.study import ablation, cluster, export
-    from lenet_bench.study.study import leaders, parse_seeds, plan, replaced_budgets
+    from lenet_bench.study.study import leaders, missing_choosing_runs, parse_seeds, plan, replaced_budgets
     from lenet_bench.study.study_task import data_md5
 
     params = params_module.load()
@@ -105,6 +105,11 @@ def run(args) -> None:
                  f"(--export results/tuning_{args.tuning.name}.csv), not {EXPORT}")
     presets = args.presets.split(",") if args.presets else list(params["optimizers"])
     if args.top is not None:
+        first = next(iter(params["scenarios"]))
+        if missing := missing_choosing_runs(export.read_export(export=args.export), params, first):
+            sys.exit(f"error: --top ranks on every preset's choosing runs in {first}; it lacks {len(missing)} "
+                     f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}): lenet-bench study "
+                     f"--scenarios {first}")
         presets = leaders(export.read_export(export=args.export), params, args.top)
         if len(presets) < args.top:
             sys.exit(f"error: --top {args.top}: the export has {len(presets)} preset(s) at the current settings")
@@ -168,7 +173,15 @@ def plan_confirmations(params: dict, current, args):
     """The confirming seeds of every scenario's leaders and of the budget's candidates: the runs still to
     do, how many results the export has, and what the plan covers."""
     from lenet_bench.study import export
-    from lenet_bench.study.study import budget_candidates, confirmations, confirmed_scenarios, leaders, merge, plan
+    from lenet_bench.study.study import (
+        budget_candidates,
+        confirmations,
+        confirmed_scenarios,
+        leaders,
+        merge,
+        missing_choosing_runs,
+        plan,
+    )
 
     rule = params["study"]["leaders"]
     choosing = ", ".join(map(str, params["study"]["seeds"]))
@@ -176,11 +189,13 @@ def plan_confirmations(params: dict, current, args):
     if unknown := [s for s in wanted if s not in confirmed_scenarios(params)]:
         raise ValueError(f"--confirm --scenarios: no confirming seeds in {', '.join(unknown)}; params.yaml's "
                          f"study.leaders and study.budget confirm {', '.join(confirmed_scenarios(params))}")
+    for scenario in wanted:
+        if missing := missing_choosing_runs(current, params, scenario):
+            raise ValueError(f"--confirm: {scenario} lacks {len(missing)} of the choosing runs that the leader rule "
+                             f"compares ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); run them "
+                             f"first: lenet-bench study --scenarios {scenario}")
     for scenario in [s for s in rule["scenarios"] if s in wanted]:
         chosen = leaders(current, params, scenario=scenario)
-        if len(chosen) < rule["count"]:
-            raise ValueError(f"--confirm: {scenario} has {len(chosen)} preset(s) with runs at the current settings on "
-                             f"the choosing seeds; run them first: lenet-bench study --scenarios {scenario}")
         print(f"--confirm: leaders of {scenario} by {rule['criterion']} on seeds {choosing}: {', '.join(chosen)}")
     if (cheap := budget_candidates(current, params)) and cheap[0][1] in wanted:
         print(f"--confirm: the budget's candidates in {cheap[0][1]}, the fewest gradient evaluations to the target "

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lenet_bench.report.text import mean_or_dash, mean_std
+from lenet_bench.report.text import count, mean_or_dash, mean_std
 from lenet_bench.study import leaders as leader_rule
 
 
@@ -108,11 +108,15 @@ def leader_text(choice: Choice, study: pd.DataFrame, params: dict) -> str:
     head = (f"In `{choice.scenario}`, the leaders by {rule['criterion'].replace('_', ' ')} on seeds "
             f"{', '.join(map(str, params['study']['seeds']))} (the rule of `study.leaders`, declared before the runs) "
             f"are {', '.join(choice.leaders)}. ")
+    if unrun := leader_rule.missing(study, list(params["optimizers"]), params["study"]["seeds"], choice.scenario):
+        head += (f"Provisional: {count(len(unrun), 'choosing run')} of `{choice.scenario}` "
+                 f"{'is' if len(unrun) == 1 else 'are'} not in yet ({', '.join(unrun[:3])}"
+                 f"{', ...' if len(unrun) > 3 else ''}), and the rule compares every preset on every choosing seed. ")
     if choice.chosen is None:
         lacking = ", ".join(choice.missing) or "a runner-up"
         seeds = ", ".join(map(str, rule["confirm_seeds"]))
         return head + (f"Not confirmed yet: {lacking} lack{'s' if len(choice.missing) == 1 else ''} some of the "
-                       f"confirming seeds {seeds} (`lenet-bench study --confirm`).")
+                       f"confirming seeds {seeds} (`lenet-bench study --confirm --scenarios {choice.scenario}`).")
     runs = study[(study["scenario"] == choice.scenario) & study["seed"].isin(choice.seeds)]
     lines = [head + f"Ranked on the {len(choice.seeds)} confirming seeds alone "
              f"({', '.join(map(str, choice.seeds))}); each other leader paired with the first, the p-values of "

@@ -23,6 +23,13 @@ def leaders(runs: pd.DataFrame, rule: dict, choosing_seeds: list[int], scenario:
     return list(means.sort_values(ascending=ascending, kind="stable").index[:rule["count"]])
 
 
+def missing(runs: pd.DataFrame, presets: list[str], choosing_seeds: list[int], scenario: str) -> list[str]:
+    """'preset seed N' for each choosing run of `scenario` that `runs` lacks: the rules compare means over
+    the same seeds, so a choice made before they are all in is provisional."""
+    done = set(runs.loc[runs["scenario"] == scenario, ["preset", "seed"]].itertuples(index=False, name=None))
+    return [f"{preset} seed {seed}" for preset in presets for seed in choosing_seeds if (preset, seed) not in done]
+
+
 def cheapest(runs: pd.DataFrame, count: int, choosing_seeds: list[int], scenario: str) -> list[str]:
     """The `count` presets of `scenario` that reached the target on every choosing seed, the fewest mean
     gradient evaluations to it first (ties to the earlier name): the candidates of the budget

@@ -32,6 +32,13 @@ def leaders(export: pd.DataFrame, params: dict, count: int | None = None, scenar
                                scenario or next(iter(params["scenarios"])))
 
 
+def missing_choosing_runs(export: pd.DataFrame, params: dict, scenario: str) -> list[str]:
+    """'preset seed N' for each choosing run (every preset on study.seeds) that `scenario` lacks at the current
+    settings: the leader rule compares means over the same seeds, so it waits for all of them."""
+    return leader_rule.missing(current_runs(export, params), list(params["optimizers"]), params["study"]["seeds"],
+                               scenario)
+
+
 def confirmations(export: pd.DataFrame, params: dict, scenarios: list[str] | None = None) -> list[tuple[str, str]]:
     """(preset, scenario) for every leader of every scenario of the rule, then for the budget rule's
     candidates not among them: what earns the confirming seeds (in `scenarios` alone, where given)."""
