@@ -67,6 +67,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def run(args) -> None:
     from lenet_bench import params as params_module
     from lenet_bench.params import ParamError
+    from lenet_bench.report.text import first_few
     from lenet_bench.study import ablation, cluster, export
     from lenet_bench.study.study import leaders, missing_choosing_runs, parse_seeds, plan, replaced_budgets
     from lenet_bench.study.study_task import data_md5
@@ -105,12 +106,11 @@ def run(args) -> None:
                  f"(--export results/tuning_{args.tuning.name}.csv), not {EXPORT}")
     presets = args.presets.split(",") if args.presets else list(params["optimizers"])
     if args.top is not None:
-        first = next(iter(params["scenarios"]))
-        if missing := missing_choosing_runs(export.read_export(export=args.export), params, first):
+        first, exported = next(iter(params["scenarios"])), export.read_export(export=args.export)
+        if missing := missing_choosing_runs(exported, params, first):
             sys.exit(f"error: --top ranks on every preset's choosing runs in {first}; it lacks {len(missing)} "
-                     f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}): lenet-bench study "
-                     f"--scenarios {first}")
-        presets = leaders(export.read_export(export=args.export), params, args.top)
+                     f"({first_few(missing)}): lenet-bench study --scenarios {first}")
+        presets = leaders(exported, params, args.top)
         if len(presets) < args.top:
             sys.exit(f"error: --top {args.top}: the export has {len(presets)} preset(s) at the current settings")
         print(f"--top {args.top}: {', '.join(presets)}")
@@ -132,7 +132,7 @@ def run(args) -> None:
         sys.exit(f"error: {err}")
     if replaced := replaced_budgets(runs, export.read_export(export=args.export), params):
         sys.exit(f"error: --epochs {args.epochs} would replace {len(replaced)} result(s) of another epoch budget in "
-                 f"{args.export} ({', '.join(replaced[:3])}{', ...' if len(replaced) > 3 else ''}); write a smoke run "
+                 f"{args.export} ({first_few(replaced)}); write a smoke run "
                  "to an export of its own: --export results/smoke.csv")
     todo = sum(len(run.scenarios) for run in runs)
     print(f"study: {total}; {already} already in {args.export}, {todo} to run")
@@ -172,6 +172,7 @@ def tuned_by(params: dict, presets: list[str], folder: Path) -> dict:
 def plan_confirmations(params: dict, current, args):
     """The confirming seeds of every scenario's leaders and of the budget's candidates: the runs still to
     do, how many results the export has, and what the plan covers."""
+    from lenet_bench.report.text import first_few
     from lenet_bench.study import export
     from lenet_bench.study.study import (
         budget_candidates,
@@ -185,15 +186,16 @@ def plan_confirmations(params: dict, current, args):
 
     rule = params["study"]["leaders"]
     choosing = ", ".join(map(str, params["study"]["seeds"]))
-    wanted = args.scenarios.split(",") if args.scenarios else confirmed_scenarios(params)
-    if unknown := [s for s in wanted if s not in confirmed_scenarios(params)]:
+    confirmable = confirmed_scenarios(params)
+    wanted = args.scenarios.split(",") if args.scenarios else confirmable
+    if unknown := [s for s in wanted if s not in confirmable]:
         raise ValueError(f"--confirm --scenarios: no confirming seeds in {', '.join(unknown)}; params.yaml's "
-                         f"study.leaders and study.budget confirm {', '.join(confirmed_scenarios(params))}")
+                         f"study.leaders and study.budget confirm {', '.join(confirmable)}")
     for scenario in wanted:
         if missing := missing_choosing_runs(current, params, scenario):
             raise ValueError(f"--confirm: {scenario} lacks {len(missing)} of the choosing runs that the leader rule "
-                             f"compares ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); run them "
-                             f"first: lenet-bench study --scenarios {scenario}")
+                             f"compares ({first_few(missing)}); run them first: lenet-bench study --scenarios "
+                             f"{scenario}")
     for scenario in [s for s in rule["scenarios"] if s in wanted]:
         chosen = leaders(current, params, scenario=scenario)
         print(f"--confirm: leaders of {scenario} by {rule['criterion']} on seeds {choosing}: {', '.join(chosen)}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lenet_bench.report.text import count, mean_or_dash, mean_std
+from lenet_bench.report.text import count, first_few, mean_or_dash, mean_std
 from lenet_bench.study import leaders as leader_rule
 
 
@@ -110,8 +110,8 @@ def leader_text(choice: Choice, study: pd.DataFrame, params: dict) -> str:
             f"are {', '.join(choice.leaders)}. ")
     if unrun := leader_rule.missing(study, list(params["optimizers"]), params["study"]["seeds"], choice.scenario):
         head += (f"Provisional: {count(len(unrun), 'choosing run')} of `{choice.scenario}` "
-                 f"{'is' if len(unrun) == 1 else 'are'} not in yet ({', '.join(unrun[:3])}"
-                 f"{', ...' if len(unrun) > 3 else ''}), and the rule compares every preset on every choosing seed. ")
+                 f"{'is' if len(unrun) == 1 else 'are'} not in yet ({first_few(unrun)}), and the rule compares "
+                 "every preset on every choosing seed. ")
     if choice.chosen is None:
         lacking = ", ".join(choice.missing) or "a runner-up"
         seeds = ", ".join(map(str, rule["confirm_seeds"]))

@@ -219,8 +219,8 @@ def lr_sensitivity(trials: dict[str, pd.DataFrame], families: dict[str, str], pa
         floor = min(ACCURACY_FLOOR, top - 10) if math.isfinite(top) else 0.0  # a family far below still shows
         for colour, (preset, (lr, accuracy, finished)) in zip(COLOURS, panel.items()):
             below = accuracy < floor
-            for kept, marker in ((~below, "o"), (below, "v")):  # a trial under the floor sits on it, a triangle
-                shown = accuracy.where(~below, floor)
+            shown = accuracy.where(~below, floor)  # a trial under the floor sits on it, a triangle
+            for kept, marker in ((~below, "o"), (below, "v")):
                 ax.plot(lr[kept & finished], shown[kept & finished], marker, color=colour, markersize=3.5,
                         linestyle="none", label=preset if marker == "o" else None)
                 ax.plot(lr[kept & ~finished], shown[kept & ~finished], marker, markerfacecolor="none",

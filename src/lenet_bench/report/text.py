@@ -1,4 +1,5 @@
-"""Wording shared by the report and its pages: counts, means with spreads, where runs ran."""
+"""Wording shared by the report, its pages and the commands' messages: counts, short lists, means with
+spreads, where runs ran."""
 from __future__ import annotations
 
 import pandas as pd
@@ -12,6 +13,11 @@ def describe(scenarios: dict, name: str) -> str:
 def count(n: int, noun: str) -> str:
     """'1 seed', '3 seeds'."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def first_few(items: list[str], shown: int = 3) -> str:
+    """'a, b, c, ...': the first `shown` of a list that may be long."""
+    return ", ".join(items[:shown]) + (", ..." if len(items) > shown else "")
 
 
 def mean_std(values: pd.Series, scale: float = 1.0, digits: int = 2, unit: str = "") -> str:
