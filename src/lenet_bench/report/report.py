@@ -18,6 +18,7 @@ from lenet_bench.report.results import Results, load
 from lenet_bench.report.scores import pareto_front
 from lenet_bench.report.text import count, describe, hardware, load_line, mean_or_dash, mean_std, untimed_line
 from lenet_bench.report.tuning_text import audit_section, sensitivity_text, tuning_summary, variance_section
+from lenet_bench.study import leaders as leader_rule
 from lenet_bench.tuning.search import get as setting
 from lenet_bench.tuning.search import parse as search_space
 from lenet_bench.tuning.tuning_tables import rungs
@@ -93,7 +94,10 @@ def answer_section(r: Results, choices: dict[str, Choice], out: Path, styles: di
         runs = r.study[(r.study["scenario"] == scenario) & (r.study["preset"] == chosen)]
         seeds = choice.seeds if choice.chosen else r.params["study"]["seeds"]
         runs = runs[runs["seed"].isin(seeds)]
-        if choice.chosen is None:
+        unrun = leader_rule.missing(r.study, list(r.params["optimizers"]), r.params["study"]["seeds"], scenario)
+        if unrun:
+            sure = f"provisional: {count(len(unrun), 'choosing run')} not in yet"
+        elif choice.chosen is None:
             sure = "not confirmed yet"
         elif choice.by_cost:
             sure = f"tie with {', '.join(m for m in choice.tied if m != chosen)}; fewer grad evals"
