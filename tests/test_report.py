@@ -223,8 +223,17 @@ def test_the_report_of_a_finished_study_prints_on_at_most_ten_a4_pages(root, tmp
     for name in ("study.csv", "study_curves.csv"):
         table = pd.read_csv(tmp_path / "results" / name)
         table[(table["seed"] <= 2) | table["preset"].isin(leaders)].to_csv(tmp_path / "results" / name, index=False)
+    for seed in project_params["tuning"]["variance_seeds"]:  # each leader's other tunings: here, the same draw again
+        (tmp_path / "tuning" / f"seed{seed}").mkdir(exist_ok=True)
+        for leader in leaders:
+            shutil.copy(root / "tuning" / f"{leader}.csv", tmp_path / "tuning" / f"seed{seed}" / f"{leader}.csv")
+        for name in ("study.csv", "study_curves.csv"):
+            table = pd.read_csv(tmp_path / "results" / name)
+            table[table["preset"].isin(leaders) & (table["seed"] <= 2) & (table["scenario"] == "standard")].to_csv(
+                tmp_path / "results" / name.replace("study", f"tuning_seed{seed}"), index=False)
     text = report.build(tmp_path, tmp_path / "report")
     assert "## 9. What did not work" in text and f"are {', '.join(reversed(leaders))}" in text
+    assert "Still to run" not in text.split("### Tuning variance")[1].split("##")[0]
     assert pdf.to_pdf(tmp_path / "report" / "REPORT.md", tmp_path / "REPORT.pdf") <= report.MAX_PAGES
 
 
