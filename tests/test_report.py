@@ -13,7 +13,7 @@ from lenet_bench.report.choice import holm, sign_flip_p
 from lenet_bench.report.profile import common_problems, problem_list, profile_ratios
 from lenet_bench.report.results import load as load_results
 from lenet_bench.report.results import summary
-from lenet_bench.report.text import load_line
+from lenet_bench.report.text import joined, load_line
 from lenet_bench.report.tuning_text import shared_winner, tuning_section
 from lenet_bench.study.study import fingerprint, study_params
 
@@ -162,8 +162,14 @@ def test_a_leader_ahead_on_every_confirming_seed_is_chosen_and_a_tie_is_called_a
     text = report.build(tmp_path, tmp_path / "report")
     assert "**good and fast tie**: no corrected test separates the first from them" not in text
     assert "**good and fast tie**: no corrected test separates them" in text
-    assert "fewest target grad evals to 89.38% (mean over the confirming seeds), chooses **fast**." in text
+    assert "fewest gradient evaluations to 89.38% (mean over the confirming seeds), chooses **fast**." in text
     assert "## 6. The chosen method: fast\n" in text
+    assert "| tie with good; the fewest gradient evaluations |" in text  # the answer on page 1
+
+
+def test_lists_in_prose_join_their_last_item_with_a_conjunction():
+    assert [joined(items) for items in (["a"], ["a", "b"], ["a", "b", "c"])] == ["a", "a and b", "a, b and c"]
+    assert joined(["a", "b", "c"], "or") == "a, b or c"
 
 
 def test_holm_multiplies_the_smallest_p_by_the_number_of_tests_and_never_lets_a_larger_one_fall_below():

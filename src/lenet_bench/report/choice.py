@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lenet_bench.report.text import count, first_few, mean_or_dash, mean_std
+from lenet_bench.report.text import count, first_few, joined, mean_or_dash, mean_std
 from lenet_bench.study import leaders as leader_rule
 
 
@@ -137,8 +137,9 @@ def leader_text(choice: Choice, study: pd.DataFrame, params: dict) -> str:
     if not choice.by_cost:
         verdict = f"{choice.ranked[0]} is ahead of every other leader after the correction: **{choice.chosen}**."
     else:
-        verdict = (f"**{' and '.join(choice.tied)} tie**: no corrected test separates "
-                   f"{'them' if len(choice.tied) == 2 else 'the first from them'}. The declared second criterion, the "
-                   f"fewest {rule['tie_break'].replace('_', ' ')} to {100 * target:.2f}% (mean over the confirming "
-                   f"seeds), chooses **{choice.chosen}**.")
+        first, others = choice.tied[0], choice.tied[1:]
+        apart = "them" if len(others) == 1 else f"{first} from {joined(others, 'or')}"
+        verdict = (f"**{joined(choice.tied)} tie**: no corrected test separates {apart}. The declared second "
+                   f"criterion, the fewest {leader_rule.TIE_BREAK_NAMES[rule['tie_break']]} to "
+                   f"{100 * target:.2f}% (mean over the confirming seeds), chooses **{choice.chosen}**.")
     return "\n".join(lines) + "\n\n" + verdict

@@ -16,7 +16,7 @@ from lenet_bench.report.chosen import chosen_method, chosen_section, designed_se
 from lenet_bench.report.profile import profile_section
 from lenet_bench.report.results import Results, load
 from lenet_bench.report.scores import pareto_front
-from lenet_bench.report.text import count, describe, hardware, load_line, mean_or_dash, mean_std, untimed_line
+from lenet_bench.report.text import count, describe, hardware, joined, load_line, mean_or_dash, mean_std, untimed_line
 from lenet_bench.report.tuning_text import audit_section, sensitivity_text, tuning_summary, variance_section
 from lenet_bench.study import leaders as leader_rule
 from lenet_bench.tuning.search import get as setting
@@ -100,7 +100,9 @@ def answer_section(r: Results, choices: dict[str, Choice], out: Path, styles: di
         elif choice.chosen is None:
             sure = "not confirmed yet"
         elif choice.by_cost:
-            sure = f"tie with {', '.join(m for m in choice.tied if m != chosen)}; fewer grad evals"
+            rule = r.params["study"]["leaders"]
+            sure = (f"tie with {joined([m for m in choice.tied if m != chosen])}; the fewest "
+                    f"{leader_rule.TIE_BREAK_NAMES[rule['tie_break']]}")
         else:
             test, adjusted = choice.tests[0]
             sure = f"ahead of {test.second} on {test.wins}/{test.seeds} seeds, Holm p = {adjusted:.3f}"

@@ -20,6 +20,11 @@ def first_few(items: list[str], shown: int = 3) -> str:
     return ", ".join(items[:shown]) + (", ..." if len(items) > shown else "")
 
 
+def joined(items: list[str], conjunction: str = "and") -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return f" {conjunction} ".join(items) if len(items) <= 2 else ", ".join(items[:-1]) + f" {conjunction} {items[-1]}"
+
+
 def mean_std(values: pd.Series, scale: float = 1.0, digits: int = 2, unit: str = "") -> str:
     """'mean<unit> ± std' over the values (no spread for one value; '–' for none)."""
     values = values.dropna() * scale

@@ -12,6 +12,7 @@ import pandas as pd
 CRITERIA = {"mean_test_accuracy": ("test_accuracy", False), "mean_test_loss": ("test_loss", True)}
 # a second criterion among tied leaders -> the export's column (lower is better; a miss counts after any hit)
 TIE_BREAKS = {"target_grad_evals": "target_grad_evals", "target_epoch": "target_epoch"}
+TIE_BREAK_NAMES = {"target_grad_evals": "gradient evaluations", "target_epoch": "epochs"}
 
 
 def leaders(runs: pd.DataFrame, rule: dict, choosing_seeds: list[int], scenario: str) -> list[str]:
