@@ -89,15 +89,17 @@ def answer_section(r: Results, choices: dict[str, Choice], out: Path, styles: di
     target = r.target
     lines = [f"| scenario | chosen method | test accuracy (%) | on seeds | M grad evals to {100 * target:.2f}% "
              "| how sure |", "|---|---|---|---|---|---|"]
+    presets, choosing = list(r.params["optimizers"]), r.params["study"]["seeds"]
     for scenario, choice in choices.items():
+        if unrun := leader_rule.missing(r.study, presets, choosing, scenario):  # no leader until all are in
+            lines.append(f"| {scenario} | not chosen yet | – | – | – | {len(unrun)} of its "
+                         f"{len(presets) * len(choosing)} choosing runs not in yet |")
+            continue
         chosen = chosen_method(choice)
         runs = r.study[(r.study["scenario"] == scenario) & (r.study["preset"] == chosen)]
-        seeds = choice.seeds if choice.chosen else r.params["study"]["seeds"]
+        seeds = choice.seeds if choice.chosen else choosing
         runs = runs[runs["seed"].isin(seeds)]
-        unrun = leader_rule.missing(r.study, list(r.params["optimizers"]), r.params["study"]["seeds"], scenario)
-        if unrun:
-            sure = f"provisional: {count(len(unrun), 'choosing run')} not in yet"
-        elif choice.chosen is None:
+        if choice.chosen is None:
             sure = "not confirmed yet"
         elif choice.by_cost:
             rule = r.params["study"]["leaders"]
