@@ -167,6 +167,16 @@ def test_a_leader_ahead_on_every_confirming_seed_is_chosen_and_a_tie_is_called_a
     assert "| tie with good; the fewest gradient evaluations |" in text  # the answer on page 1
 
 
+def test_page_one_names_every_scenario_of_the_rule_even_one_with_no_runs_yet(tmp_path, project_params):
+    fake_export(tmp_path, project_params, seeds=project_params["study"]["seeds"])
+    study = pd.read_csv(tmp_path / "results" / "study.csv")
+    study[study["scenario"] != "l2"].to_csv(tmp_path / "results" / "study.csv", index=False)
+    text = report.build(tmp_path, tmp_path / "report")
+    answer = text.split("## The answer")[1].split("**By budget**")[0]
+    assert f"| l2 | not chosen yet | – | – | – | none of its {3 * len(METHODS)} choosing runs in yet |" in answer
+    assert answer.index("| standard |") < answer.index("| l2 |") < answer.index("| sparse |")
+
+
 def test_lists_in_prose_join_their_last_item_with_a_conjunction():
     assert [joined(items) for items in (["a"], ["a", "b"], ["a", "b", "c"])] == ["a", "a and b", "a, b and c"]
     assert joined(["a", "b", "c"], "or") == "a, b or c"

@@ -90,10 +90,13 @@ def answer_section(r: Results, choices: dict[str, Choice], out: Path, styles: di
     lines = [f"| scenario | chosen method | test accuracy (%) | on seeds | M grad evals to {100 * target:.2f}% "
              "| how sure |", "|---|---|---|---|---|---|"]
     presets, choosing = list(r.params["optimizers"]), r.params["study"]["seeds"]
-    for scenario, choice in choices.items():
+    for scenario in r.params["study"]["leaders"]["scenarios"]:  # a scenario with no runs yet, too
+        choice = choices.get(scenario)
         if unrun := leader_rule.missing(r.study, presets, choosing, scenario):  # no leader until all are in
-            lines.append(f"| {scenario} | not chosen yet | – | – | – | {len(unrun)} of its "
-                         f"{len(presets) * len(choosing)} choosing runs not in yet |")
+            total = len(presets) * len(choosing)
+            missing = (f"none of its {total} choosing runs in yet" if len(unrun) == total
+                       else f"{len(unrun)} of its {total} choosing runs not in yet")
+            lines.append(f"| {scenario} | not chosen yet | – | – | – | {missing} |")
             continue
         chosen = chosen_method(choice)
         runs = r.study[(r.study["scenario"] == scenario) & (r.study["preset"] == chosen)]
