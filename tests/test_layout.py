@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from lenet_bench import params as params_module
@@ -138,3 +139,17 @@ def test_the_read_side_loads_neither_torch_nor_optuna():
             "print(sorted(m for m in ('torch', 'optuna', 'lenet_bench.core.training') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]", f"the read side imports {loaded.strip()}"
+
+
+@pytest.mark.slow
+def test_the_committed_pipeline_run_matches_the_code_and_params_it_was_made_with(root):
+    """dvc.lock records the hashes of every stage's code and params; a change to either (a library module
+    the stages import, params.yaml) needs `dvc repro` and the new dvc.lock committed with it. Outputs that are
+    only absent here (a fresh clone has no DVC cache) do not count."""
+    status = subprocess.run(["dvc", "status", "--json"], cwd=root, capture_output=True, text=True, check=True)
+    def modified(change) -> bool:  # {path: "modified"}, or for params {path: {key: "modified"}}
+        return any(v == "modified" or isinstance(v, dict) and modified(v) for v in change.values())
+    stale = {stage: change for stage, changes in json.loads(status.stdout or "{}").items() for entry in changes
+             if isinstance(entry, dict) for kind, change in entry.items()
+             if kind in ("changed deps", "changed params") and modified(change)}
+    assert not stale, f"dvc.lock is out of date ({stale}): run `dvc repro` and commit dvc.lock"
