@@ -542,3 +542,17 @@ def test_leaders_chosen_before_every_choosing_run_is_in_are_called_provisional(t
     answer = next(line for line in text.splitlines() if line.startswith("| standard | "))
     assert answer == f"| standard | not chosen yet | – | – | – | 1 of its {3 * len(METHODS)} choosing runs not in yet |"
     assert "Provisional" not in text.split("In `l2`, the leaders")[1].split("\n")[0]
+
+
+def test_a_curve_drawn_outside_some_axes_is_named_so_in_the_legend(tmp_path, monkeypatch):
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path, **kw: drawn.append(fig))
+    rows = [(preset, epoch, accuracy, loss) for preset, accuracy, loss in
+            (("good", 0.90, 0.30), ("weak", 0.70, 0.55), ("lost", 0.50, 1.50)) for epoch in (1, 2)]
+    curves = pd.DataFrame(rows, columns=["preset", "epoch", "test_accuracy", "test_loss"]).assign(
+        scenario="standard", seed=0, grad_evals=lambda c: 60_000 * c["epoch"])
+    styles = {m: {"color": c, "marker": "o", "linestyle": "-"} for m, c in zip(("good", "weak", "lost"), "rgb")}
+    figures.learning_curves(curves, ["good", "weak", "lost"], ["standard"], tmp_path / "curves.png", styles, 89.38)
+    labels = [text.get_text() for text in drawn[0].legends[0].get_texts()]
+    # weak's loss (0.55) is within twice the best (0.30), so its loss curve shows; lost's (1.50) does not
+    assert labels == ["good", "weak (below the accuracy axes)", "lost (off the axes)"]

@@ -54,36 +54,43 @@ def learning_curves(curves: pd.DataFrame, methods: list[str], scenarios: list[st
     gradient evaluations; the mean over seeds, in a band of one standard deviation either side."""
     fig, axes = plt.subplots(len(scenarios), len(CURVE_PANELS), figsize=(PRINT_WIDTH, 0.6 + 1.75 * len(scenarios)),
                              squeeze=False)
-    handles = {}
-    for row, scenario in enumerate(scenarios):
-        losses = []
+    rows, loss_shown = [], set()
+    for scenario in scenarios:
+        drawn = {}
         for method in methods:
             runs = curves[(curves["scenario"] == scenario) & (curves["preset"] == method)].groupby("epoch")
             mean = runs.mean(numeric_only=True).reset_index()
-            if mean.empty:  # a method with no runs in this scenario yet has no line
-                continue
-            spread = runs[["test_accuracy", "test_loss"]].std().fillna(0).reset_index(drop=True)
-            losses += list(mean["test_loss"].dropna())
-            # A method that never reaches the axes' floor stays in the legend, said to be below them.
-            below = 100 * (curves.loc[curves["preset"] == method, "test_accuracy"].max()) < ACCURACY_FLOOR
-            name = f"{method} (below the accuracy axes)" if below else method
+            if not mean.empty:  # a method with no runs in this scenario yet has no line
+                drawn[method] = (mean, runs[["test_accuracy", "test_loss"]].std().fillna(0).reset_index(drop=True))
+        losses = [v for mean, _ in drawn.values() for v in mean["test_loss"].dropna()]
+        # The loss axes show where the methods compete: up to twice the lowest loss.
+        loss_limits = (0.95 * min(losses), 1.02 * min(max(losses), 2 * min(losses))) if losses else None
+        loss_shown |= {m for m, (mean, _) in drawn.items() if loss_limits and mean["test_loss"].min() <= loss_limits[1]}
+        rows.append((scenario, drawn, loss_limits))
+
+    def label(method: str) -> str:  # a method drawn outside some axes stays in the legend, which says so
+        if 100 * curves.loc[curves["preset"] == method, "test_accuracy"].max() >= ACCURACY_FLOOR:
+            return method
+        return f"{method} (below the accuracy axes)" if method in loss_shown else f"{method} (off the axes)"
+    handles = {}
+    for row, (scenario, drawn, loss_limits) in enumerate(rows):
+        for method, (mean, spread) in drawn.items():
             for column, (y, x) in enumerate(CURVE_PANELS):
                 scale = 100 if y == "test_accuracy" else 1
                 xs = mean[x] / (1e6 if x == "grad_evals" else 1)
-                line, = axes[row, column].plot(xs, scale * mean[y], label=name, markersize=3, linewidth=1,
+                line, = axes[row, column].plot(xs, scale * mean[y], label=label(method), markersize=3, linewidth=1,
                                                **style[method])
                 axes[row, column].fill_between(xs, scale * (mean[y] - spread[y]), scale * (mean[y] + spread[y]),
                                                color=style[method]["color"], alpha=0.15, linewidth=0)
-                handles.setdefault(name, line)
+                handles.setdefault(label(method), line)
         for column, (y, x) in enumerate(CURVE_PANELS):
             ax = axes[row, column]
             ax.grid(True, alpha=0.3)
             if y == "test_accuracy":
                 ax.axhline(target_percent, color="grey", linestyle=":")
                 ax.set_ylim(ACCURACY_FLOOR, None)
-            elif losses:  # the region where the methods compete: up to twice the lowest loss
-                low = min(losses)
-                ax.set_ylim(0.95 * low, 1.02 * min(max(losses), 2 * low))
+            elif loss_limits:
+                ax.set_ylim(*loss_limits)
             ax.set_ylabel(f"{scenario}: {CURVE_LABELS[y]}" if column == 0 else CURVE_LABELS[y])
             if row == len(scenarios) - 1:
                 ax.set_xlabel(AXES[x])
