@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from lenet_bench.report import figures, pdf, report
-from lenet_bench.report.choice import holm, sign_flip_p
+from lenet_bench.report.choice import cheapest, holm, sign_flip_p
 from lenet_bench.report.profile import common_problems, problem_list, profile_ratios
 from lenet_bench.report.results import load as load_results
 from lenet_bench.report.results import summary
@@ -175,6 +175,22 @@ def test_page_one_names_every_scenario_of_the_rule_even_one_with_no_runs_yet(tmp
     answer = text.split("## The answer")[1].split("**By budget**")[0]
     assert f"| l2 | not chosen yet | – | – | – | none of its {3 * len(METHODS)} choosing runs in yet |" in answer
     assert answer.index("| standard |") < answer.index("| l2 |") < answer.index("| sparse |")
+
+
+def test_the_cheapest_method_is_tested_against_the_others_and_a_tie_is_called_a_tie():
+    seeds = range(10)
+    runs = pd.DataFrame([(preset, seed, cost, 500.0) for seed in seeds for preset, cost in
+                         (("lean", 100.0 + seed), ("level", 100.0 + seed + (1 if seed % 2 else -1)),
+                          ("dear", 200.0 + seed))], columns=["preset", "seed", "target_cost", "spent"])
+    c = cheapest(runs, "target_cost", "spent", alpha=0.05)
+    assert list(c.means.index) == ["lean", "level", "dear"] and c.tied == ["lean", "level"] and not c.missed
+    assert c.adjusted == pytest.approx([1.0, 2 * 2 / 1024])  # level: +1 and -1 in turn; dear: 100 more on every seed
+    runs.loc[(runs["preset"] == "level") & (runs["seed"] == 0), "target_cost"] = None  # missed: its whole run, 500
+    c = cheapest(runs, "target_cost", "spent", alpha=0.05)
+    assert c.missed and c.means["level"] == pytest.approx(runs.loc[runs["preset"] == "level", "target_cost"].mean() * 0.9
+                                                          + 500 / 10)
+    text = report.cheapest_text(c, "gradient evaluations", 1, "M", 0.05)
+    assert text.startswith("In gradient evaluations, **lean and level tie** (") and "next dear, 204.5 M)." in text
 
 
 def test_lists_in_prose_join_their_last_item_with_a_conjunction():
@@ -351,7 +367,9 @@ def test_page_one_names_the_chosen_method_of_each_scenario_and_the_budget_pick(t
     answer = text[text.index("## The answer"):text.index("## 1. Setup")]
     assert "| standard | **good** | 91.10 ± 0.22 | confirming 3, 4, 5, 6, 7, 8, 9 | 0.48 | ahead of fast on 7/7 seeds, " \
            "Holm p = 0.031 |" in answer
-    assert "**fast** gets there with the fewest gradient evaluations, 0.30 M on average (then good, 0.48 M)" in answer
+    # fast is cheaper on each of the 10 seeds: p = 2/2^10 (one test, nothing to correct)
+    assert ("In gradient evaluations, **fast** is the cheapest: 0.30 M on average, fewer than each of the others on "
+            "the same seeds (paired sign-flip tests, Holm p ≤ 0.002; next good, 0.48 M).") in answer
     assert "the methods no other beats on both counts (fast, good)" in answer
     assert "(figures/pareto.png)" in answer and (tmp_path / "report" / "figures" / "pareto.png").exists()
 

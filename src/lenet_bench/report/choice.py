@@ -58,6 +58,29 @@ def holm(p_values: list[float]) -> list[float]:
 
 
 @dataclass(frozen=True)
+class Cheapest:
+    """Methods by their mean cost to the target in one scenario, cheapest first, and the ones that tie with
+    the cheapest."""
+    means: pd.Series       # preset -> mean cost, ascending
+    tied: list[str]        # the cheapest and every method no corrected paired test puts it ahead of
+    adjusted: list[float]  # Holm-adjusted p of the cheapest against each other method, in the order of means
+    missed: bool           # some seed missed the target and counts at its whole run's cost
+
+
+def cheapest(runs: pd.DataFrame, cost: str, spent: str, alpha: float) -> Cheapest:
+    """Rank `runs`' presets by mean `cost` (to the target), and test the cheapest against each other over
+    the seeds both ran: exact sign-flip tests, Holm-corrected at `alpha`. A seed that missed the target
+    counts at what its whole run spent (`spent`), a lower bound of what reaching it would have cost."""
+    filled = runs.assign(cost=runs[cost].fillna(runs[spent]))
+    by_seed = filled.pivot_table(index="seed", columns="preset", values="cost")
+    means = by_seed.mean().sort_index().sort_values(kind="stable")
+    first, others = means.index[0], list(means.index[1:])
+    adjusted = holm([sign_flip_p((by_seed[first] - by_seed[m]).dropna().to_numpy()) for m in others])
+    tied = [first] + [m for m, p in zip(others, adjusted) if p >= alpha]
+    return Cheapest(means, tied, adjusted, bool(runs[cost].isna().any()))
+
+
+@dataclass(frozen=True)
 class Choice:
     """The leaders of one scenario, chosen by the declared rule on the choosing seeds and ranked on the
     confirming seeds alone."""

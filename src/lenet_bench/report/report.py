@@ -11,7 +11,7 @@ import pandas as pd
 from lenet_bench.atomic_files import write_text
 from lenet_bench.problem import PARAMETER_COUNT, TEST_SIZE, TRAIN_SIZE
 from lenet_bench.report import calibration, figures
-from lenet_bench.report.choice import Choice, choose, leader_text
+from lenet_bench.report.choice import Cheapest, Choice, cheapest, choose, leader_text
 from lenet_bench.report.chosen import chosen_method, chosen_section, designed_section
 from lenet_bench.report.profile import profile_section
 from lenet_bench.report.results import Results, load
@@ -83,6 +83,25 @@ def title(r: Results) -> str:
             "figure below comes from those exported runs. Do not edit by hand._\n")
 
 
+def cheapest_text(c: Cheapest, measure: str, scale: float, unit: str, alpha: float) -> str:
+    """One sentence of the budget line: the cheapest method in `measure`, or the methods that tie as the
+    cheapest, with their mean costs, and the next one."""
+    def value(method: str) -> str:
+        return f"{c.means[method] / scale:.{2 if scale > 1 else 1}f}"
+    rest = [m for m in c.means.index if m not in c.tied]
+    after = f"; next {rest[0]}, {value(rest[0])} {unit}" if rest else ""
+    missed = ", a seed that missed counted at its whole run" if c.missed else ""
+    if len(c.tied) > 1:
+        return (f"In {measure}, **{joined(c.tied)} tie** ({joined([value(m) for m in c.tied])} {unit} on average"
+                f"{missed}; no paired sign-flip test, Holm-corrected at {alpha:g}, separates {c.tied[0]} from the "
+                f"others{after}).")
+    cheapest_alone = f"In {measure}, **{c.tied[0]}** is the cheapest: {value(c.tied[0])} {unit} on average{missed}"
+    if not rest:
+        return cheapest_alone + "."
+    return (cheapest_alone + f", fewer than each of the others on the same seeds (paired sign-flip tests, Holm p ≤ "
+            f"{max(c.adjusted):.3f}{after}).")
+
+
 def answer_section(r: Results, choices: dict[str, Choice], out: Path, styles: dict) -> str:
     """Page 1: the chosen method of each scenario, how sure the choice is and what it costs; the cheapest
     method that reliably reaches the target; the Pareto front of accuracy against cost."""
@@ -119,21 +138,20 @@ def answer_section(r: Results, choices: dict[str, Choice], out: Path, styles: di
     seeds = runs.groupby("preset")["seed"].nunique()
     reached = runs.groupby("preset")["target_grad_evals"].apply(lambda c: c.notna().sum())
     reliable = [m for m in seeds.index if seeds[m] >= RELIABLE_SEEDS and reached[m] >= RELIABLE_REACHED]
-    reliable_runs = runs[runs["preset"].isin(reliable)].groupby("preset")
-    cost = reliable_runs["target_grad_evals"].mean().sort_values()
-    seconds = reliable_runs["target_seconds"].mean().dropna().sort_values()
-    if cost.empty:
+    reliable_runs = runs[runs["preset"].isin(reliable)]
+    if not reliable:
         budget = (f"**By budget**: no method has yet reached {100 * target:.2f}% on {RELIABLE_REACHED} of "
                   f"{RELIABLE_SEEDS} seeds in `{first}` (methods with fewer than {RELIABLE_SEEDS} seeds do not "
                   "qualify).")
     else:
-        budget = (f"**By budget**: of the methods that reached {100 * target:.2f}% on at least {RELIABLE_REACHED} "
-                  f"of {RELIABLE_SEEDS} seeds in `{first}` ({', '.join(cost.index)}), **{cost.index[0]}** gets there "
-                  f"with the fewest gradient evaluations, {cost.iloc[0] / 1e6:.2f} M on average"
-                  + (f" (then {cost.index[1]}, {cost.iloc[1] / 1e6:.2f} M)" if len(cost) > 1 else "")
-                  + (f"; in calibrated seconds, **{seconds.index[0]}**, {seconds.iloc[0]:.0f} s"
-                     + (f" (then {seconds.index[1]}, {seconds.iloc[1]:.0f} s)" if len(seconds) > 1 else "")
-                     if len(seconds) else "; no calibrated seconds yet (`lenet-bench speed`)") + ".")
+        alpha = r.params["study"]["leaders"]["alpha"]
+        by_grads = cheapest_text(cheapest(reliable_runs, "target_grad_evals", "grad_evals", alpha),
+                                 "gradient evaluations", 1e6, "M", alpha)
+        timed = reliable_runs.dropna(subset=["seconds"])
+        by_seconds = (cheapest_text(cheapest(timed, "target_seconds", "seconds", alpha), "calibrated seconds", 1,
+                                    "s", alpha) if len(timed) else "No calibrated seconds yet (`lenet-bench speed`).")
+        budget = (f"**By budget**: the methods that reached {100 * target:.2f}% on at least {RELIABLE_REACHED} of "
+                  f"{RELIABLE_SEEDS} seeds in `{first}` are {joined(sorted(reliable))}. {by_grads} {by_seconds}")
     means = runs.groupby("preset").agg(accuracy=("test_accuracy", "mean"), cost=("target_grad_evals", "mean"),
                                           reached=("target_grad_evals", lambda c: c.notna().mean()))
     means = means[means["reached"] >= 0.5]  # a cost to the target needs the target reached, most of the time
