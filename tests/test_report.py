@@ -479,7 +479,18 @@ def test_a_designed_method_is_judged_against_the_preset_it_builds_on(tmp_path, p
     fake_export(tmp_path, project_params, params=params)
     section = report.build(tmp_path, tmp_path / "report").split("## 7.")[1].split("## 8.")[0]
     assert "**fast** builds on good: it adds `averaging`" in section
-    assert "| standard | 90.05 ± 0.07 | 90.55 ± 0.07 | -0.50, 0/2 | 0.500 | **tie** |" in section  # 2 seeds: p >= 0.5
+    assert "| standard | 90.05 ± 0.07 | 90.55 ± 0.07 | -0.50, 0/2, 0.500 | **tie** | 0.48 / 0.48 | 1.000 | **tie** |" \
+        in section  # 2 seeds: p >= 0.5
+    assert "Against good, in `standard` it ties on accuracy and ties on cost;" in section
+    # On ten seeds, fast is half a point behind on each but reaches the target sooner on each: p = 2/2^10.
+    shutil.rmtree(tmp_path / "results")
+    fake_export(tmp_path, project_params, seeds=range(10), params=params)
+    study = pd.read_csv(tmp_path / "results" / "study.csv")
+    study.loc[study["preset"] == "fast", "target_grad_evals"] = 300_000
+    study.to_csv(tmp_path / "results" / "study.csv", index=False)
+    section = report.build(tmp_path, tmp_path / "report").split("## 7.")[1].split("## 8.")[0]
+    assert "| -0.50, 0/10, 0.002 | **loses** | 0.30 / 0.48 | 0.002 | **cheaper** |" in section
+    assert "in `standard` it loses on accuracy and reaches the target with fewer gradient evaluations;" in section
 
 
 def test_every_table_of_the_committed_report_and_pages_has_as_many_cells_in_each_row_as_in_its_header(root):

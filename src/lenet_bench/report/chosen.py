@@ -11,7 +11,7 @@ from lenet_bench.params import LABELS
 from lenet_bench.problem import TRAIN_SIZE
 from lenet_bench.registry import ALGORITHMS
 from lenet_bench.report import figures
-from lenet_bench.report.choice import Choice, paired, sign_flip_p
+from lenet_bench.report.choice import Choice, cheapest, paired, sign_flip_p
 from lenet_bench.report.results import Results
 from lenet_bench.report.text import mean_or_dash, mean_std
 from lenet_bench.study import ablation
@@ -140,19 +140,31 @@ def designed_section(r: Results) -> str:
         if r.of(name).empty or base is None or r.of(base).empty:
             s.append(f"_No study runs of {name} and {base} at their current settings yet._\n")
             continue
-        lines = [f"| scenario | {name} (%) | {base} (%) | Δ (points), wins | p (sign flip) | verdict "
-                 f"| M grad evals to {100 * r.target:.2f}%: {name} / {base} |", "|---|---|---|---|---|---|---|"]
+        lines = [f"| scenario | {name} (%) | {base} (%) | Δ (points), wins, p | on accuracy "
+                 f"| M grad evals to {100 * r.target:.2f}%: {name} / {base} | p | on cost |",
+                 "|---|---|---|---|---|---|---|---|"]
+        verdicts = []
         for scenario in r.scenarios:
             mine, theirs = (r.of(m)[r.of(m)["scenario"] == scenario] for m in (name, base))
             if mine.empty or theirs.empty:
                 continue
             test = paired(r.study, scenario, name, base)
-            verdict = ("tie" if not test.p < alpha else "wins" if test.mean > 0 else "loses")
+            accuracy = "tie" if not test.p < alpha else "wins" if test.mean > 0 else "loses"
+            both = r.study[(r.study["scenario"] == scenario) & r.study["preset"].isin([name, base])]
+            cost = cheapest(both, "target_grad_evals", "grad_evals", alpha)
+            cost_p = cost.adjusted[0]  # one test: Holm leaves it as it is
+            on_cost = "tie" if len(cost.tied) > 1 else "cheaper" if cost.means.index[0] == name else "dearer"
             lines.append(f"| {scenario} | {mean_std(mine['test_accuracy'], 100)} | "
-                         f"{mean_std(theirs['test_accuracy'], 100)} | {test.mean:+.2f}, {test.wins}/{test.seeds} "
-                         f"| {test.p:.3f} | **{verdict}** | {mean_or_dash(mine['target_grad_evals'] / 1e6, '.2f')} / "
-                         f"{mean_or_dash(theirs['target_grad_evals'] / 1e6, '.2f')} |")
+                         f"{mean_std(theirs['test_accuracy'], 100)} | {test.mean:+.2f}, {test.wins}/{test.seeds}, "
+                         f"{test.p:.3f} | **{accuracy}** | {mean_or_dash(mine['target_grad_evals'] / 1e6, '.2f')} / "
+                         f"{mean_or_dash(theirs['target_grad_evals'] / 1e6, '.2f')} | {cost_p:.3f} | **{on_cost}** |")
+            reach = {"tie": "ties on cost", "cheaper": "reaches the target with fewer gradient evaluations",
+                     "dearer": "needs more gradient evaluations to reach the target"}[on_cost]
+            verdicts.append(f"in `{scenario}` it {'ties' if accuracy == 'tie' else accuracy} on accuracy and {reach}")
         s.append("\n".join(lines) + "\n")
-        s.append(f"A verdict is a paired sign-flip test over the seeds both ran, at level {alpha} (uncorrected: one "
-                 f"comparison per scenario); a tie says the seeds cannot tell the two apart.\n")
+        if verdicts:
+            s.append(f"**Does {name} win?** Against {base}, " + "; ".join(verdicts) + ".\n")
+        s.append(f"Each verdict is a paired sign-flip test over the seeds both ran, at level {alpha} (uncorrected: "
+                 "one comparison per scenario and measure); a tie says the seeds cannot tell the two apart. Cost "
+                 "counts a seed that missed the target at its whole run.\n")
     return "\n".join(s)
