@@ -83,11 +83,11 @@ def title(r: Results) -> str:
             "figure below comes from those exported runs. Do not edit by hand._\n")
 
 
-def cheapest_text(c: Cheapest, measure: str, scale: float, unit: str, alpha: float) -> str:
+def cheapest_text(c: Cheapest, measure: str, scale: float, digits: int, unit: str, alpha: float) -> str:
     """One sentence of the budget line: the cheapest method in `measure`, or the methods that tie as the
     cheapest, with their mean costs, and the next one."""
     def value(method: str) -> str:
-        return f"{c.means[method] / scale:.{2 if scale > 1 else 1}f}"
+        return f"{c.means[method] / scale:.{digits}f}"
     rest = [m for m in c.means.index if m not in c.tied]
     after = f"; next {rest[0]}, {value(rest[0])} {unit}" if rest else ""
     missed = ", a seed that missed counted at its whole run" if c.missed else ""
@@ -146,9 +146,9 @@ def answer_section(r: Results, choices: dict[str, Choice], out: Path, styles: di
     else:
         alpha = r.params["study"]["leaders"]["alpha"]
         by_grads = cheapest_text(cheapest(reliable_runs, "target_grad_evals", "grad_evals", alpha),
-                                 "gradient evaluations", 1e6, "M", alpha)
+                                 "gradient evaluations", 1e6, 2, "M", alpha)
         timed = reliable_runs.dropna(subset=["seconds"])
-        by_seconds = (cheapest_text(cheapest(timed, "target_seconds", "seconds", alpha), "calibrated seconds", 1,
+        by_seconds = (cheapest_text(cheapest(timed, "target_seconds", "seconds", alpha), "calibrated seconds", 1, 1,
                                     "s", alpha) if len(timed) else "No calibrated seconds yet (`lenet-bench speed`).")
         budget = (f"**By budget**: the methods that reached {100 * target:.2f}% on at least {RELIABLE_REACHED} of "
                   f"{RELIABLE_SEEDS} seeds in `{first}` are {joined(sorted(reliable))}. {by_grads} {by_seconds}")
