@@ -93,8 +93,8 @@ def cheapest_text(c: Cheapest, measure: str, scale: float, digits: int, unit: st
     missed = ", a seed that missed counted at its whole run" if c.missed else ""
     if len(c.tied) > 1:
         return (f"In {measure}, **{joined(c.tied)} tie** ({joined([value(m) for m in c.tied])} {unit} on average"
-                f"{missed}; no paired sign-flip test, Holm-corrected at {alpha:g}, separates {c.tied[0]} from the "
-                f"others{after}).")
+                f"{missed}; no paired sign-flip test, Holm-corrected at {alpha:g}, separates {c.tied[0]} from "
+                f"{joined(c.tied[1:], 'or')}{after}).")
     cheapest_alone = f"In {measure}, **{c.tied[0]}** is the cheapest: {value(c.tied[0])} {unit} on average{missed}"
     if not rest:
         return cheapest_alone + "."
