@@ -187,7 +187,7 @@ def variance_section(r: Results, choice: Choice, root: Path) -> str:
             lines.append(f"| {preset} | {sampler_seed} | {settings} | "
                          f"{100 * best(trials, params)[f'val_accuracy@{last}']:.2f}% "
                          f"| {mean_std(runs['test_accuracy'], 100)} ({count(len(runs), 'seed')}) |")
-            if len(runs):
+            if len(runs) == len(params["study"]["seeds"]):  # a tuning's mean counts once all its seeds are in
                 means.append(100 * runs["test_accuracy"].mean())
         if means:
             spans[preset] = (min(means), max(means), len(means))
