@@ -358,6 +358,16 @@ def test_tuning_variance_shows_each_leaders_tunings_and_says_whether_the_lead_de
     text = report.build(tmp_path, tmp_path / "report")
     assert "| good | 2 | lr=0.012, momentum=" in text and "90.00 ± 0.00 (2 seeds) |" in text
     assert "Still to run: good (sampler seed 2)" in text and "mean moves over" not in text
+    # A tuning finished, its best setting not run yet: no export at all.
+    for export in ("tuning_seed2.csv", "tuning_seed2_curves.csv"):
+        (tmp_path / "results" / export).unlink()
+    text = report.build(tmp_path, tmp_path / "report")
+    assert "| good | 2 | lr=0.012, momentum=" in text and "| – (0 seeds) |" in text
+    # A tuning still running: no row, whatever its best trial so far.
+    table = pd.read_csv(tmp_path / "tuning" / "seed2" / "good.csv")
+    table.iloc[:-1].to_csv(tmp_path / "tuning" / "seed2" / "good.csv", index=False)
+    text = report.build(tmp_path, tmp_path / "report")
+    assert "| good | 2 |" not in text and "Still to run: good (sampler seed 2)" in text
 
 
 def test_every_figure_of_the_committed_report_is_cited_in_it(root):

@@ -25,7 +25,7 @@ from lenet_bench.tuning import audit
 from lenet_bench.tuning.audit import INTERRUPTED
 from lenet_bench.tuning.search import parse as search_space
 from lenet_bench.tuning.search import with_values
-from lenet_bench.tuning.tuning_tables import best, best_settings, budget_used, read_table, variant
+from lenet_bench.tuning.tuning_tables import best, best_settings, budget_used, finished, read_table, variant
 
 
 def sensitivity_text(r: Results, out: Path) -> str:
@@ -168,13 +168,17 @@ def variance_section(r: Results, choice: Choice, root: Path) -> str:
         for sampler_seed in [base, *seeds]:
             folder = variant(params, sampler_seed=sampler_seed)[1]
             trials = read_table(preset, root, folder)
-            if trials is None or best(trials, params) is None:
+            if trials is None or finished(trials) < params["tuning"]["trials"] or best(trials, params) is None:
                 pending.append(f"{preset} (sampler seed {sampler_seed})")
                 continue
             tuned = copy.deepcopy(params)
             tuned["optimizers"][preset] = with_values(params["optimizers"][preset],
                                                       best_settings(preset, trials, params))
-            runs = r.study if sampler_seed == base else read_export(root, Path("results") / f"tuning_{folder.name}.csv")
+            export = Path("results") / f"tuning_{folder.name}.csv"
+            if sampler_seed == base:
+                runs = r.study
+            else:  # a tuning whose best setting has not run yet has no export
+                runs = read_export(root, export) if (root / export).exists() else r.study.iloc[:0]
             runs = runs[(runs["preset"] == preset) & (runs["scenario"] == scenario)
                         & runs["seed"].isin(params["study"]["seeds"])]
             expected = {seed: fingerprint(study_params(tuned, preset, seed, THREADS, None), scenario)
