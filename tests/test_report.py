@@ -351,6 +351,7 @@ def test_tuning_variance_shows_each_leaders_tunings_and_says_whether_the_lead_de
     assert "| good | 2 | lr=0.012, momentum=" in text and "90.00 ± 0.00 (3 seeds) |" in text
     assert "Still to run" not in text
     assert "**its lead depends on the tuning draw**" in text
+    assert "Between their 3 tunings, the leaders' means span good 90.00 to " in text and "; fast 90.10 to " in text
     # One run of a tuning missing: its row shows what is in, and no verdict rests on it.
     partial = pd.read_csv(tmp_path / "results" / "tuning_seed2.csv")
     partial[~((partial["preset"] == "good") & (partial["seed"] == 2))].to_csv(

@@ -205,13 +205,15 @@ def variance_section(r: Results, choice: Choice, root: Path) -> str:
                  "--export results/tuning_seed<N>.csv`).\n")
     chosen = chosen_method(choice)
     complete = {p: span for p, span in spans.items() if span[2] == 1 + len(seeds)}
-    if chosen in complete and len(complete) > 1:
-        low = complete[chosen][0]
-        best_other = max((span[1], p) for p, span in complete.items() if p != chosen)
-        s.append(f"{chosen}'s mean moves over {complete[chosen][1] - complete[chosen][0]:.2f} points between its "
-                 f"tunings. " + (f"Its worst tuning ({low:.2f}%) stays above every other leader's best "
-                                 f"({best_other[1]}, {best_other[0]:.2f}%): its lead holds whatever the tuning draw."
-                                 if low > best_other[0] else
-                                 f"Its worst tuning ({low:.2f}%) falls below {best_other[1]}'s best "
-                                 f"({best_other[0]:.2f}%): **its lead depends on the tuning draw**.") + "\n")
+    if len(complete) > 1:
+        spans = "; ".join(f"{p} {lo:.2f} to {hi:.2f}% ({hi - lo:.2f} points)" for p, (lo, hi, _) in complete.items())
+        verdict = ""
+        if chosen in complete:
+            low = complete[chosen][0]
+            top, other = max((span[1], p) for p, span in complete.items() if p != chosen)
+            verdict = (f" {chosen}'s worst tuning ({low:.2f}%) stays above every other leader's best ({other}, "
+                       f"{top:.2f}%): its lead holds whatever the tuning draw." if low > top else
+                       f" {chosen}'s worst tuning ({low:.2f}%) falls below {other}'s best ({top:.2f}%): "
+                       f"**its lead depends on the tuning draw**.")
+        s.append(f"Between their {1 + len(seeds)} tunings, the leaders' means span {spans}.{verdict}\n")
     return "\n".join(s)
