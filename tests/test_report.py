@@ -352,6 +352,8 @@ def test_tuning_variance_shows_each_leaders_tunings_and_says_whether_the_lead_de
     assert "Still to run" not in text
     assert "**its lead depends on the tuning draw**" in text
     assert "Between their 3 tunings, the leaders' means span good 90.00 to " in text and "; fast 90.10 to " in text
+    answer = next(line for line in text.splitlines() if line.startswith("| standard | **good**"))
+    assert answer.endswith("; the ranking depends on the tuning draw (§2) |")  # said on page 1 too
     # One run of a tuning missing: its row shows what is in, and no verdict rests on it.
     partial = pd.read_csv(tmp_path / "results" / "tuning_seed2.csv")
     partial[~((partial["preset"] == "good") & (partial["seed"] == 2))].to_csv(

@@ -17,7 +17,14 @@ from lenet_bench.report.profile import profile_section
 from lenet_bench.report.results import Results, load
 from lenet_bench.report.scores import pareto_front
 from lenet_bench.report.text import count, describe, hardware, joined, load_line, mean_or_dash, mean_std, untimed_line
-from lenet_bench.report.tuning_text import audit_section, sensitivity_text, tuning_summary, variance_section
+from lenet_bench.report.tuning_text import (
+    Variance,
+    audit_section,
+    sensitivity_text,
+    tuning_summary,
+    tuning_variance,
+    variance_section,
+)
 from lenet_bench.study import leaders as leader_rule
 from lenet_bench.tuning.search import get as setting
 from lenet_bench.tuning.search import parse as search_space
@@ -102,7 +109,7 @@ def cheapest_text(c: Cheapest, measure: str, scale: float, digits: int, unit: st
             f"{max(c.adjusted):.3f}{after}).")
 
 
-def answer_section(r: Results, choices: dict[str, Choice], out: Path, styles: dict) -> str:
+def answer_section(r: Results, choices: dict[str, Choice], variance: Variance, out: Path, styles: dict) -> str:
     """Page 1: the chosen method of each scenario, how sure the choice is and what it costs; the cheapest
     method that reliably reaches the target; the Pareto front of accuracy against cost."""
     target = r.target
@@ -130,6 +137,8 @@ def answer_section(r: Results, choices: dict[str, Choice], out: Path, styles: di
         else:
             test, adjusted = choice.tests[0]
             sure = f"ahead of {test.second} on {test.wins}/{test.seeds} seeds, Holm p = {adjusted:.3f}"
+        if scenario == variance.scenario and choice.chosen and variance.holds(chosen) is False:
+            sure += "; the ranking depends on the tuning draw (§2)"
         lines.append(f"| {scenario} | **{chosen}** | {mean_std(runs['test_accuracy'], 100)} "
                      f"| {'confirming' if choice.chosen else 'choosing'} {', '.join(map(str, seeds))} "
                      f"| {mean_or_dash(runs['target_grad_evals'] / 1e6, '.2f')} | {sure} |")
@@ -339,10 +348,11 @@ def build(root: Path, out: Path) -> str:
     r = load(root)
     choices = {s: choose(r.study, r.params, s) for s in r.params["study"]["leaders"]["scenarios"] if s in r.scenarios}
     choice = next(iter(choices.values()))
+    variance = tuning_variance(r, choice, root)
     styles = figures.styles(sorted(r.study["preset"].unique()))
-    report = "\n".join([title(r), answer_section(r, choices, out, styles), setup_section(r, out),
+    report = "\n".join([title(r), answer_section(r, choices, variance, out, styles), setup_section(r, out),
                         methods_section(r), leaders_section(r, choices),
-                        variance_section(r, choice, root),
+                        variance_section(variance, chosen_method(choice), r.params),
                         curves_section(r, out, styles), profile_section(r, out, styles), sparse_section(r, out),
                         chosen_section(r, choice, out, styles), designed_section(r),
                         baseline_section(r, chosen_method(choice)),

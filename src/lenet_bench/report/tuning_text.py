@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,6 @@ import pandas as pd
 
 from lenet_bench.report import figures
 from lenet_bench.report.choice import Choice
-from lenet_bench.report.chosen import chosen_method
 from lenet_bench.report.results import Results
 from lenet_bench.report.text import count, mean_std
 from lenet_bench.study.export import (
@@ -153,16 +153,31 @@ def shared_winner(params: dict, tunings: dict[str, pd.DataFrame]) -> str:
             "leader wins by its method or by that draw is what the tuning variance (§2) measures with other seeds")
 
 
-def variance_section(r: Results, choice: Choice, root: Path) -> str:
+@dataclass(frozen=True)
+class Variance:
+    """Each leader's independent tunings, for tuning variance: the table's rows, the tunings still to
+    finish or run, and for each leader whose tunings are all in, the lowest and highest of their means."""
+    scenario: str
+    tunings: int
+    rows: list[str]
+    pending: list[str]
+    spans: dict[str, tuple[float, float]]
+
+    def holds(self, chosen: str) -> bool | None:
+        """Whether the chosen leader's worst tuning stays above every other leader's best (None: not known)."""
+        if chosen not in self.spans or len(self.spans) < 2:
+            return None
+        return bool(self.spans[chosen][0] > max(hi for p, (_, hi) in self.spans.items() if p != chosen))
+
+
+def tuning_variance(r: Results, choice: Choice, root: Path) -> Variance:
     """How far each leader's test accuracy moves with the luck of its tuning: its best setting from each of
     several independent tunings (another sampler seed each; tuning/seed<N>/, studied into
     results/tuning_seed<N>.csv), each run on the choosing seeds of the leaders' scenario."""
     params, scenario = r.params, choice.scenario
     base, seeds = params["tuning"]["sampler"]["seed"], params["tuning"]["variance_seeds"]
-    last = params["train"]["epochs"]
-    lines = ["| leader | sampler seed | best trial's settings | best validation accuracy | test accuracy (%) |",
-             "|---|---|---|---|---|"]
-    spans, pending = {}, []
+    last, choosing = params["train"]["epochs"], params["study"]["seeds"]
+    rows, spans, pending = [], {}, []
     for preset in [p for p in choice.leaders if p not in params["tuning"]["fixed"]]:  # a fixed preset has no tuning
         means = []
         for sampler_seed in [base, *seeds]:
@@ -179,41 +194,45 @@ def variance_section(r: Results, choice: Choice, root: Path) -> str:
                 runs = r.study
             else:  # a tuning whose best setting has not run yet has no export
                 runs = read_export(root, export) if (root / export).exists() else r.study.iloc[:0]
-            runs = runs[(runs["preset"] == preset) & (runs["scenario"] == scenario)
-                        & runs["seed"].isin(params["study"]["seeds"])]
+            runs = runs[(runs["preset"] == preset) & (runs["scenario"] == scenario) & runs["seed"].isin(choosing)]
             expected = {seed: fingerprint(study_params(tuned, preset, seed, THREADS, None), scenario)
-                        for seed in params["study"]["seeds"]}
+                        for seed in choosing}
             runs = runs[runs["fingerprint"] == runs["seed"].map(expected)]
-            if len(runs) < len(params["study"]["seeds"]):
+            if len(runs) < len(choosing):
                 pending.append(f"{preset} (sampler seed {sampler_seed})")
             settings = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                                  for k, v in best_settings(preset, trials, params).items())
-            lines.append(f"| {preset} | {sampler_seed} | {settings} | "
-                         f"{100 * best(trials, params)[f'val_accuracy@{last}']:.2f}% "
-                         f"| {mean_std(runs['test_accuracy'], 100)} ({count(len(runs), 'seed')}) |")
-            if len(runs) == len(params["study"]["seeds"]):  # a tuning's mean counts once all its seeds are in
+            rows.append(f"| {preset} | {sampler_seed} | {settings} | "
+                        f"{100 * best(trials, params)[f'val_accuracy@{last}']:.2f}% "
+                        f"| {mean_std(runs['test_accuracy'], 100)} ({count(len(runs), 'seed')}) |")
+            if len(runs) == len(choosing):  # a tuning's mean counts once all its seeds are in
                 means.append(100 * runs["test_accuracy"].mean())
-        if means:
-            spans[preset] = (min(means), max(means), len(means))
+        if len(means) == 1 + len(seeds):
+            spans[preset] = (float(min(means)), float(max(means)))
+    return Variance(scenario, 1 + len(seeds), rows, pending, spans)
+
+
+def variance_section(v: Variance, chosen: str, params: dict) -> str:
+    """The tuning-variance table, and whether the chosen leader's lead survives the tuning draw."""
     s = ["### Tuning variance\n",
-         f"Each leader of `{scenario}` tuned {1 + len(seeds)} times, the same budget and space, another sampler "
+         f"Each leader of `{v.scenario}` tuned {v.tunings} times, the same budget and space, another sampler "
          f"seed each; every tuning's best setting trained on seeds {', '.join(map(str, params['study']['seeds']))} "
-         f"in `{scenario}`.\n", "\n".join(lines) + "\n"]
-    if pending:
-        s.append(f"Still to run: {', '.join(pending)} (`lenet-bench tune --presets <preset> --sampler-seed <N>`, then "
-                 f"`lenet-bench study --presets <preset> --scenarios {scenario} --tuning tuning/seed<N> "
+         f"in `{v.scenario}`.\n",
+         "\n".join(["| leader | sampler seed | best trial's settings | best validation accuracy | test accuracy (%) |",
+                    "|---|---|---|---|---|", *v.rows]) + "\n"]
+    if v.pending:
+        s.append(f"Still to run: {', '.join(v.pending)} (`lenet-bench tune --presets <preset> --sampler-seed <N>`, "
+                 f"then `lenet-bench study --presets <preset> --scenarios {v.scenario} --tuning tuning/seed<N> "
                  "--export results/tuning_seed<N>.csv`).\n")
-    chosen = chosen_method(choice)
-    complete = {p: span for p, span in spans.items() if span[2] == 1 + len(seeds)}
-    if len(complete) > 1:
-        spans = "; ".join(f"{p} {lo:.2f} to {hi:.2f}% ({hi - lo:.2f} points)" for p, (lo, hi, _) in complete.items())
+    if len(v.spans) > 1:
+        spans = "; ".join(f"{p} {lo:.2f} to {hi:.2f}% ({hi - lo:.2f} points)" for p, (lo, hi) in v.spans.items())
         verdict = ""
-        if chosen in complete:
-            low = complete[chosen][0]
-            top, other = max((span[1], p) for p, span in complete.items() if p != chosen)
+        if (holds := v.holds(chosen)) is not None:
+            low = v.spans[chosen][0]
+            top, other = max((hi, p) for p, (_, hi) in v.spans.items() if p != chosen)
             verdict = (f" {chosen}'s worst tuning ({low:.2f}%) stays above every other leader's best ({other}, "
-                       f"{top:.2f}%): its lead holds whatever the tuning draw." if low > top else
+                       f"{top:.2f}%): its lead holds whatever the tuning draw." if holds else
                        f" {chosen}'s worst tuning ({low:.2f}%) falls below {other}'s best ({top:.2f}%): "
                        f"**its lead depends on the tuning draw**.")
-        s.append(f"Between their {1 + len(seeds)} tunings, the leaders' means span {spans}.{verdict}\n")
+        s.append(f"Between their {v.tunings} tunings, the leaders' means span {spans}.{verdict}\n")
     return "\n".join(s)
