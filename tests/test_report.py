@@ -280,7 +280,9 @@ def test_the_report_takes_its_target_and_scenarios_from_params_yaml(tmp_path, pr
     fake_export(tmp_path, project_params, params=params)  # its sparse runs are of a scenario params.yaml no longer has
     text = report.build(tmp_path, tmp_path / "report")
     assert "89.38" not in text and "target: **90.20%** test accuracy" in text
-    assert "- **Scenarios**: `l2`: a gentle penalty; `standard`: plain cross-entropy." in text
+    assert "- **Scenarios**: `l2`: a gentle penalty (every preset minimises cross-entropy + wd/2·‖w‖², wd = 0.0005: " \
+           "through its optimizer's weight_decay where that adds wd·w to the gradient" in text
+    assert "; `standard`: plain cross-entropy." in text
     header = next(line for line in text.splitlines() if line.startswith("| preset | family | tuned settings |"))
     assert "| l2 |" in header and "sparse" not in header
     assert header.index("| l2 |") < header.index("| standard |")  # params.yaml's order

@@ -10,6 +10,7 @@ import pandas as pd
 
 from lenet_bench.atomic_files import write_text
 from lenet_bench.problem import PARAMETER_COUNT, TEST_SIZE, TRAIN_SIZE
+from lenet_bench.registry import l2_mode
 from lenet_bench.report import calibration, figures
 from lenet_bench.report.choice import Cheapest, Choice, cheapest, choose, leader_text
 from lenet_bench.report.chosen import chosen_method, chosen_section, designed_section
@@ -109,6 +110,20 @@ def cheapest_text(c: Cheapest, measure: str, scale: float, digits: int, unit: st
             f"{max(c.adjusted):.3f}{after}).")
 
 
+def scenario_text(params: dict, scenario: str) -> str:
+    """A scenario's description; for an L2 penalty, also how it reaches each preset, the same objective for all."""
+    text = f"`{scenario}`: {describe(params['scenarios'], scenario)}"
+    wd = params["scenarios"][scenario].get("weight_decay", 0)
+    if not wd:
+        return text
+    through_loss = [name for name, preset in params["optimizers"].items()
+                    if l2_mode(preset["algorithm"], wd) == "loss"]
+    return (text + f" (every preset minimises cross-entropy + wd/2·‖w‖², wd = {wd:g}: through its optimizer's "
+            "weight_decay where that adds wd·w to the gradient"
+            + (f", through the loss for the {len(through_loss)} whose weight_decay is decoupled or absent "
+               f"({', '.join(through_loss)})" if through_loss else "") + ")")
+
+
 def answer_section(r: Results, choices: dict[str, Choice], variance: Variance, out: Path, styles: dict) -> str:
     """Page 1: the chosen method of each scenario, how sure the choice is and what it costs; the cheapest
     method that reliably reaches the target; the Pareto front of accuracy against cost."""
@@ -193,8 +208,7 @@ def setup_section(r: Results, out: Path) -> str:
              "accuracy (the brief's reference).\n"
              "- **Methods**: a method is a *preset* of presets.yaml, an algorithm with its tuned settings (the word "
              "the command line, the exported CSVs and the pages use).\n"
-             "- **Scenarios**: " + "; ".join(f"`{s_}`: {describe(params['scenarios'], s_)}" for s_ in r.scenarios)
-             + ".\n"
+             "- **Scenarios**: " + "; ".join(scenario_text(params, s_) for s_ in r.scenarios) + ".\n"
              f"- **Seeds**: {seeds.min() if seeds.min() == seeds.max() else f'{seeds.min()} to {seeds.max()}'} "
              "per method and scenario.\n"
              f"- **Hardware**: every run below, {len(study)} of them, on one kind: {hardware(study)} "
