@@ -68,21 +68,21 @@ def learning_curves(curves: pd.DataFrame, methods: list[str], scenarios: list[st
         loss_shown |= {m for m, (mean, _) in drawn.items() if loss_limits and mean["test_loss"].min() <= loss_limits[1]}
         rows.append((scenario, drawn, loss_limits))
 
-    def label(method: str) -> str:  # a method drawn outside some axes stays in the legend, which says so
-        if 100 * curves.loc[curves["preset"] == method, "test_accuracy"].max() >= ACCURACY_FLOOR:
-            return method
-        return f"{method} (below the accuracy axes)" if method in loss_shown else f"{method} (off the axes)"
+    # A method drawn outside some axes stays in the legend, which says so.
+    reached = 100 * curves.groupby("preset")["test_accuracy"].max()
+    label = {m: m if reached.get(m, 0) >= ACCURACY_FLOOR else
+             f"{m} (below the accuracy axes)" if m in loss_shown else f"{m} (off the axes)" for m in methods}
     handles = {}
     for row, (scenario, drawn, loss_limits) in enumerate(rows):
         for method, (mean, spread) in drawn.items():
             for column, (y, x) in enumerate(CURVE_PANELS):
                 scale = 100 if y == "test_accuracy" else 1
                 xs = mean[x] / (1e6 if x == "grad_evals" else 1)
-                line, = axes[row, column].plot(xs, scale * mean[y], label=label(method), markersize=3, linewidth=1,
+                line, = axes[row, column].plot(xs, scale * mean[y], label=label[method], markersize=3, linewidth=1,
                                                **style[method])
                 axes[row, column].fill_between(xs, scale * (mean[y] - spread[y]), scale * (mean[y] + spread[y]),
                                                color=style[method]["color"], alpha=0.15, linewidth=0)
-                handles.setdefault(label(method), line)
+                handles.setdefault(label[method], line)
         for column, (y, x) in enumerate(CURVE_PANELS):
             ax = axes[row, column]
             ax.grid(True, alpha=0.3)

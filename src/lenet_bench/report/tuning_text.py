@@ -163,11 +163,16 @@ class Variance:
     pending: list[str]
     spans: dict[str, tuple[float, float]]
 
-    def holds(self, chosen: str) -> bool | None:
-        """Whether the chosen leader's worst tuning stays above every other leader's best (None: not known)."""
+    def rival(self, chosen: str) -> tuple[float, str] | None:
+        """The best tuning's mean of any other leader, and whose it is (None: not known yet)."""
         if chosen not in self.spans or len(self.spans) < 2:
             return None
-        return bool(self.spans[chosen][0] > max(hi for p, (_, hi) in self.spans.items() if p != chosen))
+        return max((hi, p) for p, (_, hi) in self.spans.items() if p != chosen)
+
+    def holds(self, chosen: str) -> bool | None:
+        """Whether the chosen leader's worst tuning stays above every other leader's best (None: not known)."""
+        rival = self.rival(chosen)
+        return None if rival is None else self.spans[chosen][0] > rival[0]
 
 
 def tuning_variance(r: Results, choice: Choice, root: Path) -> Variance:
@@ -183,12 +188,13 @@ def tuning_variance(r: Results, choice: Choice, root: Path) -> Variance:
         for sampler_seed in [base, *seeds]:
             folder = variant(params, sampler_seed=sampler_seed)[1]
             trials = read_table(preset, root, folder)
-            if trials is None or finished(trials) < params["tuning"]["trials"] or best(trials, params) is None:
+            winner = None if trials is None or finished(trials) < params["tuning"]["trials"] else best(trials, params)
+            if winner is None:
                 pending.append(f"{preset} (sampler seed {sampler_seed})")
                 continue
+            settings = best_settings(preset, trials, params)
             tuned = copy.deepcopy(params)
-            tuned["optimizers"][preset] = with_values(params["optimizers"][preset],
-                                                      best_settings(preset, trials, params))
+            tuned["optimizers"][preset] = with_values(params["optimizers"][preset], settings)
             export = Path("results") / f"tuning_{folder.name}.csv"
             if sampler_seed == base:
                 runs = r.study
@@ -200,10 +206,8 @@ def tuning_variance(r: Results, choice: Choice, root: Path) -> Variance:
             runs = runs[runs["fingerprint"] == runs["seed"].map(expected)]
             if len(runs) < len(choosing):
                 pending.append(f"{preset} (sampler seed {sampler_seed})")
-            settings = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                                 for k, v in best_settings(preset, trials, params).items())
-            rows.append(f"| {preset} | {sampler_seed} | {settings} | "
-                        f"{100 * best(trials, params)[f'val_accuracy@{last}']:.2f}% "
+            shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in settings.items())
+            rows.append(f"| {preset} | {sampler_seed} | {shown} | {100 * winner[f'val_accuracy@{last}']:.2f}% "
                         f"| {mean_std(runs['test_accuracy'], 100)} ({count(len(runs), 'seed')}) |")
             if len(runs) == len(choosing):  # a tuning's mean counts once all its seeds are in
                 means.append(100 * runs["test_accuracy"].mean())
@@ -227,11 +231,10 @@ def variance_section(v: Variance, chosen: str, params: dict) -> str:
     if len(v.spans) > 1:
         spans = "; ".join(f"{p} {lo:.2f} to {hi:.2f}% ({hi - lo:.2f} points)" for p, (lo, hi) in v.spans.items())
         verdict = ""
-        if (holds := v.holds(chosen)) is not None:
-            low = v.spans[chosen][0]
-            top, other = max((hi, p) for p, (_, hi) in v.spans.items() if p != chosen)
+        if (rival := v.rival(chosen)) is not None:
+            (low, _), (top, other) = v.spans[chosen], rival
             verdict = (f" {chosen}'s worst tuning ({low:.2f}%) stays above every other leader's best ({other}, "
-                       f"{top:.2f}%): its lead holds whatever the tuning draw." if holds else
+                       f"{top:.2f}%): its lead holds whatever the tuning draw." if v.holds(chosen) else
                        f" {chosen}'s worst tuning ({low:.2f}%) falls below {other}'s best ({top:.2f}%): "
                        f"**its lead depends on the tuning draw**.")
         s.append(f"Between their {v.tunings} tunings, the leaders' means span {spans}.{verdict}\n")
