@@ -2,6 +2,7 @@
 import copy
 import json
 import shutil
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ import yaml
 
 from lenet_bench.report import figures, pdf, report
 from lenet_bench.report.choice import cheapest, holm, sign_flip_p
+from lenet_bench.report.chosen import elsewhere_text
 from lenet_bench.report.profile import common_problems, problem_list, profile_ratios
 from lenet_bench.report.results import load as load_results
 from lenet_bench.report.results import summary
@@ -175,6 +177,17 @@ def test_page_one_names_every_scenario_of_the_rule_even_one_with_no_runs_yet(tmp
     answer = text.split("## The answer")[1].split("**By budget**")[0]
     assert f"| l2 | not chosen yet | – | – | – | none of its {3 * len(METHODS)} choosing runs in yet |" in answer
     assert answer.index("| standard |") < answer.index("| l2 |") < answer.index("| sparse |")
+
+
+def test_the_chosen_methods_section_says_what_the_other_scenarios_chose():
+    def choice(scenario, chosen):
+        return SimpleNamespace(scenario=scenario, chosen=chosen)
+    assert elsewhere_text([choice("l2", "kfac"), choice("sparse", None)], "kfac") == \
+        "`l2` chose it too; `sparse` has not chosen yet"
+    assert elsewhere_text([choice("l2", "shampoo"), choice("sparse", "kfac")], "kfac") == \
+        "`sparse` chose it too; `l2` chose shampoo"
+    assert elsewhere_text([choice("l2", None), choice("sparse", None)], "kfac") == \
+        "`l2` and `sparse` have not chosen yet"
 
 
 def test_the_cheapest_method_is_tested_against_the_others_and_a_tie_is_called_a_tie():

@@ -13,7 +13,7 @@ from lenet_bench.registry import ALGORITHMS
 from lenet_bench.report import figures
 from lenet_bench.report.choice import Choice, cheapest, paired, sign_flip_p
 from lenet_bench.report.results import Results
-from lenet_bench.report.text import mean_or_dash, mean_std
+from lenet_bench.report.text import joined, mean_or_dash, mean_std
 from lenet_bench.study import ablation
 from lenet_bench.tuning.search import parse as search_space
 
@@ -85,14 +85,27 @@ def ablation_text(r: Results, chosen: str) -> str:
     return "\n".join(s + lines) + "\n"
 
 
-def chosen_section(r: Results, choice: Choice, out: Path, styles: dict) -> str:
+def elsewhere_text(choices: list[Choice], chosen: str) -> str:
+    """What the other scenarios of the leader rule chose, beside the first scenario's chosen method."""
+    same = [f"`{c.scenario}`" for c in choices if c.chosen == chosen]
+    other = [f"`{c.scenario}` chose {c.chosen}" for c in choices if c.chosen not in (chosen, None)]
+    pending = [f"`{c.scenario}`" for c in choices if c.chosen is None]
+    parts = ([f"{joined(same)} chose it too"] if same else []) + other + (
+        [f"{joined(pending)} {'has' if len(pending) == 1 else 'have'} not chosen yet"] if pending else [])
+    return "; ".join(parts)
+
+
+def chosen_section(r: Results, choices: list[Choice], out: Path, styles: dict) -> str:
+    """§6: the first scenario's chosen method in detail; choices holds every scenario's choice, the first first."""
+    choice, others = choices[0], choices[1:]
     chosen, target = chosen_method(choice), r.target
     rows = r.of(chosen)
     settings = json.loads(rows["preset_settings"].iloc[0]) if "preset_settings" in rows else {}
     status = "" if choice.chosen else " (provisional: its leaders are not confirmed yet)"
     s = [f"## 6. The chosen method: {chosen}{status}\n",
          f"Chosen in `{choice.scenario}` by the rule of §2's leaders"
-         f"{'' if choice.chosen else ', on the choosing seeds only'}.\n"]
+         f"{'' if choice.chosen else ', on the choosing seeds only'}"
+         f"{'; ' + elsewhere_text(others, chosen) if others else ''}.\n"]
     lines = [f"| scenario | test accuracy (%) | test loss | reached {100 * target:.2f}% | M grad evals to it |",
              "|---|---|---|---|---|"]
     for scenario in r.scenarios:

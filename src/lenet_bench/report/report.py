@@ -368,7 +368,7 @@ def build(root: Path, out: Path) -> str:
                         methods_section(r), leaders_section(r, choices),
                         variance_section(variance, chosen_method(choice), r.params),
                         curves_section(r, out, styles), profile_section(r, out, styles), sparse_section(r, out),
-                        chosen_section(r, choice, out, styles), designed_section(r),
+                        chosen_section(r, list(choices.values()), out, styles), designed_section(r),
                         baseline_section(r, chosen_method(choice)),
                         failures_section(r)]) + "\n"
     for figure in (out / "figures").glob("*.png"):  # a figure this report no longer draws goes with it
