@@ -13,7 +13,7 @@ from lenet_bench.registry import ALGORITHMS
 from lenet_bench.report import figures
 from lenet_bench.report.choice import Choice, cheapest, paired, sign_flip_p
 from lenet_bench.report.results import Results
-from lenet_bench.report.text import joined, mean_or_dash, mean_std
+from lenet_bench.report.text import count, joined, mean_or_dash, mean_std
 from lenet_bench.study import ablation
 from lenet_bench.tuning.search import parse as search_space
 
@@ -58,11 +58,13 @@ def ablation_text(r: Results, chosen: str) -> str:
     preset, scenario, seeds = spec["preset"], spec["scenario"], spec["seeds"]
     on = r.study[(r.study["preset"] == preset) & (r.study["scenario"] == scenario) & r.study["seed"].isin(seeds)]
     tuned = on.set_index("seed")
+    floor = 2.0 ** (1 - len(seeds))  # the smallest two-sided p of an exact sign-flip test on n pairs: 2 / 2^n
     s = [f"**Ablation** (`lenet-bench study --ablation`, declared in params.yaml's study.ablation): {preset} with one "
          f"component switched off or set to its plain default at a time, the rest as tuned, in `{scenario}` on seeds "
          f"{', '.join(map(str, seeds))}, with the same budget. Δ is the mean paired difference from the tuned "
-         "preset over the seeds both ran: what the component buys is minus Δ; p, the sign-flip test of Δ (with 3 "
-         "seeds it cannot go below 0.25: a Δ within the seeds' spread is no evidence either way)."
+         "preset over the seeds both ran: what the component buys is minus Δ; p, the sign-flip test of Δ (with "
+         f"{count(len(seeds), 'seed')} it cannot go below {floor:.3g}"
+         + (": a Δ within the seeds' spread is no evidence either way)." if floor > 0.05 else ").")
          + ("" if preset == chosen else f" (The ablation is declared for {preset}; the chosen method is {chosen}.)")
          + "\n"]
     lines = [f"| variant | changes | test accuracy (%) | Δ (points) | p | reached {100 * r.target:.2f}% "
