@@ -74,7 +74,7 @@ def ablation_text(r: Results, chosen: str) -> str:
         if runs.empty:
             return f"| {name} | {changes} | not run yet | | | | | |"
         paired = (100 * (runs.set_index("seed")["test_accuracy"] - tuned["test_accuracy"])).dropna().to_numpy()
-        delta, p = ("–", "–") if name == "tuned" else (f"{paired.mean():+.2f}", f"{sign_flip_p(paired):.2f}")
+        delta, p = ("–", "–") if name == "tuned" else (f"{paired.mean():+.2f}", f"{sign_flip_p(paired):.3f}")
         return (f"| {name} | {changes} | {mean_std(runs['test_accuracy'], 100)} | {delta} | {p} "
                 f"| {int(runs['target_epoch'].notna().sum())}/{len(runs)} "
                 f"| {mean_or_dash(runs['target_grad_evals'] / 1e6, '.2f')} | {mean_std(runs['train_loss'], 1, 3)} |")
