@@ -11,7 +11,7 @@ from lenet_bench.params import LABELS
 from lenet_bench.problem import TRAIN_SIZE
 from lenet_bench.registry import ALGORITHMS
 from lenet_bench.report import figures
-from lenet_bench.report.choice import Choice, cheapest, paired, sign_flip_p
+from lenet_bench.report.choice import Choice, cheapest, holm, paired, sign_flip_p
 from lenet_bench.report.results import Results
 from lenet_bench.report.text import count, joined, mean_or_dash, mean_std
 from lenet_bench.study import ablation
@@ -62,28 +62,34 @@ def ablation_text(r: Results, chosen: str) -> str:
     s = [f"**Ablation** (`lenet-bench study --ablation`, declared in params.yaml's study.ablation): {preset} with one "
          f"component switched off or set to its plain default at a time, the rest as tuned, in `{scenario}` on seeds "
          f"{', '.join(map(str, seeds))}, with the same budget. Δ is the mean paired difference from the tuned "
-         "preset over the seeds both ran: what the component buys is minus Δ; p, the sign-flip test of Δ (with "
+         "preset over the seeds both ran: what the component buys is minus Δ; p, the exact sign-flip test of Δ, "
+         "and Holm p, its Holm correction over the variants (with "
          f"{count(len(seeds), 'seed')} it cannot go below {floor:.3g}"
          + (": a Δ within the seeds' spread is no evidence either way)." if floor > 0.05 else ").")
          + ("" if preset == chosen else f" (The ablation is declared for {preset}; the chosen method is {chosen}.)")
          + "\n"]
-    lines = [f"| variant | changes | test accuracy (%) | Δ (points) | p | reached {100 * r.target:.2f}% "
-             "| M grad evals to it | train loss |", "|---|---|---|---|---|---|---|---|"]
+    lines = [f"| variant | changes | test accuracy (%) | Δ (points) | p | Holm p | reached {100 * r.target:.2f}% "
+             "| M grad evals to it | train loss |", "|---|---|---|---|---|---|---|---|---|"]
+    variants = {kind: (ablation.changes_text(changes), r.ablation[
+        (r.ablation["preset"] == ablation.variant_name(preset, kind)) & (r.ablation["scenario"] == scenario)
+        & r.ablation["seed"].isin(seeds)]) for kind, changes in spec["variants"].items()}
+    diffs = {kind: (100 * (runs.set_index("seed")["test_accuracy"] - tuned["test_accuracy"])).dropna().to_numpy()
+             for kind, (_, runs) in variants.items()}
+    diffs = {kind: diff for kind, diff in diffs.items() if len(diff)}  # a variant shares no seed with the tuned
+    p_values = {kind: sign_flip_p(diff) for kind, diff in diffs.items()}
+    corrected = dict(zip(p_values, holm(list(p_values.values()))))  # one family: every variant run so far
 
     def row(name: str, changes: str, runs: pd.DataFrame) -> str:
         if runs.empty:
-            return f"| {name} | {changes} | not run yet | | | | | |"
-        paired = (100 * (runs.set_index("seed")["test_accuracy"] - tuned["test_accuracy"])).dropna().to_numpy()
-        delta, p = ("–", "–") if name == "tuned" else (f"{paired.mean():+.2f}", f"{sign_flip_p(paired):.3f}")
-        return (f"| {name} | {changes} | {mean_std(runs['test_accuracy'], 100)} | {delta} | {p} "
+            return f"| {name} | {changes} | not run yet | | | | | | |"
+        tests = (f"{diffs[name].mean():+.2f} | {p_values[name]:.3f} | {corrected[name]:.3f}" if name in diffs
+                 else "– | – | –")
+        return (f"| {name} | {changes} | {mean_std(runs['test_accuracy'], 100)} | {tests} "
                 f"| {int(runs['target_epoch'].notna().sum())}/{len(runs)} "
                 f"| {mean_or_dash(runs['target_grad_evals'] / 1e6, '.2f')} | {mean_std(runs['train_loss'], 1, 3)} |")
 
     lines.append(row("tuned", "as in presets.yaml", on))
-    for kind, changes in spec["variants"].items():
-        name = ablation.variant_name(preset, kind)
-        runs = r.ablation[(r.ablation["preset"] == name) & (r.ablation["scenario"] == scenario)]
-        lines.append(row(kind, ablation.changes_text(changes), runs[runs["seed"].isin(seeds)]))
+    lines += [row(kind, changes, runs) for kind, (changes, runs) in variants.items()]
     return "\n".join(s + lines) + "\n"
 
 
