@@ -11,7 +11,7 @@ import yaml
 
 from lenet_bench.report import figures, pdf, report
 from lenet_bench.report.choice import cheapest, holm, sign_flip_p
-from lenet_bench.report.chosen import elsewhere_text
+from lenet_bench.report.chosen import ablation_verdict, elsewhere_text
 from lenet_bench.report.profile import common_problems, problem_list, profile_ratios
 from lenet_bench.report.results import load as load_results
 from lenet_bench.report.results import summary
@@ -622,3 +622,14 @@ def test_a_curve_drawn_outside_some_axes_is_named_so_in_the_legend(tmp_path, mon
     labels = [text.get_text() for text in drawn[0].legends[0].get_texts()]
     # weak's loss (0.55) is within twice the best (0.30), so its loss curve shows; lost's (1.50) does not
     assert labels == ["good", "weak (below the accuracy axes)", "lost (off the axes)"]
+
+
+def test_the_ablation_verdict_names_the_variants_that_differ_after_holm_and_which_way():
+    diffs = {"no_momentum": np.full(10, -4.0), "wider": np.full(10, 0.5), "constant_lr": np.array([0.1, -0.1])}
+    corrected = {"no_momentum": 0.004, "wider": 0.02, "constant_lr": 1.0}
+    assert ablation_verdict(diffs, corrected) == (
+        "\nAfter Holm's correction at 0.05, against the tuned preset: no_momentum loses test accuracy; wider gains "
+        "test accuracy; constant_lr differs by no more than these seeds can tell.\n")
+    assert ablation_verdict(diffs, {kind: 0.06 for kind in diffs}) == (
+        "\nAfter Holm's correction at 0.05, no variant differs from the tuned preset by more than these seeds can "
+        "tell.\n")

@@ -90,7 +90,23 @@ def ablation_text(r: Results, chosen: str) -> str:
 
     lines.append(row("tuned", "as in presets.yaml", on))
     lines += [row(kind, changes, runs) for kind, (changes, runs) in variants.items()]
-    return "\n".join(s + lines) + "\n"
+    return "\n".join(s + lines) + "\n" + (ablation_verdict(diffs, corrected) if len(diffs) == len(variants) else "")
+
+
+def ablation_verdict(diffs: dict, corrected: dict, level: float = 0.05) -> str:
+    """Which variants differ from the tuned preset once the tests are Holm-corrected, and which way."""
+    worse = [kind for kind in diffs if corrected[kind] < level and diffs[kind].mean() < 0]
+    better = [kind for kind in diffs if corrected[kind] < level and diffs[kind].mean() > 0]
+    tied = [kind for kind in diffs if kind not in worse + better]
+    if not worse + better:
+        return (f"\nAfter Holm's correction at {level:g}, no variant differs from the tuned preset by more than these "
+                "seeds can tell.\n")
+
+    def said(kinds: list[str], verb: str, rest: str) -> list[str]:
+        return [f"{joined(kinds)} {verb}{'s' if len(kinds) == 1 else ''} {rest}"] if kinds else []
+    parts = (said(worse, "lose", "test accuracy") + said(better, "gain", "test accuracy")
+             + said(tied, "differ", "by no more than these seeds can tell"))
+    return f"\nAfter Holm's correction at {level:g}, against the tuned preset: {'; '.join(parts)}.\n"
 
 
 def elsewhere_text(choices: list[Choice], chosen: str) -> str:
