@@ -74,7 +74,7 @@ def ablation_text(r: Results, chosen: str) -> str:
         (r.ablation["preset"] == ablation.variant_name(preset, kind)) & (r.ablation["scenario"] == scenario)
         & r.ablation["seed"].isin(seeds)]) for kind, changes in spec["variants"].items()}
     diffs = {kind: (100 * (runs.set_index("seed")["test_accuracy"] - tuned["test_accuracy"])).dropna().to_numpy()
-             for kind, (_, runs) in variants.items()}
+             for kind, (_, runs) in variants.items() if not runs.empty}
     diffs = {kind: diff for kind, diff in diffs.items() if len(diff)}  # a variant shares no seed with the tuned
     p_values = {kind: sign_flip_p(diff) for kind, diff in diffs.items()}
     corrected = dict(zip(p_values, holm(list(p_values.values()))))  # one family: every variant run so far
