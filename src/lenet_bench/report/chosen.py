@@ -11,7 +11,7 @@ from lenet_bench.params import LABELS
 from lenet_bench.problem import TRAIN_SIZE
 from lenet_bench.registry import ALGORITHMS
 from lenet_bench.report import figures
-from lenet_bench.report.choice import Choice, cheapest, holm, paired, sign_flip_p
+from lenet_bench.report.choice import Choice, cheapest, holm, paired
 from lenet_bench.report.results import Results
 from lenet_bench.report.text import count, joined, mean_or_dash, mean_std
 from lenet_bench.study import ablation
@@ -57,7 +57,6 @@ def ablation_text(r: Results, chosen: str) -> str:
         return ""
     preset, scenario, seeds = spec["preset"], spec["scenario"], spec["seeds"]
     on = r.study[(r.study["preset"] == preset) & (r.study["scenario"] == scenario) & r.study["seed"].isin(seeds)]
-    tuned = on.set_index("seed")
     floor = 2.0 ** (1 - len(seeds))  # the smallest two-sided p of an exact sign-flip test on n pairs: 2 / 2^n
     s = [f"**Ablation** (`lenet-bench study --ablation`, declared in params.yaml's study.ablation): {preset} with one "
          f"component switched off or set to its plain default at a time, the rest as tuned, in `{scenario}` on seeds "
@@ -73,31 +72,32 @@ def ablation_text(r: Results, chosen: str) -> str:
     variants = {kind: (ablation.changes_text(changes), r.ablation[
         (r.ablation["preset"] == ablation.variant_name(preset, kind)) & (r.ablation["scenario"] == scenario)
         & r.ablation["seed"].isin(seeds)]) for kind, changes in spec["variants"].items()}
-    diffs = {kind: (100 * (runs.set_index("seed")["test_accuracy"] - tuned["test_accuracy"])).dropna().to_numpy()
+    tests = {kind: paired(pd.concat([runs, on]), scenario, ablation.variant_name(preset, kind), preset)
              for kind, (_, runs) in variants.items() if not runs.empty}
-    diffs = {kind: diff for kind, diff in diffs.items() if len(diff)}  # a variant shares no seed with the tuned
-    p_values = {kind: sign_flip_p(diff) for kind, diff in diffs.items()}
-    corrected = dict(zip(p_values, holm(list(p_values.values()))))  # one family: every variant run so far
+    tests = {kind: test for kind, test in tests.items() if test.seeds}  # a variant shares no seed with the tuned
+    corrected = dict(zip(tests, holm([test.p for test in tests.values()])))  # one family: every variant run so far
 
     def row(name: str, changes: str, runs: pd.DataFrame) -> str:
         if runs.empty:
             return f"| {name} | {changes} | not run yet | | | | | | |"
-        tests = (f"{diffs[name].mean():+.2f} | {p_values[name]:.3f} | {corrected[name]:.3f}" if name in diffs
-                 else "– | – | –")
-        return (f"| {name} | {changes} | {mean_std(runs['test_accuracy'], 100)} | {tests} "
+        columns = (f"{tests[name].mean:+.2f} | {tests[name].p:.3f} | {corrected[name]:.3f}" if name in tests
+                   else "– | – | –")
+        return (f"| {name} | {changes} | {mean_std(runs['test_accuracy'], 100)} | {columns} "
                 f"| {int(runs['target_epoch'].notna().sum())}/{len(runs)} "
                 f"| {mean_or_dash(runs['target_grad_evals'] / 1e6, '.2f')} | {mean_std(runs['train_loss'], 1, 3)} |")
 
     lines.append(row("tuned", "as in presets.yaml", on))
     lines += [row(kind, changes, runs) for kind, (changes, runs) in variants.items()]
-    return "\n".join(s + lines) + "\n" + (ablation_verdict(diffs, corrected) if len(diffs) == len(variants) else "")
+    means = {kind: test.mean for kind, test in tests.items()}
+    return "\n".join(s + lines) + "\n" + (ablation_verdict(means, corrected) if len(tests) == len(variants) else "")
 
 
-def ablation_verdict(diffs: dict, corrected: dict, level: float = 0.05) -> str:
-    """Which variants differ from the tuned preset once the tests are Holm-corrected, and which way."""
-    worse = [kind for kind in diffs if corrected[kind] < level and diffs[kind].mean() < 0]
-    better = [kind for kind in diffs if corrected[kind] < level and diffs[kind].mean() > 0]
-    tied = [kind for kind in diffs if kind not in worse + better]
+def ablation_verdict(means: dict[str, float], corrected: dict[str, float], level: float = 0.05) -> str:
+    """Which variants differ from the tuned preset once the tests are Holm-corrected, and which way; means
+    holds each variant's mean paired difference from it."""
+    worse = [kind for kind in means if corrected[kind] < level and means[kind] < 0]
+    better = [kind for kind in means if corrected[kind] < level and means[kind] > 0]
+    tied = [kind for kind in means if kind not in worse + better]
     if not worse + better:
         return (f"\nAfter Holm's correction at {level:g}, no variant differs from the tuned preset by more than these "
                 "seeds can tell.\n")
