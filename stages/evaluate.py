@@ -32,7 +32,7 @@ def main(scenario: str) -> None:
         "test": {"loss": test_loss, "accuracy": test_accuracy},
         "train": {"loss": history[-1]["train_loss"]},
         "cost": record["cost"],
-        "target": {"accuracy": target, **evaluation.first_reaching(history, target)},
+        "target": {"accuracy": target, **evaluation.first_reaching(record.get("checks") or history, target)},
         "nonzero": evaluation.nonzero_counts(state),
         "diverged": int(record["diverged"]),  # numbers only: what ran, and on what, is in the run's record
         **({"diverged_at_step": record["diverged_at_step"]} if record["diverged"] else {}),

@@ -18,7 +18,7 @@ def test_run_config_merges_preset_scenario_and_train(project_params):
     assert config["optimizer"] == project_params["optimizer"]["name"]
     assert config["weight_decay"] == project_params["scenarios"]["l2"]["weight_decay"] > 0
     assert config["epochs"] == 10
-    assert "target_accuracy" not in config  # evaluation reads it from params.yaml: a new target re-trains nothing
+    assert config["target_accuracy"] == project_params["train"]["target_accuracy"]  # checks run until it is reached
 
 
 def test_evaluation_reads_and_checks_the_target():
@@ -27,6 +27,12 @@ def test_evaluation_reads_and_checks_the_target():
     assert evaluation.target_accuracy("train: {target_accuracy: 0.8938}") == 0.8938
     with pytest.raises(ValueError, match=r"^train.target_accuracy: must be a fraction in \(0, 1\], got 89.38; e.g. 0.8938$"):
         evaluation.target_accuracy("train: {target_accuracy: 89.38}")
+
+
+def switch_sparsity(params: dict, **settings) -> None:
+    """Give the sparse scenario another method, with `settings` in place of the current method's own."""
+    sparsity = params["scenarios"]["sparse"]["sparsity"]
+    params["scenarios"]["sparse"]["sparsity"] = {k: sparsity[k] for k in ("density", "layers", "scope")} | settings
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -105,9 +111,9 @@ def test_evaluation_reads_and_checks_the_target():
      r"^scenarios.sparse.sparsity.layers: must be a non-empty list of fc1, fc2, got \['fc3'\]$"),
     (lambda p: p["scenarios"]["sparse"]["sparsity"].update(scope="layer"),
      r"^scenarios.sparse.sparsity.scope: unknown value 'layer' \(did you mean 'per_layer'\?\); allowed: global, per_layer$"),
-    (lambda p: p["scenarios"]["sparse"]["sparsity"].update(method="gradual", end_epoch=11),
+    (lambda p: switch_sparsity(p, method="gradual", end_epoch=11),
      r"^scenarios.sparse.sparsity.end_epoch: must be >= 0 and <= 10, got 11$"),
-    (lambda p: p["scenarios"]["sparse"]["sparsity"].update(method="gradual", end_epochs=5),
+    (lambda p: switch_sparsity(p, method="gradual", end_epochs=5),
      r"^scenarios.sparse.sparsity.end_epochs: unknown key \(did you mean 'end_epoch'\?\)"),
 ])
 def test_bad_input_gets_a_one_line_error_naming_the_key(project_params, edit, message):

@@ -22,7 +22,8 @@ def without_seconds(record):
     """The record less what varies between two runs of one config: seconds, and the machine's load meanwhile."""
     record = dict(record, cost={k: v for k, v in record["cost"].items() if k != "seconds"})
     record.pop("load_average", None)
-    record["history"] = [{k: v for k, v in row.items() if k != "seconds"} for row in record["history"]]
+    for curve in ("history", "checks"):
+        record[curve] = [{k: v for k, v in row.items() if k != "seconds"} for row in record.get(curve, [])]
     return record
 
 
@@ -80,11 +81,48 @@ def test_nonzero_counts_from_a_state_dict():
     assert counts["fc1_fc2_density"] == pytest.approx(counts["fc1_fc2"] / 40_800)
 
 
-def test_first_reaching_target():
-    history = [{"epoch": e, "test_accuracy": a, "grad_evals": 10 * e, "seconds": 1.5 * e}
-               for e, a in [(1, 0.8), (2, 0.9), (3, 0.95)]]
-    assert first_reaching(history, 0.9) == {"epoch": 2, "grad_evals": 20, "seconds": 3.0}
-    assert first_reaching(history, 0.99) == {"epoch": None, "grad_evals": None, "seconds": None}
+def test_first_reaching_target_at_a_quarter_epoch_check():
+    curve = [(0.25, 0.70), (0.5, 0.80), (0.75, 0.84), (1, 0.86), (1.25, 0.88), (1.5, 0.895), (1.75, 0.89), (2, 0.91)]
+    checks = [{"epoch": e, "test_accuracy": a, "grad_evals": int(400 * e), "seconds": 2.0 * e} for e, a in curve]
+    assert first_reaching(checks, 0.8938) == {"epoch": 1.5, "grad_evals": 600, "seconds": 3.0}
+    assert first_reaching(checks, 0.99) == {"epoch": None, "grad_evals": None, "seconds": None}
+
+
+def test_a_crossing_while_dense_does_not_count_in_a_sparse_scenario():
+    rows = [(1.0, 0.88, False), (1.25, 0.90, False), (1.5, 0.89, True), (1.75, 0.895, True)]
+    checks = [{"epoch": e, "test_accuracy": a, "within_bound": ok, "grad_evals": int(400 * e), "seconds": e}
+              for e, a, ok in rows]
+    assert first_reaching(checks, 0.8938)["epoch"] == 1.75
+
+
+@pytest.mark.parametrize("steps, checks, positions", [(8, 4, [2, 4, 6]), (1, 4, []), (2, 4, [1]), (8, 1, [])])
+def test_check_positions_split_an_epoch_into_quarters(steps, checks, positions):
+    assert training.check_positions(steps, checks) == positions
+
+
+def test_checks_within_epochs_until_the_target_leave_training_unchanged(synthetic_data):
+    quiet = dict(log=lambda _: None)
+    _, plain = training.train(dict(config(momentum=0.9), checks_per_epoch=1), synthetic_data(), CPU, **quiet)
+    _, never = training.train(dict(config(momentum=0.9), checks_per_epoch=4, target_accuracy=1.01),
+                              synthetic_data(), CPU, **quiet)
+    _, at_once = training.train(dict(config(momentum=0.9), checks_per_epoch=4, target_accuracy=0.01),
+                                synthetic_data(), CPU, **quiet)
+    assert without_seconds(plain)["history"] == without_seconds(never)["history"]  # checks touch no weight
+    assert [c["epoch"] for c in plain["checks"]] == [1, 2]
+    assert [c["epoch"] for c in never["checks"]] == [0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2]
+    assert [c["epoch"] for c in at_once["checks"]] == [0.25, 1, 2]  # none within an epoch once reached
+    assert [c["grad_evals"] for c in never["checks"]] == [64 * k for k in range(1, 9)]
+    seconds = [c["seconds"] for c in never["checks"]]
+    assert seconds == sorted(seconds) and seconds[-1] == never["cost"]["seconds"]
+
+
+def test_checks_record_whether_the_weights_meet_the_bound(synthetic_data):
+    sparsity = {"density": 0.6, "layers": ["fc1", "fc2"], "scope": "global", "method": "prune_finetune",
+                "prune_epoch": 1}
+    run = dict(config(), sparsity=sparsity, checks_per_epoch=4, target_accuracy=1.01)
+    _, record = training.train(run, synthetic_data(), CPU, log=lambda _: None)
+    assert [(c["epoch"], c["within_bound"]) for c in record["checks"]] == [
+        (0.25, False), (0.5, False), (0.75, False), (1, True), (1.25, True), (1.5, True), (1.75, True), (2, True)]
 
 
 def test_validation_curves_when_a_validation_set_is_held_out(synthetic_data):
@@ -248,7 +286,8 @@ def test_a_batch_evaluated_in_chunks_has_the_same_objective_gradient_and_hessian
 
 
 def test_sam_steps_from_w_along_the_gradient_at_the_ascent_point():
-    """One SAM step: g = grad L(w); w_adv = w + rho g/|g|; w' = w - lr (grad L(w_adv) + wd w)."""
+    """One SAM step on the penalised objective F = L + wd/2 |w|^2 (SAM's own weight decay is uncoupled, so the
+    penalty goes through the loss): g = grad F(w); w_adv = w + rho g/|g|; w' = w - lr grad F(w_adv)."""
     from lenet_bench.core.optimizers import build_optimizer
     torch.manual_seed(0)
     model = torch.nn.Linear(5, 3).double()
@@ -262,19 +301,22 @@ def test_sam_steps_from_w_along_the_gradient_at_the_ascent_point():
             for p, value in zip(probe.parameters(), weights):
                 p.copy_(value)
         loss = torch.nn.functional.cross_entropy(probe(x), y)
-        return torch.autograd.grad(loss, list(probe.parameters())), loss.detach()
+        penalised = loss + wd / 2 * sum(p.square().sum() for p in probe.parameters())
+        return torch.autograd.grad(penalised, list(probe.parameters())), loss.detach()
 
     g, loss_at_w = gradient_at(w)
     norm = torch.sqrt(sum(gi.square().sum() for gi in g))
     g_adv, _ = gradient_at([wi + rho * gi / norm for wi, gi in zip(w, g)])
-    expected = [wi - lr * (gi + wd * wi) for wi, gi in zip(w, g_adv)]
+    expected = [wi - lr * gi for wi, gi in zip(w, g_adv)]
 
     optimizer = build_optimizer(model, {"algorithm": "sam", "lr": lr, "rho": rho, "momentum": 0.9}, wd)
+    assert optimizer.param_groups[0]["weight_decay"] == 0.0
     cost = training.Cost()
-    closure = training.Objective(model, optimizer, x, y, cost)
+    closure = training.Objective(model, optimizer, x, y, cost, l2_in_loss=wd / 2)
     loss = optimizer.step(closure)
     for p, value in zip(model.parameters(), expected):
         torch.testing.assert_close(p.detach(), value)
-    torch.testing.assert_close(loss, loss_at_w)  # the train loss is the one at w
-    torch.testing.assert_close(closure.first_loss, loss_at_w)
+    penalty_at_w = wd / 2 * sum(wi.square().sum() for wi in w)
+    torch.testing.assert_close(loss, loss_at_w + penalty_at_w)  # the objective at w
+    torch.testing.assert_close(closure.first_loss, loss_at_w)  # the train loss: cross-entropy at w
     assert cost.grad_evals == 2 * 16  # two gradients of the batch a step

@@ -17,7 +17,7 @@ from lenet_bench.tuning import search
 PRESETS_FILE = "presets.yaml"  # the presets' own params file, beside params.yaml
 SECTIONS = ("data", "train", "optimizer", "optimizers", "scenarios", "tuning", "study")
 DATA_KEYS = ("sources", "validation_size")
-TRAIN_KEYS = ("epochs", "seed", "device", "threads", "target_accuracy")
+TRAIN_KEYS = ("epochs", "seed", "device", "threads", "checks_per_epoch", "target_accuracy")
 TUNING_KEYS = ("trials", "sampler", "validation_size", "rungs", "audit", "variance_seeds", "fixed")
 SAMPLERS = ("qmc",)   # Optuna's QMCSampler, a scrambled Sobol sequence: the same kind for every preset
 SAMPLER_KEYS = ("name", "seed")
@@ -29,7 +29,6 @@ BUDGET_KEYS = ("count", "scenario")
 ABLATION_KEYS = ("preset", "scenario", "seeds", "variants")
 LEADER_KEYS = ("count", "criterion", "scenarios", "confirm_seeds", "alpha", "tie_break")
 LABELS = ("family", "search")  # what a preset says about itself: changing it must not re-train
-EVALUATION_ONLY = ("target_accuracy",)  # train settings that only evaluation and the report read
 SCENARIO_KEYS = ("description", "weight_decay", "sparsity")
 SPARSITY_KEYS = ("density", "layers", "scope", "method")
 AVERAGING = {"ema": "decay", "swa": "start_epoch"}  # each kind of iterate averaging and its setting
@@ -310,6 +309,7 @@ def check(params: dict) -> None:
     _number("train.epochs", train["epochs"], low=1, integer=True)
     _number("train.seed", train["seed"], low=0, integer=True)
     _number("train.threads", train["threads"], low=0, integer=True)
+    _number("train.checks_per_epoch", train["checks_per_epoch"], low=1, integer=True)
     _number("train.target_accuracy", train["target_accuracy"], low=0, high=1, low_open=True)
     check_device(train["device"])
     _check_keys("optimizer", params["optimizer"], ("name",), required=("name",))
@@ -368,7 +368,7 @@ def run_config(params: dict, scenario: str) -> dict:
         "preset": {"schedule": {"name": "constant"}, **preset},
         "weight_decay": float((params["scenarios"][scenario] or {}).get("weight_decay", 0.0)),
         "validation_size": params["data"]["validation_size"],
-        **{key: value for key, value in params["train"].items() if key not in EVALUATION_ONLY},
+        **params["train"],  # the target too: the test set is checked within epochs until it is reached
     }
     if config["weight_decay"]:  # how the penalty is applied is part of what a run is; only L2 runs carry it
         config["l2_mode"] = l2_mode(preset["algorithm"], config["weight_decay"])

@@ -12,10 +12,12 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 class Algorithm:
     library: str                # where the implementation comes from, for reports
     settings: tuple[str, ...]   # the algorithm's own hyperparameters a preset may set
-    weight_decay: str           # "coupled": its weight_decay adds wd * w to the gradient (L2);
-                                # "decoupled": its weight_decay shrinks w apart from the gradient, another
-                                # objective, so the loop adds wd/2 * ||w||^2 to the loss instead (l2_mode);
-                                # "loss": it has none, so the loop adds the penalty to the loss
+    weight_decay: str           # what its own weight_decay does, as lenet_bench.core.decay measures it (a test
+                                # holds this label to the measurement): "coupled", the same steps as the L2
+                                # penalty wd/2 ||w||^2 in the loss; "uncoupled", other steps (decay on the
+                                # weights directly, after a preconditioner, inside a curvature model): another
+                                # algorithm, often another objective, so the loop adds the penalty to the loss
+                                # instead (l2_mode); "none": it has no weight_decay, so the penalty goes in the loss
     description: str            # what it does, in one sentence of the report
     create_graph: bool = False  # its closure must keep the backward graph (Hessian-vector products)
     named: bool = False         # its factory takes (name, parameter) pairs
@@ -30,7 +32,7 @@ ALGORITHMS: dict[str, Algorithm] = {
         "torch.optim.Adam", ("betas", "eps", "amsgrad"), "coupled",
         "Adam: steps scaled per coordinate by running averages of the gradient and of its square"),
     "adamw": Algorithm(
-        "torch.optim.AdamW", ("betas", "eps", "amsgrad"), "decoupled",
+        "torch.optim.AdamW", ("betas", "eps", "amsgrad"), "uncoupled",
         "AdamW: Adam with the weight decay applied to the weights directly (decoupled), not through the gradient"),
     "nadam": Algorithm(
         "torch.optim.NAdam", ("betas", "eps", "momentum_decay"), "coupled",
@@ -46,18 +48,18 @@ ALGORITHMS: dict[str, Algorithm] = {
         "torch.optim.Adagrad", ("lr_decay", "eps", "initial_accumulator_value"), "coupled",
         "Adagrad: steps scaled per coordinate by the root of the sum of all past squared gradients"),
     "lion": Algorithm(
-        "pytorch_optimizer.Lion", ("betas",), "decoupled",
+        "pytorch_optimizer.Lion", ("betas",), "uncoupled",
         "Lion: the sign of an interpolation of momentum and gradient, with decoupled weight decay"),
     "muon": Algorithm(
-        "torch.optim.Muon + torch.optim.AdamW", ("momentum", "betas"), "decoupled",
+        "torch.optim.Muon + torch.optim.AdamW", ("momentum", "betas"), "uncoupled",
         "Muon on the 2-D weights of fc1 and fc2 (momentum, orthogonalised by Newton-Schulz iterations) and "
         "AdamW on every other parameter", named=True),
     "schedule_free_adamw": Algorithm(
-        "schedulefree.AdamWScheduleFree", ("betas", "eps", "warmup_steps"), "decoupled",
+        "schedulefree.AdamWScheduleFree", ("betas", "eps", "warmup_steps"), "uncoupled",
         "schedule-free AdamW: no decaying schedule; the gradient is taken at an interpolation of the iterate "
         "and its running average, and the average is evaluated"),
     "sam": Algorithm(
-        "pytorch_optimizer.SAM over torch.optim.SGD", ("rho", "adaptive", "momentum", "nesterov"), "coupled",
+        "pytorch_optimizer.SAM over torch.optim.SGD", ("rho", "adaptive", "momentum", "nesterov"), "uncoupled",
         "sharpness-aware minimisation (SAM) over SGD with momentum: each step takes the mini-batch gradient g at "
         "w, then the gradient at w + rho g/|g| (the worst nearby point, to first order), and steps from w along "
         "the latter: two gradients a step, for flatter minima"),
@@ -71,7 +73,7 @@ ALGORITHMS: dict[str, Algorithm] = {
         "g_i(w) - table_i + mean(table) and then stores g_i(w) in the table", fixed_batches=True),
     "newton_cg": Algorithm(
         "lenet_bench.core.optim.newton_cg.NewtonCG (own)",
-        ("damping", "cg_iterations", "cg_tolerance", "curvature_batch"), "coupled",
+        ("damping", "cg_iterations", "cg_tolerance", "curvature_batch"), "uncoupled",
         "Hessian-free Newton: truncated conjugate gradient on damped Gauss-Newton-vector products of a sub-batch"),
     "kfac": Algorithm(
         "lenet_bench.core.optim.kfac.KFAC (own)",
@@ -81,24 +83,24 @@ ALGORITHMS: dict[str, Algorithm] = {
         "every few steps on a sub-batch, inverted with damping through eigendecompositions; KL-clipped, with "
         "heavy-ball momentum"),
     "adahessian": Algorithm(
-        "pytorch_optimizer.AdaHessian", ("betas", "eps", "update_period", "hessian_power"), "decoupled",
+        "pytorch_optimizer.AdaHessian", ("betas", "eps", "update_period", "hessian_power"), "uncoupled",
         "AdaHessian: Adam's update on a Hutchinson estimate of the Hessian diagonal (one Hessian-vector product "
         "a step)", create_graph=True),
     "sophia": Algorithm(
-        "pytorch_optimizer.SophiaH", ("betas", "eps", "p", "update_period"), "decoupled",
+        "pytorch_optimizer.SophiaH", ("betas", "eps", "p", "update_period"), "uncoupled",
         "SophiaH: momentum preconditioned by a Hutchinson estimate of the Hessian diagonal refreshed every few "
         "steps, with the step clipped per coordinate", create_graph=True),
     "shampoo": Algorithm(
         "pytorch_optimizer.ScalableShampoo",
         ("betas", "start_preconditioning_step", "preconditioning_compute_steps", "block_size", "nesterov"),
-        "coupled",
+        "uncoupled",
         "Shampoo (the scalable variant): for each weight tensor, its small dimensions merged into a matrix G, left "
         "and right preconditioners L and R from moving averages of G Gᵀ and Gᵀ G (Kronecker factors of a "
         "full-matrix AdaGrad); the step direction is L^(-1/4) G R^(-1/4), given the per-layer size of an SGD step "
         "(grafting), with the inverse roots recomputed every preconditioning_compute_steps steps"),
     "lbfgs": Algorithm(
         "torch.optim.LBFGS", ("max_iter", "history_size", "line_search_fn", "tolerance_grad", "tolerance_change"),
-        "loss",
+        "none",
         "L-BFGS: a quasi-Newton direction from the last few gradient differences, with a strong-Wolfe line search"),
 }
 # family: a label for reports; batch_growth, max_batch_size: a batch that grows each epoch;
@@ -130,8 +132,8 @@ SPARSITY_SCOPES = ("global", "per_layer")  # the bound on fc1 and fc2 together (
 def l2_mode(algorithm: str, weight_decay: float) -> str:
     """How the L2 penalty wd/2 ||w||^2 reaches the weights: 'none', 'coupled' (the optimizer's weight_decay
     adds wd * w to the gradient) or 'loss' (the loop adds the penalty to the loss). An optimizer whose own
-    weight_decay is decoupled gets the penalty through the loss, so that every optimizer of a scenario
-    minimises the same function of the weights."""
+    weight_decay is not coupled gets the penalty through the loss, so that every optimizer of a scenario
+    minimises the same function of the weights with the same algorithm it runs without L2."""
     if weight_decay == 0:
         return "none"
     return "coupled" if ALGORITHMS[algorithm].weight_decay == "coupled" else "loss"

@@ -97,15 +97,26 @@ FACTORIES: dict[str, Callable[..., torch.optim.Optimizer]] = {
 }
 
 
-def build_optimizer(model: torch.nn.Module, preset: dict, weight_decay: float) -> torch.optim.Optimizer:
+def build_with_decay(model: torch.nn.Module, preset: dict, own_weight_decay: float | None) -> torch.optim.Optimizer:
+    """The preset's optimizer with its own weight_decay set to `own_weight_decay` (None: not given at all)."""
     algorithm, factory = ALGORITHMS[preset["algorithm"]], FACTORIES[preset["algorithm"]]
     parameters = model.named_parameters() if algorithm.named else model.parameters()
     settings = {key: preset[key] for key in algorithm.settings if key in preset}
     if "betas" in settings:
         settings["betas"] = tuple(settings["betas"])  # YAML gives a list
-    if algorithm.weight_decay != "loss":  # always given: torch's AdamW and Muon decay by default
-        settings["weight_decay"] = weight_decay if l2_mode(preset["algorithm"], weight_decay) == "coupled" else 0.0
+    if own_weight_decay is not None:
+        settings["weight_decay"] = own_weight_decay
     return factory(parameters, lr=preset["lr"], **settings)
+
+
+def build_optimizer(model: torch.nn.Module, preset: dict, weight_decay: float) -> torch.optim.Optimizer:
+    """The preset's optimizer, its own weight_decay given the L2 coefficient where that is coupled (the same
+    objective, lenet_bench.core.decay measures which are) and 0 otherwise: torch's AdamW and Muon decay by
+    default."""
+    if ALGORITHMS[preset["algorithm"]].weight_decay == "none":
+        return build_with_decay(model, preset, None)
+    coupled = l2_mode(preset["algorithm"], weight_decay) == "coupled"
+    return build_with_decay(model, preset, weight_decay if coupled else 0.0)
 
 
 def set_mode(optimizer: torch.optim.Optimizer, mode: str) -> None:

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch.optim import swa_utils
 from tqdm import tqdm
 
-from lenet_bench.core.evaluation import evaluate
+from lenet_bench.core.evaluation import evaluate, within_bound
 from lenet_bench.core.model import LeNet5
 from lenet_bench.core.optimizers import build_optimizer, set_mode
 from lenet_bench.core.schedules import batch_sizes, build_scheduler, epoch_steps, step_clock
@@ -114,11 +114,26 @@ def build_averaging(model, settings: dict | None, steps_at):
     return swa_utils.AveragedModel(model), max(1, steps_at(settings["start_epoch"]))  # swa: an equal average
 
 
+def reached(checks: list[dict], target: float) -> bool:
+    """Whether a check has reached `target` with the weights under the scenario's bound: the time to it is known."""
+    return any(c["test_accuracy"] >= target and c.get("within_bound", True) for c in checks)
+
+
+def check_positions(steps: int, checks_per_epoch: int) -> list[int]:
+    """After which steps of an epoch of `steps` steps the test set is checked within the epoch: at each
+    1/checks_per_epoch of it, the epoch's end left to the epoch's own evaluation (an epoch of one step,
+    full-batch GD's, has no point within it)."""
+    return sorted({round(k * steps / checks_per_epoch) for k in range(1, checks_per_epoch)} - {0, steps})
+
+
 def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log=print, after_epoch=None):
     """Train LeNet-5 as `config` says; return the model (the averaged one, if the preset averages)
-    and the run's record (history and cost). Each epoch is judged on the test set and on the
-    validation set, where `data` has them; `after_epoch(row)` sees each epoch's history row (a tuning's
-    pruner stops a trial from there by raising)."""
+    and the run's record (history, target checks and cost). Each epoch is judged on the test set and on
+    the validation set, where `data` has them; `after_epoch(row)` sees each epoch's history row (a tuning's
+    pruner stops a trial from there by raising). Where `data` has a test set, it is also checked
+    `checks_per_epoch` times an epoch until `target_accuracy` is reached (its time not charged to the run,
+    as in AlgoPerf), so that the time to the target is found at that finer grain; in a sparse scenario
+    each check records whether the judged weights already meet the bound."""
     if config["threads"]:
         torch.set_num_threads(config["threads"])
     torch.manual_seed(config["seed"])
@@ -137,7 +152,27 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
     # Optimizers with state per mini-batch (SAGA) need the same partition every epoch.
     partition = (torch.randperm(len(y), generator=shuffle, device=device).split(sizes[0])
                  if algorithm.fixed_batches else None)
-    cost, history, diverged_at, loads = Cost(), [], None, []
+    cost, history, checks, diverged_at, loads = Cost(), [], [], None, []
+    checks_per_epoch = config.get("checks_per_epoch", 1) if "test_x" in data else 1
+    target = config.get("target_accuracy", 0.0)  # checks within epochs stop once it is reached under the bound
+
+    def judged_model():
+        """The weights the optimizer vouches for (set_mode 'eval' first): the average, where there is one."""
+        if averaged is None or cost.steps < average_from:
+            return model
+        if sparsifier is not None:
+            sparsifier.mask(averaged.module)
+        return averaged.module
+
+    def check(epoch: float, seconds: float, judged, measured: tuple[float, float] | None = None) -> None:
+        """Record a target check: the judged model's test loss and accuracy (`measured`, where known)."""
+        loss, accuracy = measured or evaluate(judged, data["test_x"], data["test_y"])
+        row = {"epoch": round(epoch, 4), "grad_evals": cost.grad_evals, "seconds": seconds,
+               "test_loss": loss, "test_accuracy": accuracy}
+        if config.get("sparsity"):
+            row["within_bound"] = within_bound(judged.state_dict(), config["sparsity"])
+        checks.append(row)
+
     l2_in_loss = weight_decay / 2 if mode == "loss" else 0.0
     if hasattr(optimizer, "use_full_gradient"):
         # SVRG corrects its steps with the gradient of the whole training objective, each sample counted.
@@ -153,8 +188,9 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
             order = range(len(batches))
         else:
             batches, order = partition, torch.randperm(len(partition), generator=shuffle, device=device).tolist()
-        for index in tqdm(order, desc=f"epoch {epoch}/{epochs}", unit="step", leave=False,
-                          disable=None, mininterval=0.5):
+        positions, paused = set(check_positions(len(order), checks_per_epoch)), 0.0
+        for position, index in enumerate(tqdm(order, desc=f"epoch {epoch}/{epochs}", unit="step", leave=False,
+                          disable=None, mininterval=0.5), start=1):
             batch = batches[index]
             closure = Objective(model, optimizer, x[batch], y[batch], cost, l2_in_loss, algorithm.create_graph,
                                 index, len(batches), masks=sparsifier.masks if sparsifier else None)
@@ -169,25 +205,30 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
             if cost.steps % DIVERGENCE_CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
                 diverged_at = cost.steps
                 break
+            if position in positions and not reached(checks, target):
+                paused_at = time.perf_counter()
+                set_mode(optimizer, "eval")
+                check(epoch - 1 + position / len(order), cost.seconds + paused_at - started - paused, judged_model())
+                set_mode(optimizer, "train")
+                model.train()
+                paused += time.perf_counter() - paused_at
         train_loss = loss_sum.item() / len(y)  # the epoch's one host sync (also waits for the GPU)
         if diverged_at is None and not math.isfinite(train_loss):
             diverged_at = cost.steps
         if sparsifier is not None and (epoch == epochs or diverged_at is not None):
             sparsifier.finish()  # the bound holds exactly on the model that is evaluated and saved
-        cost.seconds += time.perf_counter() - started
+        cost.seconds += time.perf_counter() - started - paused
         loads.append(os.getloadavg()[0])  # what shared the machine: seconds compare only at a known load
         set_mode(optimizer, "eval")  # evaluate, and finally save, the weights the optimizer vouches for
-        judged = model
-        if averaged is not None and cost.steps >= average_from:
-            judged = averaged.module
-            if sparsifier is not None:
-                sparsifier.mask(judged)
+        judged = judged_model()
         row = {"epoch": epoch, "train_loss": train_loss}
         for split in ("test", "validation"):
             if f"{split}_x" in data:
                 loss, accuracy = evaluate(judged, data[f"{split}_x"], data[f"{split}_y"])
                 row[f"{split}_loss"], row[f"{split}_accuracy"] = loss, accuracy
         history.append({**row, **asdict(cost), "lr": optimizer.param_groups[0]["lr"]})
+        if "test_x" in data:
+            check(epoch, cost.seconds, judged, (row["test_loss"], row["test_accuracy"]))
         judged_on = "test" if "test_x" in data else "validation"
         log(f"epoch {epoch:>3}/{epochs}  train loss {train_loss:.4f}  {judged_on} loss {row[f'{judged_on}_loss']:.4f}  "
             f"{judged_on} acc {100 * row[f'{judged_on}_accuracy']:.2f}%  {history[-1]['seconds']:.1f} s")
@@ -204,6 +245,6 @@ def train(config: dict, data: dict[str, torch.Tensor], device: torch.device, log
         "device": str(device), "threads": torch.get_num_threads(), "versions": library_versions(),
         "cpus": os.cpu_count(), "load_average": round(sum(loads) / len(loads), 2),
         "diverged": diverged_at is not None, "diverged_at_step": diverged_at,
-        "cost": {"epochs": len(history), **asdict(cost)}, "history": history,
+        "cost": {"epochs": len(history), **asdict(cost)}, "history": history, "checks": checks,
     }
     return judged, record
