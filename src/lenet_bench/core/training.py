@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch.optim import swa_utils
 from tqdm import tqdm
 
-from lenet_bench.core.evaluation import evaluate, within_bound
+from lenet_bench.core.evaluation import evaluate, gradient_chunk, within_bound
 from lenet_bench.core.model import LeNet5
 from lenet_bench.core.optimizers import build_optimizer, set_mode
 from lenet_bench.core.schedules import batch_sizes, build_scheduler, epoch_steps, step_clock
@@ -28,12 +28,6 @@ class Cost:
     grad_evals: int = 0  # one per sample per backward pass; a Hessian- or Gauss-Newton-vector product counts two
     steps: int = 0       # optimizer steps
     seconds: float = 0.0  # wall time spent training, per-epoch test evaluation excluded
-
-
-def gradient_chunk(device: torch.device) -> int:
-    """Samples per forward/backward when a batch is evaluated in parts: on the CPU, chunks of
-    1024 take half the time of one 60,000-sample pass (benchmarks/full_gradient.py)."""
-    return 1024 if device.type == "cpu" else 16384
 
 
 def l2_penalty(model, coefficient: float) -> torch.Tensor:
