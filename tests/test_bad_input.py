@@ -66,11 +66,12 @@ def refused(root: Path, *args: str, env: dict | None = None) -> str:
     (["report", "--out", "/proc/nope"], "error: --out /proc/nope: cannot write the report there"),
     (["study", "--seeds", "3-1"], "error: --seeds: '3-1' ends below its start; write it 1-3"),
     (["study", "--epochs", "0"], "error: --epochs must be at least 1, got 0"),
-    (["study", "--top", "-2"], "error: --top must be at least 1, got -2"),
-    (["study", "--top", "0"], "error: --top must be at least 1, got 0"),
-    (["study", "--confirm", "--scenarios", "nope"], "error: --confirm --scenarios: no confirming seeds in nope; "
-     "params.yaml's study.leaders and study.budget confirm standard, l2, sparse"),
-    (["study", "--confirm", "--seeds", "3"], "error: --confirm takes its presets and seeds from params.yaml's"),
+    (["study", "--ablation", "--seeds", "3"], "error: --ablation takes its presets, scenario and seeds from "
+     "params.yaml's study.ablation"),
+    (["study", "--ablation"], "error: study.ablation: variant kfac-curvature_every_step has 0 of its 8 lr trials "
+     "finished (tuning/ablation/kfac-curvature_every_step.csv); tune the variants first: lenet-bench tune --ablation"),
+    (["tune", "--ablation", "--presets", "adam"], "error: --ablation tunes the variants of study.ablation in "
+     "tuning/ablation/; drop --presets"),
     (["tune", "--presets", "adam", "--trials", "2"], "error: --trials makes a tuning on other terms than params.yaml's"),
 ])
 def test_a_bad_command_line_gets_one_line_and_changes_nothing(project, args, message):

@@ -28,7 +28,7 @@ def test_a_commands_help_carries_its_examples(capsys):
         cli.main(["study", "--help"])
     out = capsys.readouterr().out
     assert done.value.code == 0 and out.startswith("usage: lenet-bench study")
-    assert "\nexamples:\n" in out and "\n  lenet-bench study --confirm " in out
+    assert "\nexamples:\n" in out and "\n  lenet-bench study --ablation " in out
 
 
 def test_every_command_takes_presets_the_same_way():

@@ -42,6 +42,7 @@ def fake_export(root, project_params, seeds=(0, 1), params=None, methods=None):
                 acc = accuracy + 0.001 * seed - (0.002 if scenario == "sparse" else 0)
                 reached = acc > params["train"]["target_accuracy"]
                 rows.append({"preset": method, "family": family, "algorithm": "sgd", "scenario": scenario,
+                             "lr": params["optimizers"].get(method, {}).get("lr"),
                              "seed": seed, "epochs_budget": 10, "test_accuracy": acc, "test_loss": 1 - acc,
                              "train_loss": 0.95 - acc,
                              "epochs": 10, "grad_evals": 600_000 if method != "bad" else 1_800_000,
@@ -62,6 +63,16 @@ def fake_export(root, project_params, seeds=(0, 1), params=None, methods=None):
     pd.DataFrame(curves).to_csv(root / "results" / "study_curves.csv", index=False)
 
 
+def fake_speed(root, methods=METHODS):
+    """results/speed.csv timing every fake method at 1e-4 s a gradient evaluation: calibrated seconds."""
+    names = sorted(methods)
+    pd.DataFrame({"preset": names * 3, "round": [r for r in (1, 2, 3) for _ in names],
+                  "seconds": 6.0, "grad_evals": 60_000, "load_before": 0.1, "cpus": 2, "threads": 1,
+                  "machine": "test cpu x 2", "torch": "2",
+                  "preset_settings": json.dumps({"algorithm": "sgd", "lr": 0.05}, sort_keys=True)}).to_csv(
+        root / "results" / "speed.csv", index=False)
+
+
 def test_report_has_every_section_and_picks_the_best_method_that_beats_the_target(tmp_path, project_params):
     fake_export(tmp_path, project_params)
     text = report.build(tmp_path, tmp_path / "report")
@@ -72,11 +83,10 @@ def test_report_has_every_section_and_picks_the_best_method_that_beats_the_targe
         assert heading in text
     assert "| good | momentum | lr=0.0355, momentum=0.922 | 90.55±0.07 (2/2) |" in text
     assert "bad stayed below 89.38% on average in `standard`" in text
-    # Seeds 0 and 1 choose the leaders; none has the confirming seeds yet.
-    assert "the leaders by mean test accuracy on seeds 0, 1, 2 (the rule of `study.leaders`" in text
-    assert "are good, fast, bad. Provisional: 3 choosing runs of `standard` are not in yet (good seed 2, " in text
-    assert "Not confirmed yet: good, fast, bad lack some of the confirming seeds" in text
-    assert "## 6. The chosen method: good (provisional: its leaders are not confirmed yet)" in text
+    # Seeds 0 and 1 only: the futility stop waits for seed 2, so nothing is ranked or chosen yet.
+    assert "| standard | – | not chosen yet | – | – | – | 3 runs not in yet | – |" in text
+    assert "**`standard`**: not ranked yet; 3 runs not in (good seed 2, fast seed 2, bad seed 2)." in text
+    assert "## 6. The chosen method: good (provisional: the best so far; the study's runs are not all in)" in text
     assert "bad stayed below 89.38%" in text and "**Working, but dear**" not in text  # bad does not work at all
     for figure in ("curves.png", "profile.png"):
         assert (tmp_path / "report" / "figures" / figure).stat().st_size > 0
@@ -147,35 +157,47 @@ def test_runs_on_other_hardware_are_left_out_and_missing_presets_are_named(tmp_p
     assert "| untried | momentum | lr=0.0355, momentum=0.922 | – | – | – | not run yet |" in text
 
 
-def test_a_leader_ahead_on_every_confirming_seed_is_chosen_and_a_tie_is_called_a_tie(tmp_path, project_params):
+def test_the_accuracy_group_and_the_chosen_method_by_cost_and_a_tie_called_a_tie(tmp_path, project_params):
     fake_export(tmp_path, project_params, seeds=range(10))
+    fake_speed(tmp_path)
     text = report.build(tmp_path, tmp_path / "report")
-    assert "Ranked on the 7 confirming seeds alone (3, 4, 5, 6, 7, 8, 9)" in text
-    # 7 of 7 seeds ahead: p = 2/128, twice that after Holm's correction for two tests.
-    assert "| fast | 90.60 ± 0.22 | 7/7 | 0.48 | +0.50 ± 0.00 | 7 of 7 | 0.016 | 0.031 |" in text
-    assert "good is ahead of every other leader after the correction: **good**." in text
-    # Now fast is as accurate, seed for seed, but reaches the target sooner: a tie, settled by the cost.
+    # bad is 5.5 points behind after seeds 0-2: out. fast is 0.5 behind good on every seed: outside the group.
+    assert "Out after seeds 0, 1, 2 (more than 1 point below the best there, the declared futility stop; points " \
+           "behind): bad (5.50)." in text
+    assert "| standard | good | **good** | 90.95 ± 0.30 | 48.0 s | 0.48 | the accuracy group's only member " \
+           "| 120 of 120 (100%) |" in text
+    assert "| bad | out (5.50 behind on 10 seeds) |" in text
+    assert "| fast | 90.45±0.30, 0.50, 0.002 |" in text  # behind on every seed alike: the sign-flip p, 2/2^10
+    # Now fast is as accurate, seed for seed, and cheaper on every seed: the group's cheapest is chosen.
     study = pd.read_csv(tmp_path / "results" / "study.csv")
-    fast = study["preset"] == "fast"
-    study.loc[fast, "test_accuracy"] = study.loc[study["preset"] == "good", "test_accuracy"].to_numpy() \
+    fast, good = study["preset"] == "fast", study["preset"] == "good"
+    study.loc[fast, "test_accuracy"] = study.loc[good, "test_accuracy"].to_numpy() \
         + [0.001 * (-1) ** seed for seed in study.loc[fast, "seed"]]
     study.loc[fast, "target_grad_evals"] = 300_000
     study.to_csv(tmp_path / "results" / "study.csv", index=False)
     text = report.build(tmp_path, tmp_path / "report")
-    assert "**good and fast tie**: no corrected test separates the first from them" not in text
-    assert "**good and fast tie**: no corrected test separates them" in text
-    assert "fewest gradient evaluations to 89.38% (mean over the confirming seeds), chooses **fast**." in text
+    assert "| standard | fast, good | **fast** | 90.95 ± 0.30 | 30.0 s | 0.30 | cheaper than each other member " \
+           "(Holm p ≤ 0.002) | 120 of 120 (100%) |" in text
     assert "## 6. The chosen method: fast\n" in text
-    assert "| tie with good; the fewest gradient evaluations |" in text  # the answer on page 1
+    # And as cheap, give or take a second, and a little less accurate: a tie in cost, settled by the declared
+    # tie-break (the higher mean test accuracy), not by the cheaper mean.
+    study.loc[fast, "target_grad_evals"] = [479_000 + 10_000 * (-1) ** seed for seed in study.loc[fast, "seed"]]
+    study.loc[fast, "test_accuracy"] -= 0.0005
+    study.to_csv(tmp_path / "results" / "study.csv", index=False)
+    text = report.build(tmp_path, tmp_path / "report")
+    assert "**fast and good tie** in calibrated seconds (no corrected paired t-test separates them); the higher " \
+           "mean test accuracy chooses **good**." in text
+    assert "| ties in calibrated seconds with fast; the higher mean test accuracy |" in text
 
 
-def test_page_one_names_every_scenario_of_the_rule_even_one_with_no_runs_yet(tmp_path, project_params):
-    fake_export(tmp_path, project_params, seeds=project_params["study"]["seeds"])
+def test_page_one_names_every_scenario_even_one_with_no_runs_yet(tmp_path, project_params):
+    fake_export(tmp_path, project_params, seeds=range(10))
     study = pd.read_csv(tmp_path / "results" / "study.csv")
     study[study["scenario"] != "l2"].to_csv(tmp_path / "results" / "study.csv", index=False)
     text = report.build(tmp_path, tmp_path / "report")
     answer = text.split("## The answer")[1].split("**By budget**")[0]
-    assert f"| l2 | not chosen yet | – | – | – | none of its {3 * len(METHODS)} choosing runs in yet |" in answer
+    assert "| l2 | – | not chosen yet | – | – | – | all runs not in yet | – |" in answer
+    assert "| standard | good | not chosen yet | – | – | – | no calibrated seconds yet (`lenet-bench speed`) |" in answer
     assert answer.index("| standard |") < answer.index("| l2 |") < answer.index("| sparse |")
 
 
@@ -194,17 +216,66 @@ def test_the_cheapest_method_is_tested_against_the_others_and_a_tie_is_called_a_
     seeds = range(10)
     runs = pd.DataFrame([(preset, seed, cost, 500.0) for seed in seeds for preset, cost in
                          (("lean", 100.0 + seed), ("level", 100.0 + seed + (1 if seed % 2 else -1)),
-                          ("dear", 200.0 + seed))], columns=["preset", "seed", "target_cost", "spent"])
-    c = cheapest(runs, "target_cost", "spent", alpha=0.05)
+                          ("dear", 200.0 + seed))], columns=["preset", "seed", "target_cost", "cost"])
+    c = cheapest(runs, "target_cost", alpha=0.05)
     assert list(c.means.index) == ["lean", "level", "dear"] and c.tied == ["lean", "level"] and not c.missed
-    assert c.adjusted == pytest.approx([1.0, 2 * 2 / 1024])  # level: +1 and -1 in turn; dear: 100 more on every seed
+    # level: +1 and -1 in turn; dear: 100 more on each seed, no spread: the exact sign-flip p, 2/2^10, twice
+    assert [p for _, p in c.tests] == pytest.approx([1.0, 2 * 2 / 1024])
     runs.loc[(runs["preset"] == "level") & (runs["seed"] == 0), "target_cost"] = None  # missed: its whole run, 500
-    c = cheapest(runs, "target_cost", "spent", alpha=0.05)
+    c = cheapest(runs, "target_cost", alpha=0.05)
     assert c.missed and c.means["level"] == pytest.approx(runs.loc[runs["preset"] == "level", "target_cost"].mean() * 0.9
                                                           + 500 / 10)
-    text = report.cheapest_text(c, "gradient evaluations", 1, 1, "M", 0.05)
+    text = report.cheapest_text(c, "gradient evaluations", 1, 1, "M", 0.05, "paired_t")
     assert text.startswith("In gradient evaluations, **lean and level tie** (")
-    assert text.endswith("separates lean from level; next dear, 204.5 M).")
+    assert text.endswith("no paired t-test, Holm-corrected at 0.05, separates lean from level; next dear, 204.5 M).")
+
+
+def test_the_accuracy_group_is_the_best_and_all_that_holm_corrected_paired_tests_leave_beside_it(project_params):
+    from lenet_bench.report.choice import rank
+
+    params = copy.deepcopy(project_params)
+    params["optimizers"] = {m: params["optimizers"]["momentum"] for m in ("best", "near", "behind", "far")}
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.001, size=10)
+    gaps = {"best": 0.0, "near": 0.0005, "behind": 0.003, "far": 0.0035}
+    rows = [{"preset": m, "scenario": "standard", "seed": seed, "test_accuracy": 0.905 - gap + noise[seed]
+             + (0.001 * (-1) ** seed if m == "near" else 0), "target_grad_evals": 1.0, "grad_evals": 2.0,
+             "target_seconds": 1.0, "seconds": 2.0} for m, gap in gaps.items() for seed in range(10)]
+    ranking = rank(pd.DataFrame(rows), params, "standard")
+    assert ranking.ranked == ["best", "near", "behind", "far"] and ranking.out == {}
+    raw = {t.second: t.p for t, _ in ranking.tests}
+    assert [p for _, p in ranking.tests] == pytest.approx(holm([raw["near"], raw["behind"], raw["far"]]))
+    assert raw["behind"] < 0.05 and raw["far"] < 0.05 and raw["near"] > 0.05
+    assert ranking.group == ["best", "near"]  # near is within the seeds' noise of best; the others are not
+    # Holm over every comparison: a p that passes alone can fail once three are made.
+    assert holm([0.02, 0.03, 0.04]) == pytest.approx([0.06, 0.06, 0.06])
+
+
+def test_the_stability_share_counts_the_ways_of_leaving_three_seeds_out_that_keep_the_choice(project_params):
+    from lenet_bench.report.choice import rank, stability
+
+    params = copy.deepcopy(project_params)
+    params["optimizers"] = {m: params["optimizers"]["momentum"] for m in ("a", "b")}
+    # a and b as accurate (a group of two); a is cheaper on seeds 0-6, b on 7-9, by far more: the means
+    # decide by the seeds kept. b is chosen by mean cost on all ten (b's 3 big wins outweigh a's 7 small ones).
+    rows = []
+    for seed in range(10):
+        cost_a, cost_b = (100.0, 110.0) if seed < 7 else (200.0, 100.0)
+        rows += [{"preset": "a", "scenario": "s", "seed": seed, "test_accuracy": 0.9 + 0.001 * (-1) ** seed,
+                  "target_seconds": cost_a, "seconds": 300.0, "target_grad_evals": 1.0, "grad_evals": 1.0},
+                 {"preset": "b", "scenario": "s", "seed": seed, "test_accuracy": 0.9 - 0.001 * (-1) ** seed,
+                  "target_seconds": cost_b, "seconds": 300.0, "target_grad_evals": 1.0, "grad_evals": 1.0}]
+    params["scenarios"] = {"s": {}}
+    params["study"]["ranking"]["tie_break"] = "mean_cost"
+    study = pd.DataFrame(rows)
+    ranking = rank(study, params, "s")
+    assert ranking.group == ["a", "b"] or ranking.group == ["b", "a"]
+    assert ranking.chosen == "b"  # mean cost: a 130, b 103
+    # Leaving 3 of 10 seeds out: b stays the cheaper by mean unless at least 2 of its 3 big wins (7, 8, 9) go:
+    # with k of them left out, a's mean is (100 (7 - 3 + k) + 200 (3 - k)) / 7 and b's (110 (7 - 3 + k) + 100 (3 - k)) / 7.
+    # k = 0: a 142.9, b 105.7; k = 1: 128.6, 107.1; k = 2: 114.3, 108.6; k = 3: 100, 110 -> a. Only k = 3 flips it.
+    same, ways = stability(study, params, ranking)
+    assert ways == 120 and same == 120 - 1
 
 
 def test_lists_in_prose_join_their_last_item_with_a_conjunction():
@@ -288,7 +359,6 @@ def test_the_report_takes_its_target_and_scenarios_from_params_yaml(tmp_path, pr
     params["train"]["target_accuracy"] = 0.902
     params["scenarios"] = {"l2": {**params["scenarios"]["l2"], "description": "a gentle penalty"},
                            "standard": params["scenarios"]["standard"]}
-    params["study"]["leaders"]["scenarios"] = ["l2", "standard"]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     fake_export(tmp_path, project_params, params=params)  # its sparse runs are of a scenario params.yaml no longer has
     text = report.build(tmp_path, tmp_path / "report")
@@ -299,8 +369,8 @@ def test_the_report_takes_its_target_and_scenarios_from_params_yaml(tmp_path, pr
     header = next(line for line in text.splitlines() if line.startswith("| preset | family | tuned settings |"))
     assert "| l2 |" in header and "sparse" not in header
     assert header.index("| l2 |") < header.index("| standard |")  # params.yaml's order
-    assert text.index("In `l2`, the leaders by") < text.index("In `standard`, the leaders by")
-    assert "Chosen in `l2` by the rule" in text  # the rule's first scenario leads the choice
+    assert text.index("**`l2`**: not ranked yet") < text.index("**`standard`**: not ranked yet")
+    assert "Chosen in `l2` by the rule" in text  # the first scenario leads the choice
 
 
 def test_a_report_needs_the_params_it_was_made_for(tmp_path, project_params):
@@ -367,8 +437,6 @@ def test_tuning_variance_shows_each_leaders_tunings_and_says_whether_the_lead_de
     assert "Still to run" not in text
     assert "**its lead depends on the tuning draw**" in text
     assert "Between their 3 tunings, the leaders' means span good 90.00 to " in text and "; fast 90.10 to " in text
-    answer = next(line for line in text.splitlines() if line.startswith("| standard | **good**"))
-    assert answer.endswith("; the ranking depends on the tuning draw (§2) |")  # said on page 1 too
     # One run of a tuning missing: its row shows what is in, and no verdict rests on it.
     partial = pd.read_csv(tmp_path / "results" / "tuning_seed2.csv")
     partial[~((partial["preset"] == "good") & (partial["seed"] == 2))].to_csv(
@@ -395,19 +463,27 @@ def test_every_figure_of_the_committed_report_is_cited_in_it(root):
 
 
 def test_page_one_names_the_chosen_method_of_each_scenario_and_the_budget_pick(tmp_path, project_params):
-    fake_export(tmp_path, project_params, seeds=range(10))
+    methods = {**METHODS, "mid": ("adaptive", 0.903)}
+    params = fake_params(tmp_path, project_params, extra=["mid"])
+    fake_export(tmp_path, project_params, seeds=range(10), params=params, methods=methods)
+    fake_speed(tmp_path, methods)
     study = pd.read_csv(tmp_path / "results" / "study.csv")
     study.loc[study["preset"] == "fast", "target_grad_evals"] = 300_000  # less accurate, but cheaper
     study.to_csv(tmp_path / "results" / "study.csv", index=False)
     text = report.build(tmp_path, tmp_path / "report")
     answer = text[text.index("## The answer"):text.index("## 1. Setup")]
-    assert "| standard | **good** | 91.10 ± 0.22 | confirming 3, 4, 5, 6, 7, 8, 9 | 0.48 | ahead of fast on 7/7 seeds, " \
-           "Holm p = 0.031 |" in answer
-    # fast is cheaper on each of the 10 seeds: p = 2/2^10 (one test, nothing to correct)
-    assert ("In gradient evaluations, **fast** is the cheapest: 0.30 M on average, fewer than each of the others on "
-            "the same seeds (paired sign-flip tests, Holm p ≤ 0.002; next good, 0.48 M).") in answer
-    assert "the methods no other beats on both counts (fast, good)" in answer
-    assert "(figures/pareto.png)" in answer and (tmp_path / "report" / "figures" / "pareto.png").exists()
+    for scenario in ("standard", "l2", "sparse"):
+        assert f"| {scenario} | good | **good** |" in answer
+    # fast is cheaper on each of the 10 seeds by the same amount: no spread, so the exact sign-flip p, 2/2^10, for
+    # each of its two tests, doubled by Holm
+    assert ("In gradient evaluations, **fast** is the cheapest: 0.30 M on average, less than each of the others on "
+            "the same seeds (paired t-tests, Holm p ≤ 0.004; next good, 0.48 M).") in answer
+    assert "all 3 presets ranked in every scenario ran" in answer and "left out, as out in some scenario: bad" in answer
+    assert "![Figure 1: critical-difference diagram" in answer
+    assert (tmp_path / "report" / "figures" / "critical_difference.png").exists()
+    profile = text[text.index("## 4. Performance profile"):text.index("## 5.")]
+    assert "the methods no other beats on both counts (fast, good)" in profile and "bad" not in profile
+    assert "(figures/pareto.png)" in profile and (tmp_path / "report" / "figures" / "pareto.png").exists()
 
 
 def test_every_figure_prints_its_text_at_7_points_or_more(tmp_path, project_params, monkeypatch):
@@ -480,32 +556,42 @@ def test_the_chosen_method_shows_training_beside_test_loss(tmp_path, project_par
     assert "good ends at a training loss of" in chosen
 
 
-def test_the_ablation_sets_each_variant_against_the_tuned_preset_on_the_same_seeds(tmp_path, project_params):
+def test_the_ablation_sets_each_variant_at_its_own_tuned_lr_against_the_tuned_preset(tmp_path, project_params):
     from lenet_bench.study import ablation
 
     params = fake_params(tmp_path, project_params)
-    params["study"]["ablation"] = {"preset": "good", "scenario": "standard", "seeds": [0, 1],
+    params["study"]["ablation"] = {"preset": "good", "scenario": "standard", "seeds": [0, 1], "lr_trials": 2,
                                    "variants": {"no_momentum": {"momentum": 0.0},
                                                 "constant_lr": {"schedule": {"name": "constant"}}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     fake_export(tmp_path, project_params, params=params)
-    variants, _ = ablation.with_variants(params)
+    last = params["train"]["epochs"]
+    (tmp_path / ablation.TUNINGS).mkdir(parents=True)
+    pd.DataFrame({"number": [0, 1], "lr": [0.3, 0.1], "state": ["COMPLETE"] * 2, "epochs": [last] * 2,
+                  f"val_accuracy@{last}": [0.88, 0.89], f"val_loss@{last}": [0.3, 0.3]}).to_csv(
+        tmp_path / ablation.TUNINGS / "good-no_momentum.csv", index=False)  # lr 0.1 wins
+    variants, tuned = ablation.tuned_variants(params, tmp_path, strict=False)
+    assert tuned == ["good-no_momentum"] and variants["optimizers"]["good-no_momentum"]["lr"] == 0.1
+    with pytest.raises(ablation.UserError, match=r"good-constant_lr has 0 of its 2 lr trials finished \(.*\); tune the "
+                                                 "variants first: lenet-bench tune --ablation"):
+        ablation.tuned_variants(params, tmp_path)
     rows = pd.read_csv(tmp_path / "results" / "study.csv")
     rows = rows[(rows["preset"] == "good") & (rows["scenario"] == "standard")].copy()
-    rows["test_accuracy"] -= 0.01  # momentum buys a point
-    rows["preset"] = "good-no_momentum"
+    rows["test_accuracy"] -= 0.01 * np.array([1.0, 1.2])  # momentum buys a point, or so
+    rows["preset"], rows["lr"] = "good-no_momentum", 0.1
     rows["fingerprint"] = [fingerprint(study_params(variants, "good-no_momentum", s, 1, 10), "standard")
                            for s in rows["seed"]]
-    rows.to_csv(tmp_path / "results" / "ablation.csv", index=False)
+    stale = rows.assign(preset="good-constant_lr")  # made before its lr was tuned: not at its settings
+    pd.concat([rows, stale]).to_csv(tmp_path / "results" / "ablation.csv", index=False)
     curves = pd.read_csv(tmp_path / "results" / "study_curves.csv")
-    curves = curves[(curves["preset"] == "good") & (curves["scenario"] == "standard")].assign(
-        preset="good-no_momentum")
-    curves.to_csv(tmp_path / "results" / "ablation_curves.csv", index=False)
+    curves = curves[(curves["preset"] == "good") & (curves["scenario"] == "standard")]
+    pd.concat([curves.assign(preset=p) for p in ("good-no_momentum", "good-constant_lr")]).to_csv(
+        tmp_path / "results" / "ablation_curves.csv", index=False)
     text = report.build(tmp_path, tmp_path / "report")
-    assert "| tuned | as in presets.yaml | 90.55 ± 0.07 | – | – | – | 2/2 |" in text
-    assert "| no_momentum | momentum 0 | 89.55 ± 0.07 | -1.00 | 0.500 | 0.500 | 2/2 |" in text  # alone in its family
-    assert "| constant_lr | schedule constant | not run yet |" in text
-    assert "(with 2 seeds it cannot go below 0.5: a Δ within the seeds' spread is no evidence either way)" in text
+    assert "| tuned | as in presets.yaml | 0.0355 | 90.55 ± 0.07 | – | – | – | 2/2 |" in text
+    assert "| no_momentum | momentum 0 | 0.1 | 89.45 ± 0.07 | -1.10 | 0.058 | 0.058 | 2/2 |" in text
+    assert "| constant_lr | schedule constant | | not run yet |" in text
+    assert "each variant's lr is tuned again (2 quasi-random points over the preset's lr range" in text
 
 
 def test_a_designed_method_is_judged_against_the_preset_it_builds_on(tmp_path, project_params):
@@ -598,16 +684,17 @@ def test_the_lr_panels_draw_every_trial_once_and_a_trial_under_the_floor_on_it(t
     assert drawn[0].axes[0].get_ylim()[0] < 80.0  # the triangles on the floor show
 
 
-def test_leaders_chosen_before_every_choosing_run_is_in_are_called_provisional(tmp_path, project_params):
-    fake_export(tmp_path, project_params, seeds=project_params["study"]["seeds"])
+def test_a_ranking_waits_for_every_run_the_rule_compares(tmp_path, project_params):
+    fake_export(tmp_path, project_params, seeds=range(10))
+    fake_speed(tmp_path)
     study = pd.read_csv(tmp_path / "results" / "study.csv")
-    study = study[~((study["preset"] == "bad") & (study["scenario"] == "standard") & (study["seed"] == 1))]
+    study = study[~((study["preset"] == "fast") & (study["scenario"] == "standard") & (study["seed"] == 7))]
     study.to_csv(tmp_path / "results" / "study.csv", index=False)
     text = report.build(tmp_path, tmp_path / "report")
-    assert "Provisional: 1 choosing run of `standard` is not in yet (bad seed 1)" in text
+    assert "**`standard`**: not ranked yet; 1 run not in (fast seed 7)." in text
     answer = next(line for line in text.splitlines() if line.startswith("| standard | "))
-    assert answer == f"| standard | not chosen yet | – | – | – | 1 of its {3 * len(METHODS)} choosing runs not in yet |"
-    assert "Provisional" not in text.split("In `l2`, the leaders")[1].split("\n")[0]
+    assert answer == "| standard | – | not chosen yet | – | – | – | 1 runs not in yet | – |"
+    assert "| l2 | good | **good** |" in text
 
 
 def test_a_curve_drawn_outside_some_axes_is_named_so_in_the_legend(tmp_path, monkeypatch):

@@ -22,13 +22,10 @@ from lenet_bench.study.export import (
 )
 from lenet_bench.study.study import (
     adopt,
-    budget_candidates,
-    confirmations,
-    confirmed_scenarios,
-    leaders,
+    grid,
     merge,
-    missing_choosing_runs,
     overrides,
+    owed_seeds,
     parse_seeds,
     plan,
     replaced_budgets,
@@ -52,7 +49,7 @@ def test_adopt_records_only_scenarios_an_experiment_reran_with_the_same_settings
     monkeypatch.setattr("lenet_bench.study.study.with_curves", lambda exp, scenarios, root: dataclasses.replace(
         exp, curves={s: "epoch,test_accuracy\n1,0.9\n" for s in scenarios}))
     params = params_module.load(root / "params.yaml")
-    runs, already = plan(params, ["momentum"], ["standard", "l2", "sparse"], [0], 1, 1, read_export(tmp_path))
+    runs, already = plan(params, grid(["momentum"], ["standard", "l2", "sparse"], [0]), 1, 1, read_export(tmp_path))
     assert already == 0 and runs[0].scenarios == ("standard", "l2", "sparse")
     stale = {"metrics/sparse.json": metrics(0.5)}  # the commit's metrics: sparse was not re-run
     other = study_params(params, "momentum", 0, 1, 2)  # other settings (2 epochs): not the same run
@@ -65,7 +62,7 @@ def test_adopt_records_only_scenarios_an_experiment_reran_with_the_same_settings
     assert list(export["scenario"]) == ["standard"] and list(export["experiment"]) == ["study-momentum-seed0"]
     assert export["fingerprint"].iloc[0] == fingerprint(runs[0].params, "standard")
     # Planned again, the adopted result counts as done.
-    assert plan(params, ["momentum"], ["standard", "l2", "sparse"], [0], 1, 1, read_export(tmp_path))[1] == 1
+    assert plan(params, grid(["momentum"], ["standard", "l2", "sparse"], [0]), 1, 1, read_export(tmp_path))[1] == 1
 
 
 def test_export_lock_shuts_out_another_writer_until_released(tmp_path, capsys):
@@ -103,10 +100,10 @@ def test_a_run_of_another_epoch_budget_is_named_before_it_replaces_a_result(root
     full = study_params(params, "momentum", 0, 1, None)
     export = pd.DataFrame([{"preset": "momentum", "scenario": "standard", "seed": 0, "epochs_budget": 10,
                             "fingerprint": fingerprint(full, "standard"), "device": "cpu", "threads": 1}])
-    smoke, _ = plan(params, ["momentum"], ["standard", "l2"], [0], 1, 1, export)
+    smoke, _ = plan(params, grid(["momentum"], ["standard", "l2"], [0]), 1, 1, export)
     assert replaced_budgets(smoke, export, params) == ["momentum/standard/seed 0 (10 epochs)"]  # l2 has no result yet
     smoked = export.assign(epochs_budget=1, fingerprint="x")
-    back_to_full, _ = plan(params, ["momentum"], ["standard"], [0], 1, None, smoked)
+    back_to_full, _ = plan(params, grid(["momentum"], ["standard"], [0]), 1, None, smoked)
     assert replaced_budgets(back_to_full, smoked, params) == []  # a full run may replace a smoke run
 
 
@@ -163,19 +160,36 @@ def test_study_runs_are_made_on_the_cpu_with_one_thread_whatever_params_yaml_say
     assert "train.device=cpu" in overrides("momentum", 0, 1, None)
 
 
-def test_leaders_are_the_best_in_the_first_scenario_at_current_settings_on_the_study_hardware(root):
+def rows_of(params, accuracy: dict, seeds, scenario="standard", device="cpu"):
+    """Export rows at params' settings: preset -> test accuracy, on each seed."""
+    return [{"preset": preset, "scenario": scenario, "seed": seed, "test_accuracy": value, "device": device,
+             "threads": 1, "epochs_budget": 10,
+             "fingerprint": fingerprint(study_params(params, preset, seed, 1, 10), scenario)}
+            for preset, value in accuracy.items() for seed in seeds]
+
+
+def test_the_futility_stop_waits_for_every_preset_on_its_seeds_then_keeps_those_far_behind_there(root):
     params = params_module.load(root / "params.yaml")
-    rows = []
-    for preset, accuracy, device in (("adam", 0.90, "cpu"), ("nadam", 0.91, "cpu"), ("radam", 0.92, "cuda"),
-                                     ("rmsprop", 0.89, "cpu")):
-        for seed in (0, 1):
-            rows.append({"preset": preset, "scenario": "standard", "seed": seed, "test_accuracy": accuracy,
-                         "device": device, "threads": 1, "epochs_budget": 10,
-                         "fingerprint": fingerprint(study_params(params, preset, seed, 1, 10), "standard")})
-    export = pd.DataFrame(rows)
-    assert leaders(export, params, 2) == ["nadam", "adam"]  # radam ran on other hardware only
-    params["optimizers"]["nadam"]["lr"] *= 2  # tuned since: its runs no longer count
-    assert leaders(export, params, 2) == ["adam", "rmsprop"]
+    params["optimizers"] = {name: params["optimizers"][name] for name in ("adam", "nadam", "radam")}
+    params["tuning"].update(fixed=[], audit={**params["tuning"]["audit"], "presets": []})
+    del params["study"]["ablation"]
+    stop, seeds = params["study"]["futility"]["seeds"], params["study"]["seeds"]
+    accuracy = {"adam": 0.905, "nadam": 0.896, "radam": 0.894}  # radam more than 1 point behind adam; nadam not
+    export = pd.DataFrame(rows_of(params, accuracy, stop)[:-1])  # radam's last seed of the stop not in yet
+    owed = owed_seeds(export, params, list(params["optimizers"]), ["standard", "l2"])
+    assert all(owed[preset, scenario] == stop for preset in accuracy for scenario in ("standard", "l2"))
+    export = pd.DataFrame(rows_of(params, accuracy, stop))
+    owed = owed_seeds(export, params, list(params["optimizers"]), ["standard", "l2"])
+    assert owed["adam", "standard"] == owed["nadam", "standard"] == seeds
+    assert owed["radam", "standard"] == stop  # out: kept at the stop's seeds
+    assert owed["adam", "l2"] == stop  # l2 has no runs yet
+    runs, already = plan(params, owed, 1, None, export)
+    assert already == 3 * len(stop) and sum(len(r.scenarios) for r in runs) == 2 * (len(seeds) - len(stop)) + 3 * len(stop)
+    # A run on other hardware, or at settings since changed, is no run of the stop's.
+    export = pd.DataFrame(rows_of(params, accuracy, stop) + rows_of(params, {"radam": 0.99}, [0], device="cuda"))
+    assert owed_seeds(export, params, ["radam"], ["standard"])["radam", "standard"] == stop
+    params["optimizers"]["adam"]["lr"] *= 2  # tuned since: its runs no longer count, so the stop waits
+    assert owed_seeds(export, params, ["nadam"], ["standard"])["nadam", "standard"] == stop
 
 
 def test_a_run_on_other_hardware_is_still_owed_by_the_study(root):
@@ -183,58 +197,14 @@ def test_a_run_on_other_hardware_is_still_owed_by_the_study(root):
     row = {"preset": "momentum", "scenario": "standard", "seed": 0, "threads": 1,
            "fingerprint": fingerprint(study_params(params, "momentum", 0, 1, None), "standard")}
     on_gpu = pd.DataFrame([{**row, "device": "cuda"}])
-    assert plan(params, ["momentum"], ["standard"], [0], 1, None, on_gpu)[1] == 0
-    assert plan(params, ["momentum"], ["standard"], [0], 1, None, on_gpu.assign(device="cpu"))[1] == 1
-
-
-def test_leaders_are_chosen_by_the_declared_rule_on_the_choosing_seeds_alone(root):
-    params = params_module.load(root / "params.yaml")
-    params["study"]["leaders"].update(count=2, scenarios=["standard", "l2"])
-    del params["study"]["budget"]  # the leaders alone (the budget's candidates: the test below)
-    rows = []
-    # On seeds 0-2 adam leads standard and nadam l2; seeds 3-9 (confirming) would say otherwise.
-    for preset, scenario, choosing, confirming in (("adam", "standard", 0.91, 0.80), ("nadam", "standard", 0.90, 0.95),
-                                                   ("radam", "standard", 0.89, 0.99), ("adam", "l2", 0.80, 0.99),
-                                                   ("nadam", "l2", 0.92, 0.80), ("radam", "l2", 0.91, 0.80)):
-        for seed in range(10):
-            rows.append({"preset": preset, "scenario": scenario, "seed": seed, "device": "cpu", "threads": 1,
-                         "test_accuracy": choosing if seed in params["study"]["seeds"] else confirming,
-                         "test_loss": 1.0 - (choosing if seed < 3 else confirming), "epochs_budget": 10,
-                         "fingerprint": fingerprint(study_params(params, preset, seed, 1, 10), scenario)})
-    export = pd.DataFrame(rows)
-    assert leaders(export, params, scenario="standard") == ["adam", "nadam"]
-    assert confirmations(export, params) == [("adam", "standard"), ("nadam", "standard"),
-                                             ("nadam", "l2"), ("radam", "l2")]
-    params["study"]["leaders"]["criterion"] = "mean_test_loss"
-    assert leaders(export, params, scenario="l2") == ["nadam", "radam"]
-
-
-def test_the_budgets_candidates_are_the_cheapest_that_reached_the_target_on_every_choosing_seed(root):
-    params = params_module.load(root / "params.yaml")
-    params["study"]["leaders"].update(count=1, scenarios=["standard"])
-    params["study"]["budget"] = {"count": 2, "scenario": "standard"}
-    rows = []
-    # adam leads on accuracy; sgd is cheapest but missed the target once; nadam and radam reached it every time.
-    for preset, accuracy, cost in (("adam", 0.92, 900_000), ("sgd", 0.90, 100_000), ("nadam", 0.90, 300_000),
-                                   ("radam", 0.90, 200_000)):
-        for seed in params["study"]["seeds"]:
-            missed = preset == "sgd" and seed == params["study"]["seeds"][-1]
-            rows.append({"preset": preset, "scenario": "standard", "seed": seed, "device": "cpu", "threads": 1,
-                         "test_accuracy": accuracy, "target_grad_evals": None if missed else cost,
-                         "epochs_budget": 10,
-                         "fingerprint": fingerprint(study_params(params, preset, seed, 1, 10), "standard")})
-    export = pd.DataFrame(rows)
-    assert budget_candidates(export, params) == [("radam", "standard"), ("nadam", "standard")]
-    assert confirmations(export, params) == [("adam", "standard"), ("radam", "standard"), ("nadam", "standard")]
-    params["study"]["budget"]["count"] = 3
-    assert ("adam", "standard") in budget_candidates(export, params)  # a leader is confirmed once
-    assert confirmations(export, params).count(("adam", "standard")) == 1
+    assert plan(params, grid(["momentum"], ["standard"], [0]), 1, None, on_gpu)[1] == 0
+    assert plan(params, grid(["momentum"], ["standard"], [0]), 1, None, on_gpu.assign(device="cpu"))[1] == 1
 
 
 def test_runs_of_one_preset_and_seed_merge_their_scenarios(root):
     params = params_module.load(root / "params.yaml")
-    runs = [*plan(params, ["adam"], ["standard"], [3], 1, None, pd.DataFrame())[0],
-            *plan(params, ["adam", "nadam"], ["l2"], [3], 1, None, pd.DataFrame())[0]]
+    runs = [*plan(params, grid(["adam"], ["standard"], [3]), 1, None, pd.DataFrame())[0],
+            *plan(params, grid(["adam", "nadam"], ["l2"], [3]), 1, None, pd.DataFrame())[0]]
     assert [(r.preset, r.seed, r.scenarios) for r in merge(runs)] == [("adam", 3, ("standard", "l2")),
                                                                      ("nadam", 3, ("l2",))]
 
@@ -286,33 +256,3 @@ def test_an_export_written_before_the_column_was_named_preset_reads_under_the_ne
     (tmp_path / "results" / "study_curves.csv").write_text("optimizer,scenario,seed,epoch\nadam,standard,0,1\n")
     rows, curves = read_export(tmp_path, curves=True)
     assert rows["preset"].tolist() == ["adam"] and curves["preset"].tolist() == ["adam"]
-
-
-def test_confirmations_in_chosen_scenarios_leave_the_others_out(root):
-    params = params_module.load(root / "params.yaml")
-    params["study"]["leaders"].update(count=1, scenarios=["standard", "l2"])
-    del params["study"]["budget"]
-    rows = [{"preset": preset, "scenario": scenario, "seed": seed, "device": "cpu", "threads": 1,
-             "test_accuracy": accuracy, "epochs_budget": 10,
-             "fingerprint": fingerprint(study_params(params, preset, seed, 1, 10), scenario)}
-            for preset, accuracy in (("adam", 0.91), ("nadam", 0.90)) for seed in params["study"]["seeds"]
-            for scenario in ("standard",)]  # l2 has no runs yet
-    export = pd.DataFrame(rows)
-    assert confirmations(export, params, ["standard"]) == [("adam", "standard")]
-    assert confirmations(export, params, ["l2"]) == []
-    assert confirmed_scenarios(params) == ["standard", "l2"]
-    params["study"]["budget"] = {"count": 1, "scenario": "sparse"}
-    assert confirmed_scenarios(params) == ["standard", "l2", "sparse"]
-
-
-def test_the_leader_rule_waits_for_every_choosing_run_of_its_scenario(root):
-    params = params_module.load(root / "params.yaml")
-    params["optimizers"] = {name: params["optimizers"][name] for name in ("adam", "nadam")}
-    rows = [{"preset": preset, "scenario": "standard", "seed": seed, "device": "cpu", "threads": 1,
-             "test_accuracy": 0.9, "epochs_budget": 10,
-             "fingerprint": fingerprint(study_params(params, preset, seed, 1, 10), "standard")}
-            for preset in ("adam", "nadam") for seed in params["study"]["seeds"]]
-    export = pd.DataFrame(rows[:-1])  # nadam's last choosing seed not in yet
-    assert missing_choosing_runs(export, params, "standard") == [f"nadam seed {params['study']['seeds'][-1]}"]
-    assert missing_choosing_runs(pd.DataFrame(rows), params, "standard") == []
-    assert len(missing_choosing_runs(pd.DataFrame(rows), params, "l2")) == 2 * len(params["study"]["seeds"])

@@ -10,8 +10,19 @@ import yaml
 
 from lenet_bench.errors import UserError
 from lenet_bench.problem import SPARSE_LAYERS, TRAIN_SIZE
-from lenet_bench.registry import ALGORITHMS, DEVICES, PRESET_KEYS, SCHEDULES, SPARSITY_METHODS, SPARSITY_SCOPES, l2_mode
-from lenet_bench.study.leaders import CRITERIA, TIE_BREAKS
+from lenet_bench.registry import (
+    ALGORITHMS,
+    COSTS,
+    DEVICES,
+    PAIRED_TESTS,
+    PRESET_KEYS,
+    SCHEDULES,
+    SPARSITY_METHODS,
+    SPARSITY_SCOPES,
+    TIE_BREAKS,
+    l2_mode,
+    smallest_p,
+)
 from lenet_bench.tuning import search
 
 PRESETS_FILE = "presets.yaml"  # the presets' own params file, beside params.yaml
@@ -24,10 +35,10 @@ SAMPLER_KEYS = ("name", "seed")
 RUNG_KEYS = ("min_epochs", "reduction_factor")
 NO_PRUNING = "none"
 AUDIT_KEYS = ("presets", "min_epochs", "reduction_factors", "max_regret")
-STUDY_KEYS = ("seeds", "leaders", "budget", "ablation")
-BUDGET_KEYS = ("count", "scenario")
-ABLATION_KEYS = ("preset", "scenario", "seeds", "variants")
-LEADER_KEYS = ("count", "criterion", "scenarios", "confirm_seeds", "alpha", "tie_break")
+STUDY_KEYS = ("seeds", "futility", "ranking", "ablation")
+FUTILITY_KEYS = ("seeds", "max_gap")
+RANKING_KEYS = ("test", "alpha", "cost", "tie_break")
+ABLATION_KEYS = ("preset", "scenario", "seeds", "lr_trials", "variants")
 LABELS = ("family", "search")  # what a preset says about itself: changing it must not re-train
 SCENARIO_KEYS = ("description", "weight_decay", "sparsity")
 SPARSITY_KEYS = ("density", "layers", "scope", "method")
@@ -225,40 +236,48 @@ def _seeds(key: str, seeds) -> list[int]:
     return seeds
 
 
-def check_study(study, scenarios: dict) -> None:
-    _check_keys("study", study, STUDY_KEYS, required=("seeds", "leaders"))
-    choosing = _seeds("study.seeds", study["seeds"])
-    rule = study["leaders"]
-    _check_keys("study.leaders", rule, LEADER_KEYS, required=LEADER_KEYS)
-    _number("study.leaders.count", rule["count"], low=1, integer=True)
-    if rule["criterion"] not in CRITERIA:
-        raise _allowed("study.leaders.criterion", rule["criterion"], list(CRITERIA))
-    if rule["tie_break"] not in TIE_BREAKS:
-        raise _allowed("study.leaders.tie_break", rule["tie_break"], list(TIE_BREAKS))
-    _number("study.leaders.alpha", rule["alpha"], low=0, high=1, low_open=True)
-    if not isinstance(rule["scenarios"], list) or not rule["scenarios"]:
-        raise ParamError(f"study.leaders.scenarios: must be a non-empty list of scenarios, got {rule['scenarios']!r}")
-    for name in rule["scenarios"]:
-        if name not in scenarios:
-            raise _allowed("study.leaders.scenarios", name, list(scenarios))
-    confirming = _seeds("study.leaders.confirm_seeds", rule["confirm_seeds"])
-    if shared := sorted(set(choosing) & set(confirming)):
-        raise ParamError(f"study.leaders.confirm_seeds: {shared} also choose the leaders (study.seeds); "
-                         "a seed that chooses cannot confirm")
+def check_study(study, presets: dict) -> None:
+    """study: its seeds, the futility stop (its seeds among them) and a ranking rule whose test can pass Holm's
+    correction over every comparison with the best preset at the declared seeds."""
+    _check_keys("study", study, STUDY_KEYS, required=("seeds", "futility", "ranking"))
+    seeds = _seeds("study.seeds", study["seeds"])
+    futility = study["futility"]
+    _check_keys("study.futility", futility, FUTILITY_KEYS, required=FUTILITY_KEYS)
+    if outside := [s for s in _seeds("study.futility.seeds", futility["seeds"]) if s not in seeds]:
+        raise ParamError(f"study.futility.seeds: {outside} not in study.seeds; the stop judges seeds every preset runs")
+    _number("study.futility.max_gap", futility["max_gap"], low=0, high=1)
+    rule = study["ranking"]
+    _check_keys("study.ranking", rule, RANKING_KEYS, required=RANKING_KEYS)
+    for key, allowed in (("test", PAIRED_TESTS), ("cost", COSTS), ("tie_break", TIE_BREAKS)):
+        if rule[key] not in allowed:
+            raise _allowed(f"study.ranking.{key}", rule[key], list(allowed))
+    _number("study.ranking.alpha", rule["alpha"], low=0, high=1, low_open=True)
+    comparisons = max(1, len(presets) - 1)
+    if smallest_p(rule["test"], len(seeds)) >= rule["alpha"] / comparisons:
+        raise ParamError(f"study.ranking.test: a {rule['test']} over {len(seeds)} seeds cannot go below p = "
+                         f"{smallest_p(rule['test'], len(seeds)):.4g}, so no difference can pass Holm's correction "
+                         f"over {comparisons} comparisons (alpha/{comparisons} = {rule['alpha'] / comparisons:.4g}); "
+                         "use paired_t, or more seeds")
 
 
-def check_ablation(ablation, presets: dict, scenarios: dict) -> None:
-    """study.ablation: a preset, a scenario, seeds, and variants that each change settings the preset has."""
+def check_ablation(ablation, presets: dict, scenarios: dict, study_seeds: list[int]) -> None:
+    """study.ablation: a preset, a scenario, seeds of the study (each variant is paired with the preset's own runs),
+    the lr trials of each variant's tuning, and variants that each change, add or (with null) remove settings."""
     _check_keys("study.ablation", ablation, ABLATION_KEYS, required=ABLATION_KEYS)
     if ablation["preset"] not in presets:
         raise _allowed("study.ablation.preset", ablation["preset"], list(presets))
     if ablation["scenario"] not in scenarios:
         raise _allowed("study.ablation.scenario", ablation["scenario"], list(scenarios))
-    _seeds("study.ablation.seeds", ablation["seeds"])
+    if outside := [s for s in _seeds("study.ablation.seeds", ablation["seeds"]) if s not in study_seeds]:
+        raise ParamError(f"study.ablation.seeds: {outside} not in study.seeds; each variant is paired with the "
+                         "preset's own runs of the same seeds")
+    _number("study.ablation.lr_trials", ablation["lr_trials"], low=1, integer=True)
+    preset = presets[ablation["preset"]]
     variants = ablation["variants"]
     if not isinstance(variants, dict) or not variants:
         raise ParamError("study.ablation.variants: must map variant names to the settings each changes, e.g. "
                          "no_momentum: {momentum: 0.0}")
+    settable = {*PRESET_KEYS, *ALGORITHMS[preset["algorithm"]].settings} - set(LABELS)
     for name, changes in variants.items():
         where = f"study.ablation.variants.{name}"
         if not re.fullmatch(r"[a-z0-9_]+", str(name)):
@@ -267,10 +286,11 @@ def check_ablation(ablation, presets: dict, scenarios: dict) -> None:
             raise ParamError(f"{where}: must map settings of the preset to their values, e.g. {{momentum: 0.0}}")
         for key in changes:
             try:
-                search.get(presets[ablation["preset"]], key)
+                search.get(preset, key)
             except KeyError:
-                raise ParamError(f"{where}.{key}: preset {ablation['preset']} has no such setting; a variant changes "
-                                 "a setting the preset has") from None
+                if key not in settable:
+                    raise ParamError(f"{where}.{key}: preset {ablation['preset']} has no such setting, nor can it "
+                                     f"take one; settable: {', '.join(sorted(settable))}") from None
 
 
 def check_averaging(where: str, averaging, epochs: int | None) -> None:
@@ -329,15 +349,9 @@ def check(params: dict) -> None:
         _number(f"scenarios.{name}.weight_decay", (scenario or {}).get("weight_decay", 0.0), low=0)
         if (scenario or {}).get("sparsity") is not None:
             check_sparsity(f"scenarios.{name}.sparsity", scenario["sparsity"], train["epochs"])
-    check_study(params["study"], scenarios)
+    check_study(params["study"], presets)
     if "ablation" in params["study"]:
-        check_ablation(params["study"]["ablation"], presets, scenarios)
-    if "budget" in params["study"]:
-        budget = params["study"]["budget"]
-        _check_keys("study.budget", budget, BUDGET_KEYS, required=BUDGET_KEYS)
-        _number("study.budget.count", budget["count"], low=1, integer=True)
-        if budget["scenario"] not in scenarios:
-            raise _allowed("study.budget.scenario", budget["scenario"], list(scenarios))
+        check_ablation(params["study"]["ablation"], presets, scenarios, params["study"]["seeds"])
 
 
 def check_sparsity(where: str, sparsity, epochs: int) -> None:

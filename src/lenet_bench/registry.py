@@ -128,6 +128,18 @@ SPARSITY_METHODS: dict[str, dict[str, float]] = {
 }
 SPARSITY_SCOPES = ("global", "per_layer")  # the bound on fc1 and fc2 together (the brief's), or on each
 
+# The study's ranking (params.yaml study.ranking): the paired test over seeds, what the chosen method spends least
+# of (an export column) and what breaks a tie in it; each with its name in the report.
+PAIRED_TESTS = {"paired_t": "paired t-test", "sign_flip": "exact sign-flip test"}
+COSTS = {"target_seconds": "calibrated seconds", "target_grad_evals": "gradient evaluations"}
+TIE_BREAKS = {"mean_test_accuracy": "the higher mean test accuracy", "mean_cost": "the lower mean cost"}
+
+
+def smallest_p(test: str, seeds: int) -> float:
+    """The smallest two-sided p-value `test` can give over `seeds` paired differences: an exact sign-flip test
+    cannot go below 2 / 2^n; a t-test can go as low as the data take it."""
+    return 2 / 2 ** seeds if test == "sign_flip" else 0.0
+
 
 def l2_mode(algorithm: str, weight_decay: float) -> str:
     """How the L2 penalty wd/2 ||w||^2 reaches the weights: 'none', 'coupled' (the optimizer's weight_decay

@@ -1,18 +1,20 @@
 """Run the study: every optimizer preset x scenario x seed, on a Dask cluster or as DVC experiments.
 
 examples:
-  lenet-bench study                          # everything, seeds 0 1 2, a local Dask cluster
+  lenet-bench study                          # everything: the futility stop's seeds, then study.seeds for the rest
   lenet-bench study --presets momentum,adam --seeds 0 --scenarios standard
   lenet-bench study --dry-run                # what would run, and what is done
   lenet-bench study --scheduler tcp://host:8786   # the workers of a running Dask cluster
   lenet-bench study --cluster slurm --workers 32  # workers from Slurm (dask-jobqueue)
   lenet-bench study --with-dvc --jobs 2      # each run a DVC experiment, through DVC's local queue
-  lenet-bench study --confirm                # confirming seeds: the leaders and the budget's candidates
-  lenet-bench study --confirm --scenarios standard   # one scenario's, as soon as its runs are in
   lenet-bench study --ablation               # the chosen method with one component off at a time (study.ablation)
   lenet-bench study --presets kfac --scenarios standard --tuning tuning/seed1 --export results/tuning_seed1.csv
                                              # the best settings of another tuning, its own export
   lenet-bench study --presets momentum --epochs 1 --export results/smoke.csv   # a smoke run
+
+Without --seeds, every preset first runs the seeds of params.yaml's study.futility in each scenario; once a
+scenario has them all, the presets the stop keeps (more than max_gap below the best) stay there and the rest
+run every seed of study.seeds, in the same command.
 
 Every run is made on the CPU with one torch thread (lenet_bench.study.export.DEVICE, THREADS), so that every
 table compares runs made on one kind of hardware. On Dask, one run (a preset, seed and scenario) is one
@@ -36,12 +38,8 @@ from lenet_bench.paths import DATASET, EXPORT, FAILURES
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--presets", help="comma-separated presets (default: every preset in params.yaml)")
     parser.add_argument("--scenarios", help="comma-separated scenarios (default: every scenario)")
-    parser.add_argument("--seeds", help="seeds, e.g. 0,1,2 or 0-9 (default: params.yaml's study.seeds)")
-    parser.add_argument("--top", type=int, help="instead of --presets: the N best presets of the first scenario by "
-                        "study.leaders.criterion on the choosing seeds (study.seeds), from the export")
-    parser.add_argument("--confirm", action="store_true", help="the leaders of each scenario of study.leaders, by its "
-                        "rule on the choosing seeds, and the budget's candidates (study.budget), on its confirm_seeds; "
-                        "with --scenarios, those scenarios' alone")
+    parser.add_argument("--seeds", help="seeds, e.g. 0,1,2 or 0-9, for every selected preset and scenario (default: "
+                        "study.futility's seeds, then study.seeds for the presets the stop keeps running)")
     parser.add_argument("--epochs", type=int, help="override train.epochs (e.g. 1 for a smoke test, in a copy of the "
                         "repository: the export keeps one result per preset, scenario and seed, so this refuses "
                         "to replace results of another budget)")
@@ -67,67 +65,67 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def run(args) -> None:
     from lenet_bench import params as params_module
     from lenet_bench.params import ParamError
-    from lenet_bench.report.text import first_few
-    from lenet_bench.study import ablation, cluster, export
-    from lenet_bench.study.study import leaders, missing_choosing_runs, parse_seeds, plan, replaced_budgets
-    from lenet_bench.study.study_task import data_md5
+    from lenet_bench.study import ablation, cluster
 
     params = params_module.load()
-    if args.top is not None and args.presets:
-        sys.exit("error: give --presets or --top, not both")
     if args.with_dvc and (args.scheduler or args.scheduler_file or args.cluster or args.workers):
         sys.exit("error: --with-dvc runs on DVC's local queue: drop --scheduler, --scheduler-file, --cluster and "
                  "--workers")
     if not args.with_dvc:
         args.scheduler = cluster.scheduler_address(args.scheduler, args.scheduler_file)
-    for flag, value in (("--workers", args.workers), ("--epochs", args.epochs), ("--top", args.top),
-                        ("--jobs", args.jobs)):
+    for flag, value in (("--workers", args.workers), ("--epochs", args.epochs), ("--jobs", args.jobs)):
         if value is not None and value < 1:
             sys.exit(f"error: {flag} must be at least 1, got {value}")
-    if args.confirm and (args.presets or args.top is not None or args.seeds):
-        sys.exit("error: --confirm takes its presets and seeds from params.yaml's study.leaders; "
-                 "drop --presets, --top and --seeds (--scenarios picks which scenarios to confirm)")
     if args.ablation:
-        if args.presets or args.top is not None or args.confirm or args.tuning or args.scenarios or args.seeds \
-                or args.with_dvc:
+        if args.presets or args.tuning or args.scenarios or args.seeds or args.with_dvc:
             sys.exit("error: --ablation takes its presets, scenario and seeds from params.yaml's study.ablation; drop "
-                     "--presets, --top, --confirm, --tuning, --scenarios, --seeds and --with-dvc")
+                     "--presets, --tuning, --scenarios, --seeds and --with-dvc")
         if "ablation" not in params["study"]:
             sys.exit("error: --ablation: params.yaml declares no study.ablation (a preset, a scenario, seeds and "
                      "variants; see its comments)")
         if args.export == EXPORT:
             args.export = ablation.EXPORT
         spec = params["study"]["ablation"]
-        params, variants = ablation.with_variants(params)
+        try:
+            params, variants = ablation.tuned_variants(params)
+        except (ValueError, ParamError) as err:
+            sys.exit(f"error: {err}")
         args.presets, args.scenarios = ",".join(variants), spec["scenario"]
         args.seeds = ",".join(map(str, spec["seeds"]))
     if args.tuning and args.export == EXPORT:
         sys.exit(f"error: --tuning runs settings params.yaml does not hold; give them an export of their own "
                  f"(--export results/tuning_{args.tuning.name}.csv), not {EXPORT}")
+    while True:  # without --seeds, the futility stop's seeds first; once decided, the seeds it owes the rest
+        runs = planned(params, args)
+        if not runs or args.dry_run:
+            return
+        if args.with_dvc:
+            with_dvc_queue(runs, args)
+        else:
+            on_dask(runs, args)
+        if args.seeds:
+            return
+
+
+def planned(params: dict, args) -> list:
+    """The runs still to do for the command line (printed; exits on a bad one), or none."""
+    from lenet_bench.params import ParamError
+    from lenet_bench.report.text import first_few
+    from lenet_bench.study import export
+    from lenet_bench.study.study import grid, owed_seeds, parse_seeds, plan, replaced_budgets
+    from lenet_bench.study.study_task import data_md5
+
     presets = args.presets.split(",") if args.presets else list(params["optimizers"])
-    if args.top is not None:
-        first, exported = next(iter(params["scenarios"])), export.read_export(export=args.export)
-        if missing := missing_choosing_runs(exported, params, first):
-            sys.exit(f"error: --top ranks on every preset's choosing runs in {first}; it lacks {len(missing)} "
-                     f"({first_few(missing)}): lenet-bench study --scenarios {first}")
-        presets = leaders(exported, params, args.top)
-        if len(presets) < args.top:
-            sys.exit(f"error: --top {args.top}: the export has {len(presets)} preset(s) at the current settings")
-        print(f"--top {args.top}: {', '.join(presets)}")
     scenarios = args.scenarios.split(",") if args.scenarios else list(params["scenarios"])
     try:
-        seeds = parse_seeds(args.seeds) if args.seeds else params["study"]["seeds"]
         if args.tuning:
             params = tuned_by(params, presets, args.tuning)
         current = export.read_export(export=args.export)
-        if args.confirm:
-            runs, already, total = plan_confirmations(params, current, args)
-        else:
-            if args.redo:
-                current = current[~export.selected(current, presets, scenarios, seeds)]
-            runs, already = plan(params, presets, scenarios, seeds, export.THREADS, args.epochs, current)
-            total = (f"{len(presets)} presets x {len(scenarios)} scenarios x {len(seeds)} seeds = "
-                     f"{len(presets) * len(scenarios) * len(seeds)} results")
+        seeds = parse_seeds(args.seeds) if args.seeds else None
+        wanted = grid(presets, scenarios, seeds) if seeds else owed_seeds(current, params, presets, scenarios)
+        if args.redo:
+            current = current[~export.selected(current, presets, scenarios, seeds or params["study"]["seeds"])]
+        runs, already = plan(params, wanted, export.THREADS, args.epochs, current)
     except (ValueError, ParamError) as err:
         sys.exit(f"error: {err}")
     if replaced := replaced_budgets(runs, export.read_export(export=args.export), params):
@@ -135,23 +133,24 @@ def run(args) -> None:
                  f"{args.export} ({first_few(replaced)}); write a smoke run "
                  "to an export of its own: --export results/smoke.csv")
     todo = sum(len(run.scenarios) for run in runs)
-    print(f"study: {total}; {already} already in {args.export}, {todo} to run")
+    total = sum(len(s) for s in wanted.values())
+    print(f"study: {len(presets)} presets x {len(scenarios)} scenarios, {total} results "
+          f"({'seeds ' + args.seeds if seeds else 'the futility stop decides the seeds'}); "
+          f"{already} already in {args.export}, {todo} to run")
     if not runs:
         print(f"study: nothing to run: every result asked for is in {args.export} at the current settings"
               + ("" if args.redo else " (--redo runs them again)"))
-        return
+        return []
     if args.dry_run:
         for run in runs:
             print(f"  {run.name}: {', '.join(run.scenarios)}")
-        return
+        return runs
     if not args.with_dvc and data_md5() is None:
         sys.exit(f"error: {DATASET} is missing; make it first: dvc repro prepare_data")
     if args.redo:  # the old rows stay until their new runs are recorded: a stopped redo loses nothing
         print(f"--redo: {todo} result(s) in {args.export} are replaced as their new runs are recorded")
-    if args.with_dvc:
-        with_dvc_queue(runs, args)
-    else:
-        on_dask(runs, args)
+        args.redo = False  # once: the next round of the loop must not redo what this one recorded
+    return runs
 
 
 def tuned_by(params: dict, presets: list[str], folder: Path) -> dict:
@@ -167,52 +166,6 @@ def tuned_by(params: dict, presets: list[str], folder: Path) -> dict:
         params["optimizers"][preset] = search.with_values(params["optimizers"][preset],
                                                           tuning_tables.best_settings(preset, trials, params))
     return params
-
-
-def plan_confirmations(params: dict, current, args):
-    """The confirming seeds of every scenario's leaders and of the budget's candidates: the runs still to
-    do, how many results the export has, and what the plan covers."""
-    from lenet_bench.report.text import first_few
-    from lenet_bench.study import export
-    from lenet_bench.study.study import (
-        budget_candidates,
-        confirmations,
-        confirmed_scenarios,
-        leaders,
-        merge,
-        missing_choosing_runs,
-        plan,
-    )
-
-    rule = params["study"]["leaders"]
-    choosing = ", ".join(map(str, params["study"]["seeds"]))
-    confirmable = confirmed_scenarios(params)
-    wanted = args.scenarios.split(",") if args.scenarios else confirmable
-    if unknown := [s for s in wanted if s not in confirmable]:
-        raise ValueError(f"--confirm --scenarios: no confirming seeds in {', '.join(unknown)}; params.yaml's "
-                         f"study.leaders and study.budget confirm {', '.join(confirmable)}")
-    for scenario in wanted:
-        if missing := missing_choosing_runs(current, params, scenario):
-            raise ValueError(f"--confirm: {scenario} lacks {len(missing)} of the choosing runs that the leader rule "
-                             f"compares ({first_few(missing)}); run them first: lenet-bench study --scenarios "
-                             f"{scenario}")
-    for scenario in [s for s in rule["scenarios"] if s in wanted]:
-        chosen = leaders(current, params, scenario=scenario)
-        print(f"--confirm: leaders of {scenario} by {rule['criterion']} on seeds {choosing}: {', '.join(chosen)}")
-    if (cheap := budget_candidates(current, params)) and cheap[0][1] in wanted:
-        print(f"--confirm: the budget's candidates in {cheap[0][1]}, the fewest gradient evaluations to the target "
-              f"on every one of seeds {choosing}: {', '.join(p for p, _ in cheap)}")
-    pairs = confirmations(current, params, wanted)
-    by_scenario = {s: [p for p, scenario in pairs if scenario == s] for s in dict.fromkeys(s for _, s in pairs)}
-    runs, already = [], 0
-    for scenario, chosen in by_scenario.items():
-        if args.redo:
-            current = current[~export.selected(current, chosen, [scenario], rule["confirm_seeds"])]
-        more, done = plan(params, chosen, [scenario], rule["confirm_seeds"], export.THREADS, args.epochs, current)
-        runs, already = merge(runs + more), already + done
-    seeds = len(rule["confirm_seeds"])
-    total = f"{len(pairs)} leaders and budget candidates x {seeds} confirming seeds = {len(pairs) * seeds} results"
-    return runs, already, total
 
 
 def on_dask(runs, args) -> None:

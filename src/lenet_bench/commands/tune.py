@@ -10,6 +10,7 @@ examples:
   lenet-bench tune --presets kfac --unpruned    # the same trials, none pruned (tuning/unpruned/), for the audit
   lenet-bench tune --audit                      # replay successive halving on the unpruned tunings: which rungs
   lenet-bench tune --presets kfac --sampler-seed 1   # an independent tuning (tuning/seed1/): tuning variance
+  lenet-bench tune --ablation                   # each variant of study.ablation: its lr tuned again (tuning/ablation/)
   lenet-bench tune --presets adam --trials 2 --epochs 1 --storage /tmp/smoke.journal   # a smoke tuning
   optuna-dashboard tuning/adam.journal          # browse a tuning (pip install 'lenet-bench[dashboards]')
 
@@ -233,6 +234,23 @@ def run_audit(presets: list[str], params: dict) -> None:
     print(f"wrote {path}")
 
 
+def tune_ablation(params: dict, args) -> None:
+    """Tune the lr of every variant of study.ablation, one after the other, in tuning/ablation/."""
+    from lenet_bench.study import ablation
+
+    if "ablation" not in params["study"]:
+        sys.exit("error: --ablation: params.yaml declares no study.ablation (a preset, a scenario, seeds and variants)")
+    if args.presets or args.all or args.apply or args.unpruned or args.sampler_seed is not None or args.storage \
+            or args.table:
+        sys.exit("error: --ablation tunes the variants of study.ablation in tuning/ablation/; drop --presets, --all, "
+                 "--apply, --unpruned, --sampler-seed, --storage and --table")
+    if not args.table_only and not DATASET.exists():
+        sys.exit(f"error: {DATASET} is missing; make it first: dvc repro prepare_data")
+    params, variants = ablation.variant_tunings(params)
+    for variant in variants:
+        tune(variant, params, args, ablation.TUNINGS)
+
+
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--presets", help="comma-separated presets")
     parser.add_argument("positional", nargs="?", help=argparse.SUPPRESS)  # the old form, answered with the new
@@ -253,6 +271,9 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audit", action="store_true",
                         help="replay successive halving on the unpruned tunings of tuning.audit.presets (or of the "
                              "presets named) and print which rungs to use; runs no trial")
+    parser.add_argument("--ablation", action="store_true",
+                        help="tune the lr of every variant of params.yaml's study.ablation (study.ablation.lr_trials "
+                             "trials over its preset's lr range, the same rungs), in tuning/ablation/")
     parser.add_argument("--fail-running", action="store_true",
                         help="mark FAIL the trials other machines' workers left running (after those stopped)")
 
@@ -290,6 +311,9 @@ def run(args) -> None:
     if args.audit:
         run_audit(chosen_presets(args, params) if args.presets or args.all else params["tuning"]["audit"]["presets"],
                   params)
+        return
+    if args.ablation:
+        tune_ablation(params, args)
         return
     presets = chosen_presets(args, params)
     if args.table and len(presets) > 1:

@@ -1,5 +1,11 @@
-"""Choosing a scenario's method as params.yaml's study.leaders declares: the leaders on the choosing seeds,
-exact paired sign-flip tests on the confirming seeds with Holm's correction, ties broken by cost."""
+"""Ranking every preset of a scenario by the rule params.yaml's study.ranking declares before the runs.
+
+The accuracy group: the best mean test accuracy over the study's seeds and every preset that no paired test over
+those seeds separates from it, Holm-corrected over all comparisons with the best. The chosen method: the group's
+least mean cost to the target; each other member is tested against it the same way, the members it does not
+separate tie with it, and the declared tie-break picks among them. The presets the futility stop kept at its
+seeds are out, with their gaps. How stable the choice is: the share of the ways of leaving three seeds out in
+which the same rule, on the seeds left, chooses the same method."""
 from __future__ import annotations
 
 import itertools
@@ -8,21 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from lenet_bench.report.text import count, first_few, joined, mean_or_dash, mean_std
-from lenet_bench.study import leaders as leader_rule
+from lenet_bench.registry import COSTS, PAIRED_TESTS, TIE_BREAKS
+from lenet_bench.report.text import joined
+from lenet_bench.study import futility
 
-
-@dataclass(frozen=True)
-class Paired:
-    """Two methods on the seeds they share in one scenario."""
-    first: str
-    second: str
-    seeds: int
-    mean: float   # first minus second, percentage points
-    std: float
-    wins: int     # seeds on which first is ahead
-    p: float      # exact two-sided sign-flip (permutation) test of the mean difference
+LEFT_OUT = 3  # seeds left out at a time by the stability check
 
 
 def sign_flip_p(diff: np.ndarray) -> float:
@@ -37,13 +35,46 @@ def sign_flip_p(diff: np.ndarray) -> float:
     return float((flipped >= abs(diff.mean()) - 1e-12).mean())
 
 
-def paired(study: pd.DataFrame, scenario: str, first: str, second: str) -> Paired:
-    runs = study[study["scenario"] == scenario]
-    a = runs[runs["preset"] == first].set_index("seed")["test_accuracy"]
-    b = runs[runs["preset"] == second].set_index("seed")["test_accuracy"]
-    diff = (100 * (a - b)).dropna().to_numpy()
+def paired_t_p(diff: np.ndarray) -> float:
+    """Two-sided p of a paired t-test (the differences' mean against 0): it can go as low as the data take it,
+    where ten seeds' sign flips stop at 0.00195. Differences all alike leave the t-test undefined (no spread):
+    they get the exact sign-flip p, the least that n seeds can show without assuming a spread."""
+    if len(diff) < 2 or not np.any(diff):
+        return 1.0
+    if np.all(diff == diff[0]):
+        return sign_flip_p(diff)
+    return float(stats.ttest_1samp(diff, 0.0).pvalue)
+
+
+P_VALUE = {"paired_t": paired_t_p, "sign_flip": sign_flip_p}  # one for each of registry.PAIRED_TESTS
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Two methods on the seeds they share in one scenario."""
+    first: str
+    second: str
+    seeds: int
+    mean: float   # first minus second (percentage points for accuracy; the measure's unit for a cost)
+    std: float
+    wins: int     # seeds on which first is ahead (higher accuracy, or lower cost)
+    p: float      # the declared test's two-sided p of the mean difference
+
+
+def paired_values(a: pd.Series, b: pd.Series, first: str, second: str, test: str, lower_wins: bool = False,
+                  scale: float = 1.0) -> Paired:
+    """`a` against `b`, values by seed, on the seeds both have."""
+    diff = (scale * (a - b)).dropna().to_numpy()
+    wins = int((diff < 0).sum() if lower_wins else (diff > 0).sum())
     return Paired(first, second, len(diff), float(diff.mean()) if len(diff) else math.nan,
-                  float(diff.std(ddof=1)) if len(diff) > 1 else math.nan, int((diff > 0).sum()), sign_flip_p(diff))
+                  float(diff.std(ddof=1)) if len(diff) > 1 else math.nan, wins, P_VALUE[test](diff))
+
+
+def paired(study: pd.DataFrame, scenario: str, first: str, second: str, test: str = "paired_t") -> Paired:
+    """Two presets' test accuracy in one scenario, paired by seed (points)."""
+    runs = study[study["scenario"] == scenario]
+    a, b = (runs[runs["preset"] == m].set_index("seed")["test_accuracy"] for m in (first, second))
+    return paired_values(a, b, first, second, test, scale=100)
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -57,112 +88,105 @@ def holm(p_values: list[float]) -> list[float]:
     return adjusted
 
 
+def costs(runs: pd.DataFrame, cost: str) -> pd.Series:
+    """Each run's cost to the target; a run that missed it counts at what its whole run spent (a lower bound
+    of what reaching it would have cost): `seconds` for `target_seconds`, `grad_evals` for `target_grad_evals`."""
+    return runs[cost].fillna(runs[cost.removeprefix("target_")])
+
+
 @dataclass(frozen=True)
 class Cheapest:
-    """Methods by their mean cost to the target in one scenario, cheapest first, and the ones that tie with
-    the cheapest."""
+    """Methods by their mean cost to the target, cheapest first, and the ones that tie with the cheapest."""
     means: pd.Series       # preset -> mean cost, ascending
     tied: list[str]        # the cheapest and every method no corrected paired test puts it ahead of
-    adjusted: list[float]  # Holm-adjusted p of the cheapest against each other method, in the order of means
+    tests: list[tuple[Paired, float]]  # the cheapest against each other method, with its Holm-adjusted p
     missed: bool           # some seed missed the target and counts at its whole run's cost
 
 
-def cheapest(runs: pd.DataFrame, cost: str, spent: str, alpha: float) -> Cheapest:
-    """Rank `runs`' presets by mean `cost` (to the target), and test the cheapest against each other over
-    the seeds both ran: exact sign-flip tests, Holm-corrected at `alpha`. A seed that missed the target
-    counts at what its whole run spent (`spent`), a lower bound of what reaching it would have cost."""
-    filled = runs.assign(cost=runs[cost].fillna(runs[spent]))
-    by_seed = filled.pivot_table(index="seed", columns="preset", values="cost")
+def cheapest(runs: pd.DataFrame, cost: str, alpha: float, test: str = "paired_t") -> Cheapest:
+    """Rank `runs`' presets by mean cost to the target, and test the cheapest against each other over the
+    seeds both ran, Holm-corrected at `alpha`."""
+    by_seed = runs.assign(cost=costs(runs, cost)).pivot_table(index="seed", columns="preset", values="cost")
     means = by_seed.mean().sort_index().sort_values(kind="stable")
     first, others = means.index[0], list(means.index[1:])
-    adjusted = holm([sign_flip_p((by_seed[first] - by_seed[m]).dropna().to_numpy()) for m in others])
-    tied = [first] + [m for m, p in zip(others, adjusted) if p >= alpha]
-    return Cheapest(means, tied, adjusted, bool(runs[cost].isna().any()))
+    pairs = [paired_values(by_seed[first], by_seed[m], first, m, test, lower_wins=True) for m in others]
+    adjusted = holm([t.p for t in pairs])
+    tied = [first] + [t.second for t, p in zip(pairs, adjusted) if not (t.mean < 0 and p < alpha)]
+    return Cheapest(means, tied, list(zip(pairs, adjusted)), bool(runs[cost].isna().any()))
 
 
 @dataclass(frozen=True)
-class Choice:
-    """The leaders of one scenario, chosen by the declared rule on the choosing seeds and ranked on the
-    confirming seeds alone."""
+class Ranking:
+    """Every preset of one scenario, ranked by study.ranking on the study's seeds."""
     scenario: str
-    leaders: list[str]              # by study.leaders' criterion on the choosing seeds
-    seeds: list[int]                # the confirming seeds every leader ran
-    ranked: list[str]               # the leaders by mean test accuracy on those seeds, best first
-    tests: list[tuple[Paired, float]]  # the first against each other leader, with its Holm-adjusted p
-    tied: list[str]                 # the first and every leader no adjusted test puts it ahead of
-    chosen: str | None              # None until the confirming seeds are in
-    by_cost: bool                   # chosen among tied leaders by the second criterion
-    missing: list[str]              # leaders that lack some confirming seed
+    seeds: list[int]                  # the seeds every ranked preset ran
+    ranked: list[str]                 # the presets on every seed, by mean test accuracy, best first
+    tests: list[tuple[Paired, float]]  # the best against each other ranked preset, with its Holm-adjusted p
+    group: list[str]                  # the accuracy group: the best and every preset no adjusted test separates
+    cost: Cheapest | None             # the group by cost to the target (None: a member has no such cost yet)
+    chosen: str | None                # None until every preset is in, and the group's costs are known
+    out: dict[str, float]             # presets the futility stop kept at its seeds -> their gap (points)
+    missing: list[str]                # 'preset seed N' the rule still waits for
+    leading: str | None = None        # the best mean test accuracy so far, while runs are missing
+
+    @property
+    def tied(self) -> list[str]:
+        """The members the cost test does not separate from the cheapest (the cheapest first)."""
+        return self.cost.tied if self.cost is not None else []
 
 
-def choose(study: pd.DataFrame, params: dict, scenario: str) -> Choice:
-    """Choose by params.yaml's study.leaders: the leaders by its criterion on the choosing seeds; on the
-    confirming seeds, paired sign-flip tests of the first against each other leader, Holm-corrected at its
-    alpha. The leaders the first is not ahead of tie with it, and the tie-break picks among them: the
-    fewest of its measure on average (a leader that missed the target on some seed comes after those
-    that never did)."""
-    rule, choosing = params["study"]["leaders"], params["study"]["seeds"]
-    chosen_by = leader_rule.leaders(study, rule, choosing, scenario)
-    runs = study[(study["scenario"] == scenario) & study["seed"].isin(rule["confirm_seeds"])]
-    ran = {m: set(runs.loc[runs["preset"] == m, "seed"]) for m in chosen_by}
-    missing = [m for m in chosen_by if ran[m] != set(rule["confirm_seeds"])]
-    seeds = sorted(set(rule["confirm_seeds"]).intersection(*ran.values())) if ran else []
-    if missing or len(chosen_by) < 2:
-        return Choice(scenario, chosen_by, seeds, [], [], [], None, False, missing)
-    runs = runs[runs["seed"].isin(seeds)]
-    ranked = list(runs.groupby("preset")["test_accuracy"].mean().loc[chosen_by].sort_values(
-        ascending=False, kind="stable").index)
-    pairs = [paired(runs, scenario, ranked[0], other) for other in ranked[1:]]
+def rank(study: pd.DataFrame, params: dict, scenario: str, seeds: list[int] | None = None) -> Ranking:
+    """Rank `scenario`'s presets by params.yaml's study.ranking over `seeds` (default study.seeds)."""
+    rule, presets = params["study"]["ranking"], list(params["optimizers"])
+    seeds = list(seeds if seeds is not None else params["study"]["seeds"])
+    runs = study[(study["scenario"] == scenario) & study["seed"].isin(seeds) & study["preset"].isin(presets)]
+    stopped = futility.stopped(study, params, scenario)
+    out = {p: 100 * gap for p, gap in (stopped or {}).items()}
+    contenders = [p for p in presets if p not in out]
+    missing = futility.missing(study, contenders, seeds, scenario) if stopped is not None else \
+        futility.missing(study, presets, params["study"]["futility"]["seeds"], scenario)
+    if missing:
+        so_far = runs.groupby("preset")["test_accuracy"].mean().sort_index()
+        leading = so_far.idxmax() if not so_far.empty else None
+        return Ranking(scenario, seeds, [], [], [], None, None, out, missing, leading)
+    runs = runs[runs["preset"].isin(contenders)]
+    accuracy = runs.pivot_table(index="seed", columns="preset", values="test_accuracy")
+    ranked = list(accuracy.mean().sort_index().sort_values(ascending=False, kind="stable").index)
+    best = ranked[0]
+    pairs = [paired_values(accuracy[best], accuracy[m], best, m, rule["test"], scale=100) for m in ranked[1:]]
     adjusted = holm([t.p for t in pairs])
     tests = list(zip(pairs, adjusted))
-    tied = [ranked[0]] + [t.second for t, p in tests if not (t.mean > 0 and p < rule["alpha"])]
-    column = leader_rule.TIE_BREAKS[rule["tie_break"]]
-
-    def cost(method: str) -> tuple[int, float]:
-        r = runs[runs["preset"] == method]
-        return int(r[column].isna().sum()), float(r[column].mean())
-    chosen = min(tied, key=cost) if len(tied) > 1 else ranked[0]
-    return Choice(scenario, chosen_by, seeds, ranked, tests, tied, chosen, len(tied) > 1, [])
+    group = [best] + [t.second for t, p in tests if not (t.mean > 0 and p < rule["alpha"])]
+    members = runs[runs["preset"].isin(group)]
+    if members[rule["cost"].removeprefix("target_")].isna().any():  # untimed: no calibrated seconds
+        return Ranking(scenario, seeds, ranked, tests, group, None, None, out, [])
+    cost = cheapest(members, rule["cost"], rule["alpha"], rule["test"])
+    return Ranking(scenario, seeds, ranked, tests, group, cost, tie_break(cost, members, rule["tie_break"]), out, [])
 
 
-def leader_text(choice: Choice, study: pd.DataFrame, params: dict) -> str:
-    """The leaders of one scenario on the confirming seeds: a table of the paired tests, and the verdict."""
-    rule, target = params["study"]["leaders"], params["train"]["target_accuracy"]
-    head = (f"In `{choice.scenario}`, the leaders by {rule['criterion'].replace('_', ' ')} on seeds "
-            f"{', '.join(map(str, params['study']['seeds']))} (the rule of `study.leaders`, declared before the runs) "
-            f"are {', '.join(choice.leaders)}. ")
-    if unrun := leader_rule.missing(study, list(params["optimizers"]), params["study"]["seeds"], choice.scenario):
-        head += (f"Provisional: {count(len(unrun), 'choosing run')} of `{choice.scenario}` "
-                 f"{'is' if len(unrun) == 1 else 'are'} not in yet ({first_few(unrun)}), and the rule compares "
-                 "every preset on every choosing seed. ")
-    if choice.chosen is None:
-        lacking = ", ".join(choice.missing) or "a runner-up"
-        seeds = ", ".join(map(str, rule["confirm_seeds"]))
-        return head + (f"Not confirmed yet: {lacking} lack{'s' if len(choice.missing) == 1 else ''} some of the "
-                       f"confirming seeds {seeds} (`lenet-bench study --confirm --scenarios {choice.scenario}`).")
-    runs = study[(study["scenario"] == choice.scenario) & study["seed"].isin(choice.seeds)]
-    lines = [head + f"Ranked on the {len(choice.seeds)} confirming seeds alone "
-             f"({', '.join(map(str, choice.seeds))}); each other leader paired with the first, the p-values of "
-             f"exact sign-flip tests Holm-corrected at {rule['alpha']:g}:\n",
-             f"| leader | test accuracy (%) | reached {100 * target:.2f}% | M grad evals to it "
-             "| first minus it (points) | first ahead on | p | Holm p |", "|---|---|---|---|---|---|---|---|"]
-    tests = {test.second: (test, adjusted) for test, adjusted in choice.tests}
-    for method in choice.ranked:
-        r = runs[runs["preset"] == method]
-        row = (f"| {method} | {mean_std(r['test_accuracy'], 100)} | {int(r['target_epoch'].notna().sum())}/{len(r)} "
-               f"| {mean_or_dash(r['target_grad_evals'] / 1e6, '.2f')} | ")
-        if method in tests:
-            test, adjusted = tests[method]
-            row += f"{test.mean:+.2f} ± {test.std:.2f} | {test.wins} of {test.seeds} | {test.p:.3f} | {adjusted:.3f} |"
-        else:
-            row += "– | – | – | – |"
-        lines.append(row)
-    if not choice.by_cost:
-        verdict = f"{choice.ranked[0]} is ahead of every other leader after the correction: **{choice.chosen}**."
-    else:
-        first, others = choice.tied[0], choice.tied[1:]
-        apart = "them" if len(others) == 1 else f"{first} from {joined(others, 'or')}"
-        verdict = (f"**{joined(choice.tied)} tie**: no corrected test separates {apart}. The declared second "
-                   f"criterion, the fewest {leader_rule.TIE_BREAK_NAMES[rule['tie_break']]} to "
-                   f"{100 * target:.2f}% (mean over the confirming seeds), chooses **{choice.chosen}**.")
-    return "\n".join(lines) + "\n\n" + verdict
+def tie_break(cost: Cheapest, members: pd.DataFrame, rule: str) -> str:
+    """The chosen method among those tied on cost with the cheapest, by the declared tie-break."""
+    if rule == "mean_cost" or len(cost.tied) == 1:
+        return cost.tied[0]
+    accuracy = members[members["preset"].isin(cost.tied)].groupby("preset")["test_accuracy"].mean()
+    return max(cost.tied, key=lambda m: (accuracy[m], -cost.means[m]))
+
+
+def stability(study: pd.DataFrame, params: dict, ranking: Ranking) -> tuple[int, int]:
+    """In how many of the ways of leaving LEFT_OUT of the ranking's seeds out the rule, on the seeds left,
+    chooses the ranking's method; and how many ways there are."""
+    ways = list(itertools.combinations(ranking.seeds, len(ranking.seeds) - LEFT_OUT))
+    same = sum(rank(study, params, ranking.scenario, list(kept)).chosen == ranking.chosen for kept in ways)
+    return same, len(ways)
+
+
+def verdict(r: Ranking, params: dict) -> str:
+    """One sentence: the chosen method, how it was chosen, and whom it ties with."""
+    rule = params["study"]["ranking"]
+    measure = COSTS[rule["cost"]]
+    if r.chosen is None:
+        return "not chosen yet"
+    if len(r.tied) == 1:
+        return f"**{r.chosen}**, the least {measure} in the accuracy group"
+    return (f"**{joined(r.tied)} tie** in {measure} (no corrected {PAIRED_TESTS[rule['test']]} separates them); "
+            f"{TIE_BREAKS[rule['tie_break']]} chooses **{r.chosen}**")

@@ -9,18 +9,18 @@ import pandas as pd
 
 from lenet_bench.params import LABELS
 from lenet_bench.problem import TRAIN_SIZE
-from lenet_bench.registry import ALGORITHMS
+from lenet_bench.registry import ALGORITHMS, PAIRED_TESTS, smallest_p
 from lenet_bench.report import figures
-from lenet_bench.report.choice import Choice, cheapest, holm, paired
+from lenet_bench.report.choice import Ranking, cheapest, holm, paired
 from lenet_bench.report.results import Results
 from lenet_bench.report.text import count, joined, mean_or_dash, mean_std
 from lenet_bench.study import ablation
 from lenet_bench.tuning.search import parse as search_space
 
 
-def chosen_method(choice: Choice) -> str:
-    """The chosen method of a scenario; until its leaders are confirmed, the first by the rule."""
-    return choice.chosen or choice.leaders[0]
+def chosen_method(ranking: Ranking) -> str | None:
+    """The chosen method of a scenario; until its runs are all in, the best so far by mean test accuracy."""
+    return ranking.chosen or (ranking.ranked[0] if ranking.ranked else ranking.leading)
 
 
 def cost_comparison(means: pd.DataFrame, chosen: str, other: str, scenario: str) -> str:
@@ -56,35 +56,39 @@ def ablation_text(r: Results, chosen: str) -> str:
     if spec is None:
         return ""
     preset, scenario, seeds = spec["preset"], spec["scenario"], spec["seeds"]
+    test = r.params["study"]["ranking"]["test"]
     on = r.study[(r.study["preset"] == preset) & (r.study["scenario"] == scenario) & r.study["seed"].isin(seeds)]
-    floor = 2.0 ** (1 - len(seeds))  # the smallest two-sided p of an exact sign-flip test on n pairs: 2 / 2^n
-    s = [f"**Ablation** (`lenet-bench study --ablation`, declared in params.yaml's study.ablation): {preset} with one "
-         f"component switched off or set to its plain default at a time, the rest as tuned, in `{scenario}` on seeds "
-         f"{', '.join(map(str, seeds))}, with the same budget. Δ is the mean paired difference from the tuned "
-         "preset over the seeds both ran: what the component buys is minus Δ; p, the exact sign-flip test of Δ, "
-         "and Holm p, its Holm correction over the variants (with "
-         f"{count(len(seeds), 'seed')} it cannot go below {floor:.3g}"
-         + (": a Δ within the seeds' spread is no evidence either way)." if floor > 0.05 else ").")
+    floor = smallest_p(test, len(seeds))
+    s = [f"**Ablation** (`lenet-bench tune --ablation`, then `lenet-bench study --ablation`, declared in params.yaml's "
+         f"study.ablation): {preset} with one component switched off, set to its plain default or added at a time, "
+         f"in `{scenario}` on seeds {', '.join(map(str, seeds))}, with the same budget. A component changes what "
+         f"a step of a given lr does (without momentum, the same lr is a step about ten times smaller), so each "
+         f"variant's lr is tuned again ({spec['lr_trials']} quasi-random points over the preset's lr range, the "
+         "same rungs) and the rest kept as tuned. Δ is the mean paired difference from the tuned preset over the "
+         f"seeds both ran: what the component buys is minus Δ; p, the {PAIRED_TESTS[test]} of Δ, and Holm p, its "
+         "Holm correction over the variants"
+         + (f" (with {count(len(seeds), 'seed')} it cannot go below {floor:.3g}: a Δ within the seeds' spread is "
+            "no evidence either way)." if floor > 0.05 else ".")
          + ("" if preset == chosen else f" (The ablation is declared for {preset}; the chosen method is {chosen}.)")
          + "\n"]
-    lines = [f"| variant | changes | test accuracy (%) | Δ (points) | p | Holm p | reached {100 * r.target:.2f}% "
-             "| M grad evals to it | train loss |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [f"| variant | changes | lr | test accuracy (%) | Δ (points) | p | Holm p | reached {100 * r.target:.2f}% "
+             "| M grad evals to it |", "|---|---|---|---|---|---|---|---|---|"]
     variants = {kind: (ablation.changes_text(changes), r.ablation[
         (r.ablation["preset"] == ablation.variant_name(preset, kind)) & (r.ablation["scenario"] == scenario)
         & r.ablation["seed"].isin(seeds)]) for kind, changes in spec["variants"].items()}
-    tests = {kind: paired(pd.concat([runs, on]), scenario, ablation.variant_name(preset, kind), preset)
+    tests = {kind: paired(pd.concat([runs, on]), scenario, ablation.variant_name(preset, kind), preset, test)
              for kind, (_, runs) in variants.items() if not runs.empty}
     tests = {kind: test for kind, test in tests.items() if test.seeds}  # a variant shares no seed with the tuned
     corrected = dict(zip(tests, holm([test.p for test in tests.values()])))  # one family: every variant run so far
 
     def row(name: str, changes: str, runs: pd.DataFrame) -> str:
         if runs.empty:
-            return f"| {name} | {changes} | not run yet | | | | | | |"
+            return f"| {name} | {changes} | | not run yet | | | | | |"
         columns = (f"{tests[name].mean:+.2f} | {tests[name].p:.3f} | {corrected[name]:.3f}" if name in tests
                    else "– | – | –")
-        return (f"| {name} | {changes} | {mean_std(runs['test_accuracy'], 100)} | {columns} "
+        return (f"| {name} | {changes} | {runs['lr'].iloc[0]:.3g} | {mean_std(runs['test_accuracy'], 100)} | {columns} "
                 f"| {int(runs['target_epoch'].notna().sum())}/{len(runs)} "
-                f"| {mean_or_dash(runs['target_grad_evals'] / 1e6, '.2f')} | {mean_std(runs['train_loss'], 1, 3)} |")
+                f"| {mean_or_dash(runs['target_grad_evals'] / 1e6, '.2f')} |")
 
     lines.append(row("tuned", "as in presets.yaml", on))
     lines += [row(kind, changes, runs) for kind, (changes, runs) in variants.items()]
@@ -109,26 +113,27 @@ def ablation_verdict(means: dict[str, float], corrected: dict[str, float], level
     return f"\nAfter Holm's correction at {level:g}, against the tuned preset: {'; '.join(parts)}.\n"
 
 
-def elsewhere_text(choices: list[Choice], chosen: str) -> str:
-    """What the other scenarios of the leader rule chose, beside the first scenario's chosen method."""
-    same = [f"`{c.scenario}`" for c in choices if c.chosen == chosen]
-    other = [f"`{c.scenario}` chose {c.chosen}" for c in choices if c.chosen not in (chosen, None)]
-    pending = [f"`{c.scenario}`" for c in choices if c.chosen is None]
+def elsewhere_text(rankings: list[Ranking], chosen: str) -> str:
+    """What the other scenarios chose, beside the first scenario's chosen method."""
+    same = [f"`{c.scenario}`" for c in rankings if c.chosen == chosen]
+    other = [f"`{c.scenario}` chose {c.chosen}" for c in rankings if c.chosen not in (chosen, None)]
+    pending = [f"`{c.scenario}`" for c in rankings if c.chosen is None]
     parts = ([f"{joined(same)} chose it too"] if same else []) + other + (
         [f"{joined(pending)} {'has' if len(pending) == 1 else 'have'} not chosen yet"] if pending else [])
     return "; ".join(parts)
 
 
-def chosen_section(r: Results, choices: list[Choice], out: Path, styles: dict) -> str:
-    """§6: the first scenario's chosen method in detail; choices holds every scenario's choice, the first first."""
-    choice, others = choices[0], choices[1:]
-    chosen, target = chosen_method(choice), r.target
+def chosen_section(r: Results, rankings: list[Ranking], out: Path, styles: dict) -> str:
+    """§6: the first scenario's chosen method in detail; rankings holds every scenario's, the first first."""
+    ranking, others = rankings[0], rankings[1:]
+    chosen, target = chosen_method(ranking), r.target
+    if chosen is None:
+        return "## 6. The chosen method\n\n_Not chosen yet: the study's runs are not all in (§2)._\n"
     rows = r.of(chosen)
     settings = json.loads(rows["preset_settings"].iloc[0]) if "preset_settings" in rows else {}
-    status = "" if choice.chosen else " (provisional: its leaders are not confirmed yet)"
+    status = "" if ranking.chosen else " (provisional: the best so far; the study's runs are not all in)"
     s = [f"## 6. The chosen method: {chosen}{status}\n",
-         f"Chosen in `{choice.scenario}` by the rule of §2's leaders"
-         f"{'' if choice.chosen else ', on the choosing seeds only'}"
+         f"Chosen in `{ranking.scenario}` by the rule of §2"
          f"{'; ' + elsewhere_text(others, chosen) if others else ''}.\n"]
     lines = [f"| scenario | test accuracy (%) | test loss | reached {100 * target:.2f}% | M grad evals to it |",
              "|---|---|---|---|---|"]
@@ -147,10 +152,10 @@ def chosen_section(r: Results, choices: list[Choice], out: Path, styles: dict) -
     algorithm = rows["algorithm"].iloc[0]
     if algorithm in ALGORITHMS:
         s.append(f"**How it works**: {ALGORITHMS[algorithm].description}.\n")
-    runner_up = next((m for m in (choice.ranked or choice.leaders) if m != chosen), None)
+    runner_up = next((m for m in ranking.ranked if m != chosen), None)
     if runner_up:
-        s.append(cost_comparison(r.means, chosen, runner_up, choice.scenario) + "\n")
-    s.append(loss_gap(r, [m for m in (chosen, runner_up) if m], choice.scenario, out, styles))
+        s.append(cost_comparison(r.means, chosen, runner_up, ranking.scenario) + "\n")
+    s.append(loss_gap(r, [m for m in (chosen, runner_up) if m], ranking.scenario, out, styles))
     s.append(ablation_text(r, chosen))
     return "\n".join(s)
 
@@ -165,7 +170,7 @@ def designed_section(r: Results) -> str:
     s = ["## 7. A method designed from the evidence\n"]
     if not designed:
         return s[0] + f"\n_No preset of presets.yaml is of the family `{DESIGNED}` yet._\n"
-    alpha = r.params["study"]["leaders"]["alpha"]
+    alpha, test_name = r.params["study"]["ranking"]["alpha"], r.params["study"]["ranking"]["test"]
     for name in designed:
         preset = r.params["optimizers"][name]
         base = next((b for b, p in r.params["optimizers"].items()
@@ -185,11 +190,11 @@ def designed_section(r: Results) -> str:
             mine, theirs = (r.of(m)[r.of(m)["scenario"] == scenario] for m in (name, base))
             if mine.empty or theirs.empty:
                 continue
-            test = paired(r.study, scenario, name, base)
+            test = paired(r.study, scenario, name, base, test_name)
             accuracy = "tie" if not test.p < alpha else "wins" if test.mean > 0 else "loses"
             both = r.study[(r.study["scenario"] == scenario) & r.study["preset"].isin([name, base])]
-            cost = cheapest(both, "target_grad_evals", "grad_evals", alpha)
-            cost_p = cost.adjusted[0]  # one test: Holm leaves it as it is
+            cost = cheapest(both, "target_grad_evals", alpha, test_name)
+            cost_p = cost.tests[0][1]  # one test: Holm leaves it as it is
             on_cost = "tie" if len(cost.tied) > 1 else "cheaper" if cost.means.index[0] == name else "dearer"
             lines.append(f"| {scenario} | {mean_std(mine['test_accuracy'], 100)} | "
                          f"{mean_std(theirs['test_accuracy'], 100)} | {test.mean:+.2f}, {test.wins}/{test.seeds}, "
@@ -201,7 +206,7 @@ def designed_section(r: Results) -> str:
         s.append("\n".join(lines) + "\n")
         if verdicts:
             s.append(f"**Does {name} win?** Against {base}, " + "; ".join(verdicts) + ".\n")
-        s.append(f"Each verdict is a paired sign-flip test over the seeds both ran, at level {alpha} (uncorrected: "
+        s.append(f"Each verdict is a {PAIRED_TESTS[test_name]} over the seeds both ran, at level {alpha} (uncorrected: "
                  "one comparison per scenario and measure); a tie says the seeds cannot tell the two apart. Cost "
                  "counts a seed that missed the target at its whole run.\n")
     return "\n".join(s)

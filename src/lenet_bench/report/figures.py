@@ -246,3 +246,24 @@ def lr_sensitivity(trials: dict[str, pd.DataFrame], families: dict[str, str], pa
     fig.supxlabel("learning rate (log scale); filled: finished trial, hollow: pruned; "
                   "triangle: below the panel's floor", fontsize=SMALLEST)
     _save(fig, path)
+
+
+def critical_difference(accuracy: pd.DataFrame, path: Path, alpha: float) -> object:
+    """Demšar's critical-difference diagram of `accuracy` (a row per problem, a column per method), drawn by
+    autorank's Friedman test with Nemenyi's post-hoc test; returns autorank's result (its critical difference)."""
+    import contextlib
+    import io
+    import warnings
+
+    from autorank import autorank, plot_stats
+
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # it says which tests it skips
+        warnings.simplefilter("ignore")
+        result = autorank(accuracy, alpha=alpha, force_mode="nonparametric", order="descending")
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 0.9 + 0.16 * len(accuracy.columns)))
+    with contextlib.redirect_stdout(io.StringIO()):
+        plot_stats(result, ax=ax, allow_insignificant=True)
+    for text in ax.texts:
+        text.set_fontsize(8)
+    _save(fig, path, layout=False)
+    return result

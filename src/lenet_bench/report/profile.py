@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 
 from lenet_bench.report import figures
+from lenet_bench.report.choice import Ranking
 from lenet_bench.report.results import Results
-from lenet_bench.report.scores import TAU_MAX, profile_score
+from lenet_bench.report.scores import TAU_MAX, pareto_front, profile_score
 
 
 def common_problems(study: pd.DataFrame) -> pd.MultiIndex:
     """The problems (scenario, seed) that every method of `study` ran: a method is judged only on problems
-    it attempted, and an extra seed run for some methods alone (the leaders' ten) is no problem for the rest."""
+    it attempted, and a seed run for some methods alone is no problem for the rest."""
     methods = study.groupby(["scenario", "seed"])["preset"].nunique()
     return methods[methods == study["preset"].nunique()].index
 
@@ -31,9 +32,11 @@ def profile_ratios(study: pd.DataFrame, measure: str) -> dict[str, np.ndarray]:
     return {method: ratios[method].to_numpy() for method in ratios.columns}
 
 
-def profile_section(r: Results, out: Path, styles: dict) -> str:
-    """Cost to the target against the cheapest method's, per problem; draws figures/profile.png."""
-    study = r.study
+def profile_section(r: Results, out: Path, styles: dict, rankings: dict[str, Ranking]) -> str:
+    """Cost to the target against the cheapest method's, per problem, for the presets ranked on every seed of
+    every scenario (the futility stop's are out); draws figures/profile.png, then the Pareto front."""
+    ranked = [p for p in r.params["optimizers"] if all(p in k.ranked for k in rankings.values())]
+    study = r.study[r.study["preset"].isin(ranked)] if ranked else r.study
     reached = sorted(study.loc[study["target_epoch"].notna(), "preset"].unique())
     solved = study[study["preset"].isin(reached)]
     problems = common_problems(solved)
@@ -57,13 +60,30 @@ def profile_section(r: Results, out: Path, styles: dict) -> str:
         "the curve gives the fraction of problems a method solved within τ times the cheapest method's cost (the "
         f"dotted line: τ = {TAU_MAX:g}, where the score below stops counting). Every method that reached the target "
         f"at least once is drawn ({len(reached)} of {study['preset'].nunique()}); a problem it never solved never "
-        f"counts. The problems are the {len(problems)} that every one of them ran ({problem_list(problems)}): a "
-        "seed that only some methods ran, such as the leaders' extra seeds, would count against the others as "
-        "unsolved.\n",
+        f"counts. The problems are the {len(problems)} that every one of them ran ({problem_list(problems)}); the "
+        "presets the futility stop kept out (§2) are not drawn.\n",
         "![performance profile](figures/profile.png)\n",
         f"**Scores**, as AlgoPerf ranks: the area under each method's profile from τ = 1 to {TAU_MAX:g}, over "
         f"{TAU_MAX - 1:g} (1: the cheapest on every problem; 0: never within {TAU_MAX:g}x of it), beside its mean test "
-        "accuracy on the same problems.\n", score_table(solved, problems)])
+        "accuracy on the same problems.\n", score_table(solved, problems), pareto_text(r, solved, out, styles)])
+
+
+def pareto_text(r: Results, study: pd.DataFrame, out: Path, styles: dict) -> str:
+    """Accuracy against the cost of reaching the target in the first scenario, and its Pareto front."""
+    first = r.scenarios[0]
+    runs = study[study["scenario"] == first]
+    means = runs.groupby("preset").agg(accuracy=("test_accuracy", "mean"), cost=("target_grad_evals", "mean"),
+                                       reached=("target_grad_evals", lambda c: c.notna().mean()))
+    means = means[means["reached"] >= 0.5]  # a cost to the target needs the target reached, most of the time
+    if means.empty:
+        return ""
+    front = pareto_front(means)
+    figures.pareto(means, front, f"{first}: accuracy against the cost of reaching {100 * r.target:.2f}%",
+                   out / "figures" / "pareto.png", styles, 100 * r.target)
+    return (f"**Accuracy against cost** (below): in `{first}`, each method's mean final test accuracy against its "
+            f"mean gradient evaluations to first reach {100 * r.target:.2f}% (those that reach it on at least half "
+            f"their seeds); the line joins the Pareto front, the methods no other beats on both counts "
+            f"({', '.join(front)}).\n\n![the Pareto front of accuracy against cost](figures/pareto.png)\n")
 
 
 def score_table(solved: pd.DataFrame, problems: pd.MultiIndex) -> str:

@@ -4,29 +4,28 @@ sparsification comparisons) and tuning/*.csv (the tunings). The same files give 
 (`lenet-bench report`)."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
 
 from lenet_bench.atomic_files import write_text
 from lenet_bench.problem import PARAMETER_COUNT, TEST_SIZE, TRAIN_SIZE
-from lenet_bench.registry import l2_mode
+from lenet_bench.registry import PAIRED_TESTS, l2_mode
 from lenet_bench.report import calibration, figures
-from lenet_bench.report.choice import Cheapest, Choice, cheapest, choose, leader_text
+from lenet_bench.report.choice import LEFT_OUT, Cheapest, Ranking, cheapest, rank
 from lenet_bench.report.chosen import chosen_method, chosen_section, designed_section
 from lenet_bench.report.profile import profile_section
+from lenet_bench.report.ranking_text import answer_table, cd_section, ranking_text, stabilities, tests_table
 from lenet_bench.report.results import Results, load
-from lenet_bench.report.scores import pareto_front
-from lenet_bench.report.text import count, describe, hardware, joined, load_line, mean_or_dash, mean_std, untimed_line
+from lenet_bench.report.text import count, describe, hardware, joined, load_line, mean_std, untimed_line
 from lenet_bench.report.tuning_text import (
-    Variance,
     audit_section,
     sensitivity_text,
     tuning_summary,
     tuning_variance,
     variance_section,
 )
-from lenet_bench.study import leaders as leader_rule
 from lenet_bench.tuning.search import get as setting
 from lenet_bench.tuning.search import parse as search_space
 from lenet_bench.tuning.tuning_tables import rungs
@@ -91,7 +90,7 @@ def title(r: Results) -> str:
             "figure below comes from those exported runs. Do not edit by hand._\n")
 
 
-def cheapest_text(c: Cheapest, measure: str, scale: float, digits: int, unit: str, alpha: float) -> str:
+def cheapest_text(c: Cheapest, measure: str, scale: float, digits: int, unit: str, alpha: float, test: str) -> str:
     """One sentence of the budget line: the cheapest method in `measure`, or the methods that tie as the
     cheapest, with their mean costs, and the next one."""
     def value(method: str) -> str:
@@ -101,13 +100,13 @@ def cheapest_text(c: Cheapest, measure: str, scale: float, digits: int, unit: st
     missed = ", a seed that missed counted at its whole run" if c.missed else ""
     if len(c.tied) > 1:
         return (f"In {measure}, **{joined(c.tied)} tie** ({joined([value(m) for m in c.tied])} {unit} on average"
-                f"{missed}; no paired sign-flip test, Holm-corrected at {alpha:g}, separates {c.tied[0]} from "
+                f"{missed}; no {PAIRED_TESTS[test]}, Holm-corrected at {alpha:g}, separates {c.tied[0]} from "
                 f"{joined(c.tied[1:], 'or')}{after}).")
     cheapest_alone = f"In {measure}, **{c.tied[0]}** is the cheapest: {value(c.tied[0])} {unit} on average{missed}"
     if not rest:
         return cheapest_alone + "."
-    return (cheapest_alone + f", fewer than each of the others on the same seeds (paired sign-flip tests, Holm p ≤ "
-            f"{max(c.adjusted):.3f}{after}).")
+    return (cheapest_alone + f", less than each of the others on the same seeds ({PAIRED_TESTS[test]}s, Holm p ≤ "
+            f"{max(p for _, p in c.tests):.3f}{after}).")
 
 
 def scenario_text(params: dict, scenario: str) -> str:
@@ -124,39 +123,10 @@ def scenario_text(params: dict, scenario: str) -> str:
                f"({', '.join(through_loss)})" if through_loss else "") + ")")
 
 
-def answer_section(r: Results, choices: dict[str, Choice], variance: Variance, out: Path, styles: dict) -> str:
-    """Page 1: the chosen method of each scenario, how sure the choice is and what it costs; the cheapest
-    method that reliably reaches the target; the Pareto front of accuracy against cost."""
-    target = r.target
-    lines = [f"| scenario | chosen method | test accuracy (%) | on seeds | M grad evals to {100 * target:.2f}% "
-             "| how sure |", "|---|---|---|---|---|---|"]
-    presets, choosing = list(r.params["optimizers"]), r.params["study"]["seeds"]
-    for scenario in r.params["study"]["leaders"]["scenarios"]:  # a scenario with no runs yet, too
-        choice = choices.get(scenario)
-        if unrun := leader_rule.missing(r.study, presets, choosing, scenario):  # no leader until all are in
-            total = len(presets) * len(choosing)
-            missing = (f"none of its {total} choosing runs in yet" if len(unrun) == total
-                       else f"{len(unrun)} of its {total} choosing runs not in yet")
-            lines.append(f"| {scenario} | not chosen yet | – | – | – | {missing} |")
-            continue
-        chosen = chosen_method(choice)
-        runs = r.study[(r.study["scenario"] == scenario) & (r.study["preset"] == chosen)]
-        seeds = choice.seeds if choice.chosen else choosing
-        runs = runs[runs["seed"].isin(seeds)]
-        if choice.chosen is None:
-            sure = "not confirmed yet"
-        elif choice.by_cost:
-            rule = r.params["study"]["leaders"]
-            sure = (f"tie with {joined([m for m in choice.tied if m != chosen])}; the fewest "
-                    f"{leader_rule.TIE_BREAK_NAMES[rule['tie_break']]}")
-        else:
-            test, adjusted = choice.tests[0]
-            sure = f"ahead of {test.second} on {test.wins}/{test.seeds} seeds, Holm p = {adjusted:.3f}"
-        if scenario == variance.scenario and choice.chosen and variance.holds(chosen) is False:
-            sure += "; the ranking depends on the tuning draw (§2)"
-        lines.append(f"| {scenario} | **{chosen}** | {mean_std(runs['test_accuracy'], 100)} "
-                     f"| {'confirming' if choice.chosen else 'choosing'} {', '.join(map(str, seeds))} "
-                     f"| {mean_or_dash(runs['target_grad_evals'] / 1e6, '.2f')} | {sure} |")
+def answer_section(r: Results, rankings: dict[str, Ranking], out: Path) -> str:
+    """Page 1: each scenario's accuracy group and chosen method, what it costs, how it was chosen and how stable
+    the choice is; the cheapest method that reliably reaches the target; the critical-difference diagram."""
+    target, rule = r.target, r.params["study"]["ranking"]
     first = r.scenarios[0]
     runs = r.study[r.study["scenario"] == first]
     seeds = runs.groupby("preset")["seed"].nunique()
@@ -168,32 +138,26 @@ def answer_section(r: Results, choices: dict[str, Choice], variance: Variance, o
                   f"{RELIABLE_SEEDS} seeds in `{first}` (methods with fewer than {RELIABLE_SEEDS} seeds do not "
                   "qualify).")
     else:
-        alpha = r.params["study"]["leaders"]["alpha"]
-        by_grads = cheapest_text(cheapest(reliable_runs, "target_grad_evals", "grad_evals", alpha),
-                                 "gradient evaluations", 1e6, 2, "M", alpha)
+        alpha, test = rule["alpha"], rule["test"]
+        by_grads = cheapest_text(cheapest(reliable_runs, "target_grad_evals", alpha, test),
+                                 "gradient evaluations", 1e6, 2, "M", alpha, test)
         timed = reliable_runs.dropna(subset=["seconds"])
-        by_seconds = (cheapest_text(cheapest(timed, "target_seconds", "seconds", alpha), "calibrated seconds", 1, 1,
-                                    "s", alpha) if len(timed) else "No calibrated seconds yet (`lenet-bench speed`).")
+        by_seconds = (cheapest_text(cheapest(timed, "target_seconds", alpha, test), "calibrated seconds", 1, 1,
+                                    "s", alpha, test) if len(timed) else
+                      "No calibrated seconds yet (`lenet-bench speed`).")
         budget = (f"**By budget**: the methods that reached {100 * target:.2f}% on at least {RELIABLE_REACHED} of "
                   f"{RELIABLE_SEEDS} seeds in `{first}` are {joined(sorted(reliable))}. {by_grads} {by_seconds}")
-    means = runs.groupby("preset").agg(accuracy=("test_accuracy", "mean"), cost=("target_grad_evals", "mean"),
-                                          reached=("target_grad_evals", lambda c: c.notna().mean()))
-    means = means[means["reached"] >= 0.5]  # a cost to the target needs the target reached, most of the time
-    head = ["## The answer\n",
-            f"The chosen method of each scenario, by the rule declared in params.yaml (§2): its test accuracy "
-            f"(mean ± sd over seeds), what it spends to reach the brief's {100 * target:.2f}%, and how sure the "
-            "choice is.\n", "\n".join(lines) + "\n", budget + "\n"]
-    if means.empty:
-        return "\n".join(head + [f"**Accuracy against cost**: no method reached {100 * target:.2f}% in `{first}` on "
-                                 "half its seeds, so there is no cost to compare.\n"])
-    front = pareto_front(means)
-    figures.pareto(means, front, f"{first}: accuracy against the cost of reaching {100 * target:.2f}%",
-                   out / "figures" / "pareto.png", styles, 100 * target)
-    return "\n".join(head + [
-        f"**Accuracy against cost** (Figure 1): in `{first}`, each method's mean final test accuracy against its mean "
-        f"gradient evaluations to first reach {100 * target:.2f}% (the methods that reach it on at least half their "
-        f"seeds); the line joins the Pareto front, the methods no other beats on both counts ({', '.join(front)}).\n",
-        "![Figure 1: the Pareto front of accuracy against cost](figures/pareto.png)\n"])
+    return "\n".join([
+        "## The answer\n",
+        f"Each scenario's **accuracy group** (the best mean test accuracy over the seeds and every preset no "
+        f"Holm-corrected paired test separates from it) and its **chosen method**, the group's least "
+        f"{'calibrated seconds' if rule['cost'] == 'target_seconds' else 'gradient evaluations'} to the brief's "
+        f"{100 * target:.2f}%, by the rule declared in params.yaml before the runs (§2); its test accuracy (mean ± "
+        "sd over seeds), what it spends to reach the target (the test set checked four times an epoch), how it "
+        f"was chosen, and in how many of the {math.comb(len(r.params['study']['seeds']), LEFT_OUT)} ways of leaving "
+        f"{LEFT_OUT} of the {len(r.params['study']['seeds'])} seeds out the same rule chooses it.\n",
+        answer_table(r, rankings, stabilities(r, rankings)) + "\n", budget + "\n",
+        cd_section(r, rankings, out)])
 
 
 def setup_section(r: Results, out: Path) -> str:
@@ -306,10 +270,20 @@ def sparse_section(r: Results, out: Path) -> str:
             + "\n".join(lines) + "\n")
 
 
-def leaders_section(r: Results, choices: dict[str, Choice]) -> str:
-    """Every scenario's leaders, chosen on the choosing seeds and ranked on the confirming seeds alone."""
-    s = ["### Leaders, confirmed on seeds that did not choose them\n"]
-    s += [leader_text(choice, r.study, r.params) + "\n" for choice in choices.values()]
+def ranking_section(r: Results, rankings: dict[str, Ranking]) -> str:
+    """§2's ranking: every scenario's accuracy group, tests against the best, presets out, and chosen method."""
+    rule = r.params["study"]["ranking"]
+    s = ["### The ranking\n",
+         f"Every preset on the same {len(r.params['study']['seeds'])} seeds in every scenario, with no stage that "
+         f"chooses among close rivals on a few seeds: the declared futility stop keeps a preset more than "
+         f"{100 * r.params['study']['futility']['max_gap']:g} point behind the best after seeds "
+         f"{', '.join(map(str, r.params['study']['futility']['seeds']))} at those seeds. The test is the "
+         f"{PAIRED_TESTS[rule['test']]} over seeds (exact sign flips over ten seeds cannot go below p = 0.002, "
+         f"too coarse for Holm's correction over two dozen comparisons); in the table, each preset's mean test "
+         "accuracy ± sd, how far it is behind the scenario's best (points) and the Holm-adjusted p of that gap; the "
+         "accuracy group in bold.\n",
+         tests_table(r, rankings)]
+    s += [ranking_text(r, ranking) for ranking in rankings.values()]
     return "\n".join(s)
 
 
@@ -360,16 +334,19 @@ def failures_section(r: Results) -> str:
 def build(root: Path, out: Path) -> str:
     """Write out/REPORT.md and its figures from the results under root; return the text."""
     r = load(root)
-    choices = {s: choose(r.study, r.params, s) for s in r.params["study"]["leaders"]["scenarios"] if s in r.scenarios}
-    choice = next(iter(choices.values()))
-    variance = tuning_variance(r, choice, root)
+    rankings = {s: rank(r.study, r.params, s) for s in r.scenarios}
+    ranking = next(iter(rankings.values()))
+    chosen = chosen_method(ranking)
+    # the accuracy group of the first scenario, and the next presets if it holds fewer than three
+    variance = tuning_variance(r, ranking.ranked[:max(3, len(ranking.group))], ranking.scenario, root)
     styles = figures.styles(sorted(r.study["preset"].unique()))
-    report = "\n".join([title(r), answer_section(r, choices, variance, out, styles), setup_section(r, out),
-                        methods_section(r), leaders_section(r, choices),
-                        variance_section(variance, chosen_method(choice), r.params),
-                        curves_section(r, out, styles), profile_section(r, out, styles), sparse_section(r, out),
-                        chosen_section(r, list(choices.values()), out, styles), designed_section(r),
-                        baseline_section(r, chosen_method(choice)),
+    report = "\n".join([title(r), answer_section(r, rankings, out), setup_section(r, out),
+                        methods_section(r), ranking_section(r, rankings),
+                        variance_section(variance, chosen, r.params),
+                        curves_section(r, out, styles), profile_section(r, out, styles, rankings),
+                        sparse_section(r, out),
+                        chosen_section(r, list(rankings.values()), out, styles), designed_section(r),
+                        baseline_section(r, chosen or "sgd"),
                         failures_section(r)]) + "\n"
     for figure in (out / "figures").glob("*.png"):  # a figure this report no longer draws goes with it
         if f"(figures/{figure.name})" not in report:

@@ -90,7 +90,8 @@ def ablation_runs(root: Path, params: dict) -> pd.DataFrame:
     """The ablation's runs at the current settings of its variants (none before `study --ablation` ran)."""
     if "ablation" not in params["study"] or not (root / ablation.EXPORT).exists():
         return pd.DataFrame(columns=KEY)
-    return sort_runs(read_export(root, ablation.EXPORT), ablation.with_variants(params)[0]).current
+    variants = ablation.tuned_variants(params, root, strict=False)[0]  # a variant not tuned yet has no current run
+    return sort_runs(read_export(root, ablation.EXPORT), variants).current
 
 
 def read_audit(root: Path) -> pd.DataFrame | None:

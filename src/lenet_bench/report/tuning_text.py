@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from lenet_bench.report import figures
-from lenet_bench.report.choice import Choice
 from lenet_bench.report.results import Results
 from lenet_bench.report.text import count, mean_std
 from lenet_bench.study.export import (
@@ -175,15 +174,15 @@ class Variance:
         return None if rival is None else self.spans[chosen][0] > rival[0]
 
 
-def tuning_variance(r: Results, choice: Choice, root: Path) -> Variance:
+def tuning_variance(r: Results, leaders: list[str], scenario: str, root: Path) -> Variance:
     """How far each leader's test accuracy moves with the luck of its tuning: its best setting from each of
     several independent tunings (another sampler seed each; tuning/seed<N>/, studied into
-    results/tuning_seed<N>.csv), each run on the choosing seeds of the leaders' scenario."""
-    params, scenario = r.params, choice.scenario
+    results/tuning_seed<N>.csv), each run on the futility stop's seeds of `scenario`."""
+    params = r.params
     base, seeds = params["tuning"]["sampler"]["seed"], params["tuning"]["variance_seeds"]
-    last, choosing = params["train"]["epochs"], params["study"]["seeds"]
+    last, choosing = params["train"]["epochs"], params["study"]["futility"]["seeds"]
     rows, spans, pending = [], {}, []
-    for preset in [p for p in choice.leaders if p not in params["tuning"]["fixed"]]:  # a fixed preset has no tuning
+    for preset in [p for p in leaders if p not in params["tuning"]["fixed"]]:  # a fixed preset has no tuning
         means = []
         for sampler_seed in [base, *seeds]:
             folder = variant(params, sampler_seed=sampler_seed)[1]
@@ -220,14 +219,16 @@ def variance_section(v: Variance, chosen: str, params: dict) -> str:
     """The tuning-variance table, and whether the chosen leader's lead survives the tuning draw."""
     s = ["### Tuning variance\n",
          f"Each leader of `{v.scenario}` tuned {v.tunings} times, the same budget and space, another sampler "
-         f"seed each; every tuning's best setting trained on seeds {', '.join(map(str, params['study']['seeds']))} "
+         f"seed each; every tuning's best setting trained on seeds "
+         f"{', '.join(map(str, params['study']['futility']['seeds']))} "
          f"in `{v.scenario}`.\n",
          "\n".join(["| leader | sampler seed | best trial's settings | best validation accuracy | test accuracy (%) |",
                     "|---|---|---|---|---|", *v.rows]) + "\n"]
     if v.pending:
+        seeds = ",".join(map(str, params["study"]["futility"]["seeds"]))
         s.append(f"Still to run: {', '.join(v.pending)} (`lenet-bench tune --presets <preset> --sampler-seed <N>`, "
-                 f"then `lenet-bench study --presets <preset> --scenarios {v.scenario} --tuning tuning/seed<N> "
-                 "--export results/tuning_seed<N>.csv`).\n")
+                 f"then `lenet-bench study --presets <preset> --scenarios {v.scenario} --seeds {seeds} --tuning "
+                 "tuning/seed<N> --export results/tuning_seed<N>.csv`).\n")
     if len(v.spans) > 1:
         spans = "; ".join(f"{p} {lo:.2f} to {hi:.2f}% ({hi - lo:.2f} points)" for p, (lo, hi) in v.spans.items())
         verdict = ""

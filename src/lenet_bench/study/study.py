@@ -1,5 +1,6 @@
-"""The study's plan: presets x scenarios x seeds, less what the export already holds with the same
-settings; the overrides that make one run a DVC experiment; and the export's leaders."""
+"""The study's plan: presets x scenarios x seeds (the futility stop's seeds first, the rest for the presets it
+keeps), less what the export already holds with the same settings; and the overrides that make one run a DVC
+experiment."""
 from __future__ import annotations
 
 import re
@@ -9,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from lenet_bench.params import check
-from lenet_bench.study import leaders as leader_rule
+from lenet_bench.study import futility
 from lenet_bench.study.dvc_experiments import with_curves
 from lenet_bench.study.export import fingerprint, on_study_hardware, record, sort_runs, study_params, study_settings
 
@@ -24,43 +25,22 @@ def current_runs(export: pd.DataFrame, params: dict) -> pd.DataFrame:
     return sort_runs(export, params).current
 
 
-def leaders(export: pd.DataFrame, params: dict, count: int | None = None, scenario: str | None = None) -> list[str]:
-    """The leaders of `scenario` (default: the first) by the rule of params.yaml's study.leaders, on the
-    choosing seeds (study.seeds) of the export's current runs; `count` overrides the rule's count."""
-    rule = dict(params["study"]["leaders"], **({"count": count} if count is not None else {}))
-    return leader_rule.leaders(current_runs(export, params), rule, params["study"]["seeds"],
-                               scenario or next(iter(params["scenarios"])))
+def owed_seeds(export: pd.DataFrame, params: dict, presets: list[str], scenarios: list[str]) -> dict:
+    """(preset, scenario) -> the seeds the study owes it: the futility stop's seeds until every preset of the
+    scenario has run them; then study.seeds, but for the presets the stop keeps at its seeds."""
+    runs, rule = current_runs(export, params), params["study"]["futility"]
+    owed = {}
+    for scenario in scenarios:
+        stopped = futility.stopped(runs, params, scenario)
+        for preset in presets:
+            decided = stopped is not None and preset not in stopped
+            owed[preset, scenario] = params["study"]["seeds"] if decided else rule["seeds"]
+    return owed
 
 
-def missing_choosing_runs(export: pd.DataFrame, params: dict, scenario: str) -> list[str]:
-    """'preset seed N' for each choosing run (every preset on study.seeds) that `scenario` lacks at the current
-    settings: the leader rule compares means over the same seeds, so it waits for all of them."""
-    return leader_rule.missing(current_runs(export, params), list(params["optimizers"]), params["study"]["seeds"],
-                               scenario)
-
-
-def confirmations(export: pd.DataFrame, params: dict, scenarios: list[str] | None = None) -> list[tuple[str, str]]:
-    """(preset, scenario) for every leader of every scenario of the rule, then for the budget rule's
-    candidates not among them: what earns the confirming seeds (in `scenarios` alone, where given)."""
-    pairs = [(preset, scenario) for scenario in params["study"]["leaders"]["scenarios"]
-             for preset in leaders(export, params, scenario=scenario)]
-    pairs += [pair for pair in budget_candidates(export, params) if pair not in pairs]
-    return [pair for pair in pairs if scenarios is None or pair[1] in scenarios]
-
-
-def confirmed_scenarios(params: dict) -> list[str]:
-    """The scenarios whose presets can earn confirming seeds: the leaders' and the budget's."""
-    budget = [params["study"]["budget"]["scenario"]] if "budget" in params["study"] else []
-    return list(dict.fromkeys([*params["study"]["leaders"]["scenarios"], *budget]))
-
-
-def budget_candidates(export: pd.DataFrame, params: dict) -> list[tuple[str, str]]:
-    """(preset, scenario) for the cheapest presets of the budget rule (params.yaml's study.budget)."""
-    if "budget" not in params["study"]:
-        return []
-    rule = params["study"]["budget"]
-    return [(preset, rule["scenario"]) for preset in leader_rule.cheapest(
-        current_runs(export, params), rule["count"], params["study"]["seeds"], rule["scenario"])]
+def grid(presets: list[str], scenarios: list[str], seeds: list[int]) -> dict:
+    """(preset, scenario) -> seeds: every preset on every scenario and seed."""
+    return {(preset, scenario): seeds for preset in presets for scenario in scenarios}
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -88,13 +68,14 @@ class Run:
         return f"study-{self.preset}-seed{self.seed}"
 
 
-def plan(params: dict, presets, scenarios, seeds, threads: int, epochs: int | None,
+def plan(params: dict, wanted: dict, threads: int, epochs: int | None,
          export: pd.DataFrame) -> tuple[list[Run], int]:
-    """The runs still to do, and how many preset/scenario/seed results the export already has."""
-    for name in presets:
+    """The runs still to do of `wanted` ((preset, scenario) -> seeds), and how many of its results the export
+    already has."""
+    for name in dict.fromkeys(preset for preset, _ in wanted):
         if name not in params["optimizers"]:
             raise ValueError(f"unknown preset '{name}'; presets: {', '.join(params['optimizers'])}")
-    for name in scenarios:
+    for name in dict.fromkeys(scenario for _, scenario in wanted):
         if name not in params["scenarios"]:
             raise ValueError(f"unknown scenario '{name}'; scenarios: {', '.join(params['scenarios'])}")
     if not export.empty:
@@ -102,15 +83,15 @@ def plan(params: dict, presets, scenarios, seeds, threads: int, epochs: int | No
     done = set(zip(export["preset"], export["scenario"], export["seed"], export["fingerprint"])) \
         if not export.empty else set()
     runs, already = [], 0
-    for preset in presets:
+    for (preset, scenario), seeds in wanted.items():
         for seed in seeds:
             run = study_params(params, preset, seed, threads, epochs)
             check(run)
-            missing = tuple(s for s in scenarios if (preset, s, seed, fingerprint(run, s)) not in done)
-            already += len(scenarios) - len(missing)
-            if missing:
-                runs.append(Run(preset, seed, missing, run))
-    return runs, already
+            if (preset, scenario, seed, fingerprint(run, scenario)) in done:
+                already += 1
+            else:
+                runs.append(Run(preset, seed, (scenario,), run))
+    return merge(runs), already
 
 
 def merge(runs: list[Run]) -> list[Run]:
