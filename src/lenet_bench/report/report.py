@@ -119,8 +119,9 @@ def scenario_text(params: dict, scenario: str) -> str:
                     if l2_mode(preset["algorithm"], wd) == "loss"]
     return (text + f" (every preset minimises cross-entropy + wd/2·‖w‖², wd = {wd:g}: through its optimizer's "
             "weight_decay where that adds wd·w to the gradient"
-            + (f", through the loss for the {len(through_loss)} whose weight_decay is decoupled or absent "
-               f"({', '.join(through_loss)})" if through_loss else "") + ")")
+            + (f", through the loss for the {len(through_loss)} whose weight_decay takes other steps than that, as "
+               f"measured by a step of each (decoupled, after a preconditioner, inside a curvature model), or is "
+               f"absent ({', '.join(through_loss)})" if through_loss else "") + ")")
 
 
 def answer_section(r: Results, rankings: dict[str, Ranking], out: Path) -> str:
@@ -216,6 +217,11 @@ def methods_section(r: Results) -> str:
         s.append(f"**Left out**: {len(r.elsewhere)} runs at the current settings made on other hardware "
                  f"({hardware(r.elsewhere)}); every table holds runs of one kind only.\n")
     s.append(accounted_table(r) + "\n")
+    if "adamw" not in r.params["optimizers"]:
+        s.append("AdamW is no preset of its own: without a penalty it is Adam, and in `l2` its decoupled decay would "
+                 "minimise another objective than every other row's, so it takes the penalty through the loss like "
+                 "every optimizer whose decay is not coupled, which makes it Adam again. A row that cannot differ "
+                 "from adam's would only take a seed budget.\n")
     return "\n".join(s)
 
 
