@@ -14,7 +14,7 @@ import pytest
 
 from lenet_bench import params as params_module
 from lenet_bench.study import cluster, export, study_task
-from lenet_bench.study.study import plan
+from lenet_bench.study.study import grid, plan
 from lenet_bench.study.study_task import Mismatch, RunFailed, Task, check_worker, code_commit, data_md5, execute
 
 # What differs between two runs of the same config: when and how fast they ran, and under what name.
@@ -23,7 +23,7 @@ VARYING = ["experiment", "seconds", "target_seconds", "load_average", "cpus"]
 
 def tasks_for(presets, scenarios, seeds=(0,)):
     params = params_module.load()
-    runs, _ = plan(params, presets, scenarios, list(seeds), export.THREADS, None, export.read_export())
+    runs, _ = plan(params, grid(presets, scenarios, list(seeds)), export.THREADS, None, export.read_export())
     return [Task(f"{run.name}-{s}", s, run.params, code_commit(), data_md5()) for run in runs for s in run.scenarios]
 
 

@@ -720,3 +720,19 @@ def test_the_ablation_verdict_names_the_variants_that_differ_after_holm_and_whic
     assert ablation_verdict(means, {kind: 0.06 for kind in means}) == (
         "\nAfter Holm's correction at 0.05, no variant differs from the tuned preset by more than these seeds can "
         "tell.\n")
+
+
+def test_what_pruning_at_epoch_1_cost_is_measured_against_the_earlier_runs_that_pruned_at_5(tmp_path, project_params):
+    from lenet_bench.report.results import PRUNED_AT_5
+
+    fake_export(tmp_path, project_params, seeds=(0, 1, 2))
+    study = pd.read_csv(tmp_path / "results" / "study.csv")
+    earlier = study[study["scenario"] == "sparse"].copy()
+    earlier["test_accuracy"] += 0.001  # a tenth of a point better when pruned later
+    earlier["target_epoch"] = [2.0 if a > 0.8938 else None for a in earlier["test_accuracy"]]  # reached while dense
+    (tmp_path / PRUNED_AT_5).parent.mkdir(parents=True)
+    earlier.to_csv(tmp_path / PRUNED_AT_5, index=False)
+    text = report.build(tmp_path, tmp_path / "report")
+    assert ("so 6 of the 9 runs it shares with this one reached 89.38% while still dense; now the bound holds from "
+            "epoch 1 and only a hit under it counts. Paired by preset and seed (3 presets), the final test accuracy "
+            "moved by -0.10 ± 0.00 points (0 of 9 higher now; paired t-test, p = 0.004;") in text

@@ -50,6 +50,7 @@ class Results:
     experiments: pd.DataFrame  # results/experiments.csv: the sparsification comparisons
     timings: pd.DataFrame | None  # results/speed.csv (`lenet-bench speed`), None before it ran
     ablation: pd.DataFrame     # results/ablation.csv's runs at the current settings of study.ablation's variants
+    earlier_prune: pd.DataFrame  # sparse runs of an earlier study that pruned at epoch 5 (PRUNED_AT_5), if kept
 
     @property
     def target(self) -> float:
@@ -83,7 +84,13 @@ def load(root: Path) -> Results:
     experiments = root / "results" / "experiments.csv"
     return Results(params, study, curves, stale, elsewhere, scenarios, summary(study), tuning_tables(root, params),
                    read_audit(root), pd.read_csv(experiments) if experiments.exists() else pd.DataFrame(), timings,
-                   ablation_runs(root, params))
+                   ablation_runs(root, params),
+                   pd.read_csv(root / PRUNED_AT_5) if (root / PRUNED_AT_5).exists() else pd.DataFrame(columns=KEY))
+
+
+# The sparse runs of the study before #40 (commit dccb777), which pruned at the end of epoch 5, kept to measure
+# what pruning at epoch 1 (so that a target hit counts only under the bound) costs in accuracy.
+PRUNED_AT_5 = Path("results/previous/sparse_prune_epoch5.csv")
 
 
 def ablation_runs(root: Path, params: dict) -> pd.DataFrame:
