@@ -66,6 +66,9 @@ def refused(root: Path, *args: str, env: dict | None = None) -> str:
     (["report", "--out", "/proc/nope"], "error: --out /proc/nope: cannot write the report there"),
     (["study", "--seeds", "3-1"], "error: --seeds: '3-1' ends below its start; write it 1-3"),
     (["study", "--epochs", "0"], "error: --epochs must be at least 1, got 0"),
+    (["study", "--workers", "1000", "--export", "results/x.csv"], "error: --workers 1000 would start 1000 processes on "
+     "this machine of"),
+    (["tune", "--presets", "adam", "--workers", "1000"], "error: --workers 1000 would start 1000 processes"),
     (["study", "--ablation", "--seeds", "3"], "error: --ablation takes its presets, scenario and seeds from "
      "params.yaml's study.ablation"),
     (["study", "--ablation"], "error: study.ablation: variant kfac-curvature_every_step has 0 of its 8 lr trials "

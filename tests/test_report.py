@@ -736,3 +736,36 @@ def test_what_pruning_at_epoch_1_cost_is_measured_against_the_earlier_runs_that_
     assert ("so 6 of the 9 runs it shares with this one reached 89.38% while still dense; now the bound holds from "
             "epoch 1 and only a hit under it counts. Paired by preset and seed (3 presets), the final test accuracy "
             "moved by -0.10 ± 0.00 points (0 of 9 higher now; paired t-test, p = 0.004;") in text
+
+
+PAYLOADS = ('<link rel="attachment" href="file:///etc/hostname"> <img src="file:///etc/hostname"> '
+            '<iframe src="http://127.0.0.1:9/x"></iframe> ![leak](file:///etc/hostname) ![web](http://127.0.0.1:9/y.png)')
+
+
+@pytest.mark.skipif(bool(pdf.missing_tools()), reason="needs pandoc and weasyprint (scripts/setup.sh installs both)")
+def test_text_from_data_files_cannot_make_the_pdf_fetch_or_attach_anything(tmp_path, project_params, monkeypatch):
+    from weasyprint.urls import URLFetcher
+
+    params = fake_params(tmp_path, project_params)
+    params["scenarios"]["standard"]["description"] = "plain " + PAYLOADS
+    params["optimizers"]["good"]["family"] = "momentum " + PAYLOADS
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    fake_export(tmp_path, project_params, params=params)
+    fake_speed(tmp_path)
+    speed = pd.read_csv(tmp_path / "results" / "speed.csv").assign(machine="cpu " + PAYLOADS)
+    speed.to_csv(tmp_path / "results" / "speed.csv", index=False)
+    text = report.build(tmp_path, tmp_path / "report")
+    assert "plain \\<link rel=\"attachment\"" in text and "<link" not in text.replace("\\<link", "")
+    asked = []
+    fetch = URLFetcher.fetch
+    monkeypatch.setattr(URLFetcher, "fetch", lambda self, url, headers=None: (asked.append(url), fetch(self, url,
+                                                                                                       headers))[1])
+    pdf.to_pdf(tmp_path / "report" / "REPORT.md", tmp_path / "REPORT.pdf")
+    assert b"EmbeddedFile" not in (tmp_path / "REPORT.pdf").read_bytes()
+    figures = (tmp_path / "report" / "figures").resolve().as_uri()
+    assert asked and all(url.startswith(figures) or url.endswith("print.css") for url in asked), asked
+    # And a URL that reached the Markdown some other way is refused, and named.
+    page = tmp_path / "report" / "page.md"
+    page.write_text("# page\n\n![leak](file:///etc/hostname) <link rel=\"attachment\" href=\"file:///etc/hostname\">\n")
+    pdf.to_pdf(page, tmp_path / "page.pdf")
+    assert b"EmbeddedFile" not in (tmp_path / "page.pdf").read_bytes()

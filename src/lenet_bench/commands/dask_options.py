@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
+
+WORKERS_PER_CORE = 4  # local worker processes beyond this many per core only thrash; --force allows them
 
 
 def add_arguments(group: argparse._ActionsContainer, workers_help: str, workers_default: int | None) -> None:
@@ -14,3 +17,16 @@ def add_arguments(group: argparse._ActionsContainer, workers_help: str, workers_
                        help="join the scheduler whose address this file holds (dask scheduler --scheduler-file)")
     group.add_argument("--scheduler-timeout", type=float, default=30,
                        help="seconds to wait for the --scheduler to answer (default 30)")
+    group.add_argument("--force", action="store_true",
+                       help=f"start more than {WORKERS_PER_CORE} local workers per core (--workers) all the same")
+
+
+def check_workers(args) -> str | None:
+    """Why --workers is refused (one line naming the fix), or None: more local worker processes than
+    WORKERS_PER_CORE per core would only fight over the cores, and --workers 1000 would start a thousand. Workers
+    of a --scheduler or of Slurm live elsewhere and are not limited by this machine."""
+    cores = os.cpu_count() or 1
+    if args.workers is None or args.scheduler or args.cluster or args.force or args.workers <= WORKERS_PER_CORE * cores:
+        return None
+    return (f"error: --workers {args.workers} would start {args.workers} processes on this machine of {cores} cores; "
+            f"give at most {WORKERS_PER_CORE * cores}, or add --force")

@@ -76,6 +76,8 @@ def run(args) -> None:
     for flag, value in (("--workers", args.workers), ("--epochs", args.epochs), ("--jobs", args.jobs)):
         if value is not None and value < 1:
             sys.exit(f"error: {flag} must be at least 1, got {value}")
+    if refused := dask_options.check_workers(args):
+        sys.exit(refused)
     if args.ablation:
         if args.presets or args.tuning or args.scenarios or args.seeds or args.with_dvc:
             sys.exit("error: --ablation takes its presets, scenario and seeds from params.yaml's study.ablation; drop "

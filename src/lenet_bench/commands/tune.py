@@ -294,6 +294,8 @@ def run(args) -> None:
         sys.exit(f"error: params.yaml: {err}")
     if args.workers < 1:
         sys.exit(f"error: --workers must be at least 1, got {args.workers}")
+    if refused := dask_options.check_workers(args):
+        sys.exit(refused)
     for flag, value in (("--trials", args.trials), ("--epochs", args.epochs)):
         if value is not None and value < 1:
             sys.exit(f"error: {flag} must be at least 1, got {value}")

@@ -12,6 +12,7 @@ import pandas as pd
 
 from lenet_bench.params import LABELS
 from lenet_bench.paths import SPEED
+from lenet_bench.report.text import escaped
 from lenet_bench.study.export import KEY
 
 COST_COLUMNS = {"seconds": "grad_evals", "target_seconds": "target_grad_evals"}  # calibrated from
@@ -83,7 +84,8 @@ def describe(timings: pd.DataFrame | None) -> str:
     return (f"Seconds are calibrated, never the study's wall time: a run's gradient evaluations times its preset's "
             f"seconds per gradient evaluation, from `lenet-bench speed` ({SPEED}): one training epoch of every preset "
             f"in one sitting, interleaved, {int(timings['threads'].iloc[0])} torch thread, the median of "
-            f"{int(table['rounds'].min())} rounds, on {timings['machine'].iloc[0]} (torch {timings['torch'].iloc[0]}), "
+            f"{int(table['rounds'].min())} rounds, on {escaped(timings['machine'].iloc[0])} "
+            f"(torch {escaped(timings['torch'].iloc[0])}), "
             f"with a 1-minute load average of at most {busiest:.2f} per CPU before a timing (the timing's own thread "
             "included). The rounds of one preset differed by at most "
             f"{table['spread'].max():.2f}x ({table['spread'].idxmax()}; median {table['spread'].median():.2f}x). "

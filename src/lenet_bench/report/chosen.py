@@ -13,7 +13,7 @@ from lenet_bench.registry import ALGORITHMS, PAIRED_TESTS, smallest_p
 from lenet_bench.report import figures
 from lenet_bench.report.choice import Ranking, cheapest, holm, paired
 from lenet_bench.report.results import Results
-from lenet_bench.report.text import count, joined, mean_or_dash, mean_std
+from lenet_bench.report.text import count, escaped, joined, mean_or_dash, mean_std
 from lenet_bench.study import ablation
 from lenet_bench.tuning.search import parse as search_space
 
@@ -145,7 +145,7 @@ def chosen_section(r: Results, rankings: list[Ranking], out: Path, styles: dict)
     preset = r.params["optimizers"].get(chosen, {})
     space = ("; its tuning searched " + ", ".join(d.describe() for d in search_space(chosen, preset))
              if preset.get("search") else "; not tuned (tuning.fixed)")
-    s.append(f"Family: {rows['family'].iloc[0]}; algorithm `{rows['algorithm'].iloc[0]}`; its preset: "
+    s.append(f"Family: {escaped(rows['family'].iloc[0])}; algorithm `{rows['algorithm'].iloc[0]}`; its preset: "
              + ", ".join(f"`{k}: {json.dumps(v)}`" for k, v in settings.items() if k not in LABELS)
              + f"{space}.\n")
     s.append("\n".join(lines) + "\n")

@@ -12,7 +12,7 @@ from lenet_bench.params import load as load_params
 from lenet_bench.registry import ALGORITHMS
 from lenet_bench.report import calibration
 from lenet_bench.report.results import read_audit, tuning_tables
-from lenet_bench.report.text import device_label, hardware, mean_std
+from lenet_bench.report.text import device_label, escaped, hardware, mean_std
 from lenet_bench.report.tuning_text import tuning_section
 from lenet_bench.study.export import Sorted, read_export, sort_runs
 from lenet_bench.tuning import audit
@@ -107,7 +107,7 @@ def presets_table(root: Path) -> str:
         schedule_text = schedule.pop("name") + "".join(f", {k}={v}" for k, v in schedule.items())
         own = ", ".join(f"{k}={preset[k]}" for k in algorithm.settings if k in preset) or "–"
         label = f"**{name}** (default)" if name == default else name
-        rows.append(f"| {label} | {preset.get('family', '–')} | {preset['algorithm']} | `{library}` "
+        rows.append(f"| {label} | {escaped(preset.get('family', '–'))} | {preset['algorithm']} | `{library}` "
                     f"| {preset['batch_size']:,} | {preset['lr']:g} | {schedule_text} | {own} |")
     return "\n".join(rows)
 
@@ -121,8 +121,8 @@ def speed_table(root: Path) -> str:
     rows = ["| where | the brief's DataLoader loop (s/epoch) | this project's loop (s/epoch) | speed-up | median of |",
             "|---|---|---|---|---|"]
     for b in results:
-        where = (f"{b['gpu']} ({b['machine']})" if "gpu" in b
-                 else f"CPU only: {b['machine']}, {b['threads']} torch threads") + f", torch {b['torch']}"
+        where = (f"{escaped(b['gpu'])} ({escaped(b['machine'])})" if "gpu" in b
+                 else f"CPU only: {escaped(b['machine'])}, {b['threads']} torch threads") + f", torch {b['torch']}"
         rows.append(f"| {where} | {b['brief_seconds']:.2f} | {b['project_seconds']:.2f} "
                     f"| **{b['speedup']:.2f}×** | {b['repeats']} |")
     return "\n".join(rows)
@@ -140,7 +140,7 @@ def _not_measured(name: str) -> str:
 
 def _measured_on(b: dict) -> str:
     """Where a single-process CPU benchmark ran: threads, machine, and the load it shared the machine with."""
-    return (f"{b['threads']} torch thread{'s' if b['threads'] > 1 else ''}, {b['machine']}, "
+    return (f"{b['threads']} torch thread{'s' if b['threads'] > 1 else ''}, {escaped(b['machine'])}, "
             f"load average {b['load_average_before']:g} before it started")
 
 
@@ -222,7 +222,7 @@ def study_table(root: Path) -> str:
             why = ("settings changed since its study runs" if name in set(stale["preset"])
                    else f"only on other hardware ({hardware(elsewhere[elsewhere['preset'] == name])})"
                    if name in set(elsewhere["preset"]) else "not in the study yet")
-            rows.append(f"| {name} | {preset.get('family', '–')} | {library} | – | "
+            rows.append(f"| {name} | {escaped(preset.get('family', '–'))} | {library} | – | "
                         + " | ".join(why if i == 0 else "" for i in range(len(scenarios)))
                         + " | | | | |")
             continue
@@ -230,7 +230,7 @@ def study_table(root: Path) -> str:
         standard = by[scenarios[0]]
         cells = [mean_std(by[s]["test_accuracy"], 100, unit="%") for s in scenarios]
         reached = standard["target_epoch"].dropna()
-        rows.append(f"| {name} | {preset.get('family', '–')} | {library} | {runs['seed'].nunique()} | "
+        rows.append(f"| {name} | {escaped(preset.get('family', '–'))} | {library} | {runs['seed'].nunique()} | "
                     + " | ".join(cells) + f" | {mean_std(standard['test_loss'], digits=4)} "
                     f"| {len(reached)}/{len(standard)}" + (f", epoch {reached.mean():.1f}" if len(reached) else "")
                     + f" | {standard['grad_evals'].mean() / 1e6:.2f} M "
@@ -254,7 +254,8 @@ def calibrated_speed_table(root: Path) -> str:
         rows.append(f"| {preset} | {t['seconds_per_epoch']:.1f} | {1e6 * t['seconds_per_grad_eval']:.0f} "
                     f"| {t['spread']:.2f}x | {int(t['rounds'])} | {t['load_before']:.2f} |")
     first = timings.iloc[0]
-    return ("\n".join(rows) + f"\n\n{first['machine']}, {int(first['threads'])} torch thread, torch {first['torch']}; "
+    return ("\n".join(rows) + f"\n\n{escaped(first['machine'])}, {int(first['threads'])} torch thread, "
+            f"torch {escaped(first['torch'])}; "
             "load is the 1-minute load average before the timing, its own thread included.")
 
 

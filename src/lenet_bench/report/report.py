@@ -18,7 +18,7 @@ from lenet_bench.report.chosen import chosen_method, chosen_section, designed_se
 from lenet_bench.report.profile import profile_section
 from lenet_bench.report.ranking_text import answer_table, cd_section, ranking_text, stabilities, tests_table
 from lenet_bench.report.results import PRUNED_AT_5, Results, load
-from lenet_bench.report.text import count, describe, hardware, joined, load_line, mean_std, untimed_line
+from lenet_bench.report.text import count, describe, escaped, hardware, joined, load_line, mean_std, untimed_line
 from lenet_bench.report.tuning_text import (
     audit_section,
     sensitivity_text,
@@ -79,7 +79,7 @@ def accounted_table(r: Results) -> str:
             note = f", {m['diverged']} diverged" if m["diverged"] else ""
             accuracy = mean_std(runs["test_accuracy"], 100).replace(" ± ", "±")  # one word: the cell breaks after it
             shown.append(f"{accuracy} ({m['reached']}/{m['seeds']}{note})")
-        lines.append(f"| {name} | {preset['family']} | {tuned_settings(name, preset)} | "
+        lines.append(f"| {name} | {escaped(preset['family'])} | {tuned_settings(name, preset)} | "
                      + " | ".join(shown) + f" | {verdict(cells, no_runs_reason(r, name))} |")
     return "\n".join(lines)
 
@@ -262,6 +262,8 @@ def matching_dense(runs: pd.DataFrame, sparse: pd.DataFrame) -> tuple[float, flo
 def earlier_prune_text(r: Results) -> str:
     """What pruning at epoch 1 instead of 5 cost: the sparse runs now against the earlier study's of the same preset
     and seed (same settings but the prune epoch), paired."""
+    if r.earlier_prune.empty:
+        return ""
     now = r.study[r.study["scenario"] == "sparse"][["preset", "seed", "test_accuracy", "target_epoch"]]
     pairs = now.merge(r.earlier_prune[["preset", "seed", "test_accuracy", "target_epoch"]], on=["preset", "seed"],
                       suffixes=("", "_earlier"))

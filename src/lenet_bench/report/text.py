@@ -2,12 +2,22 @@
 spreads, where runs ran."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
+
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&])")
+
+
+def escaped(text: object) -> str:
+    """Free text read from a data file (a description, a family, a machine's name), escaped for Markdown: it
+    shows as the text it is, and can make no link, image, table cell or HTML tag."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
 def describe(scenarios: dict, name: str) -> str:
-    """A scenario's description in params.yaml, or its name where it has none."""
-    return (scenarios.get(name) or {}).get("description", name)
+    """A scenario's description in params.yaml (escaped), or its name where it has none."""
+    return escaped((scenarios.get(name) or {}).get("description", name))
 
 
 def count(n: int, noun: str) -> str:
