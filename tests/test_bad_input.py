@@ -66,6 +66,12 @@ def refused(root: Path, *args: str, env: dict | None = None) -> str:
     (["report", "--out", "/proc/nope"], "error: --out /proc/nope: cannot write the report there"),
     (["study", "--seeds", "3-1"], "error: --seeds: '3-1' ends below its start; write it 1-3"),
     (["study", "--epochs", "0"], "error: --epochs must be at least 1, got 0"),
+    (["tune", "--presets", "adam", "--trials", "2", "--epochs", "1", "--storage", "tuning/kfac.journal"],
+     "error: --storage tuning/kfac.journal: the journals and tables under tuning/ are the committed tunings"),
+    (["tune", "--presets", "adam", "--storage", "/tmp/smoke.journal", "--table", "tuning/kfac.csv", "--table-only"],
+     "error: --table tuning/kfac.csv: the journals and tables under tuning/ are the committed tunings"),
+    (["study", "--presets", "adam", "--scenarios", "standard", "--seeds", "9", "--epochs", "1"],
+     "error: --epochs 1 is not the study's budget (10 epochs): write such runs to an export of their own"),
     (["study", "--workers", "1000", "--export", "results/x.csv"], "error: --workers 1000 would start 1000 processes on "
      "this machine of"),
     (["tune", "--presets", "adam", "--workers", "1000"], "error: --workers 1000 would start 1000 processes"),

@@ -20,9 +20,9 @@ Every run is made on the CPU with one torch thread (lenet_bench.study.export.DEV
 table compares runs made on one kind of hardware. On Dask, one run (a preset, seed and scenario) is one
 task; results come back to this process, which alone appends each to results/study.csv as it arrives
 (learning curves in results/study_curves.csv), so a stopped study loses only the runs in flight. A run
-whose worker died goes to another worker; one that fails on its own is recorded in
-results/study_failures.csv and not retried. Runs already in the export with the same settings are
-skipped, so a study can stop and go on later, on this machine or another. Exits non-zero if a run failed.
+whose worker died goes to another worker; one that fails on its own is recorded beside the export
+(results/study_failures.csv) and not retried. Runs already in the export with the same settings are skipped,
+so a study can stop and go on later, on this machine or another. Exits non-zero if a run failed.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 
 from lenet_bench.commands import dask_options
-from lenet_bench.paths import DATASET, EXPORT, FAILURES
+from lenet_bench.paths import DATASET, EXPORT
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,6 +94,9 @@ def run(args) -> None:
             sys.exit(f"error: {err}")
         args.presets, args.scenarios = ",".join(variants), spec["scenario"]
         args.seeds = ",".join(map(str, spec["seeds"]))
+    if args.epochs is not None and args.epochs != params["train"]["epochs"] and args.export == EXPORT:
+        sys.exit(f"error: --epochs {args.epochs} is not the study's budget ({params['train']['epochs']} epochs): write "
+                 "such runs to an export of their own, e.g. --export results/smoke.csv")
     if args.tuning and args.export == EXPORT:
         sys.exit(f"error: --tuning runs settings params.yaml does not hold; give them an export of their own "
                  f"(--export results/tuning_{args.tuning.name}.csv), not {EXPORT}")
@@ -176,6 +179,7 @@ def on_dask(runs, args) -> None:
     from lenet_bench.study.study_task import Task, code_commit, data_md5, execute
 
     commit, md5 = code_commit(), data_md5()
+    failures_file = export.failures_path(args.export)  # beside the export: a smoke run's failures stay with it
     tasks = sorted((Task(f"{run.name}-{s}", s, run.params, commit, md5) for run in runs for s in run.scenarios),
                    key=lambda task: task.params["optimizers"][task.params["optimizer"]["name"]]["batch_size"])
     if commit.endswith("-dirty") or commit == "unknown":
@@ -183,12 +187,12 @@ def on_dask(runs, args) -> None:
 
     def recorded(task: Task, result: export.Experiment) -> None:
         export.record(result, [task.scenario], export=args.export)
-        export.forget_failure(FAILURES, task.params, task.scenario)
+        export.forget_failure(failures_file, task.params, task.scenario)
         m = result.metrics[f"metrics/{task.scenario}.json"]
         print(f"{task.name}: {100 * m['test']['accuracy']:.2f}% in {m['cost']['seconds']:.0f} s", flush=True)
 
     def failed(task: Task, err: BaseException) -> None:
-        export.record_failure(FAILURES, task.params, task.scenario, f"{type(err).__name__}: {err}")
+        export.record_failure(failures_file, task.params, task.scenario, f"{type(err).__name__}: {err}")
         print(f"error: {err}", file=sys.stderr, flush=True)
 
     with cluster.connect(args.scheduler, args.cluster == "slurm", args.workers,
@@ -196,7 +200,7 @@ def on_dask(runs, args) -> None:
         failures = cluster.run_all(client, execute, tasks, label=lambda task: task.name,
                                    on_result=recorded, on_failure=failed)
     if failures:
-        sys.exit(f"error: {failures} of {len(tasks)} run(s) failed (listed in {FAILURES}); fix, and run this "
+        sys.exit(f"error: {failures} of {len(tasks)} run(s) failed (listed in {failures_file}); fix, and run this "
                  "command again (it reruns only what is missing)")
     print(f"study: all {len(tasks)} runs recorded in {args.export}")
 

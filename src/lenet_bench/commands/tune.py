@@ -234,6 +234,22 @@ def run_audit(presets: list[str], params: dict) -> None:
     print(f"wrote {path}")
 
 
+def committed_tuning_file(args) -> str | None:
+    """Why --storage or --table is refused: a journal or table under tuning/ belongs to its own tuning (the
+    committed evidence, found there by default), so a command never writes another one into it."""
+    from lenet_bench.tuning.tuning_tables import TABLES
+
+    for flag, value in (("--storage", args.storage), ("--table", args.table)):
+        if value is None or "://" in str(value):
+            continue
+        path = Path(value).resolve()
+        if path == TABLES.resolve() or TABLES.resolve() in path.parents:
+            return (f"error: {flag} {value}: the journals and tables under {TABLES}/ are the committed tunings, each "
+                    f"written only by its own tuning (the default); give a path outside it, e.g. {flag} "
+                    f"/tmp/smoke{Path(str(value)).suffix or '.journal'}")
+    return None
+
+
 def tune_ablation(params: dict, args) -> None:
     """Tune the lr of every variant of study.ablation, one after the other, in tuning/ablation/."""
     from lenet_bench.study import ablation
@@ -302,6 +318,8 @@ def run(args) -> None:
         if value is not None and not args.storage:
             sys.exit(f"error: {flag} makes a tuning on other terms than params.yaml's; keep it out of tuning/ with "
                      "--storage, e.g. --storage /tmp/smoke.journal")
+    if refused := committed_tuning_file(args):
+        sys.exit(refused)
     if args.trials:
         params["tuning"]["trials"] = args.trials
     if args.epochs:

@@ -28,6 +28,11 @@ def curves_path(export: Path) -> Path:
     return export.with_name(f"{export.stem}_curves.csv")
 
 
+def failures_path(export: Path) -> Path:
+    """Where the runs of an export that failed on their own are listed: beside it, results/study_failures.csv."""
+    return export.with_name(f"{export.stem}_failures.csv")
+
+
 CURVES = curves_path(EXPORT)
 KEY = ["preset", "scenario", "seed"]
 EXECUTION = ("device", "threads")  # how a run executes, not what it is: left out of its fingerprint
