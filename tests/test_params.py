@@ -70,6 +70,8 @@ def switch_sparsity(params: dict, **settings) -> None:
      r"^study.ablation.variants.No Clip: a variant name takes lower-case letters, digits and _ only$"),
     (lambda p: p["study"]["ablation"].update(variants={}),
      r"^study.ablation.variants: must map variant names to the settings each changes"),
+    (lambda p: p["optimizers"]["sgd"].update(lr=float("nan")), r"^optimizers.sgd.lr: must be a finite number, got nan$"),
+    (lambda p: p["optimizers"]["sgd"].update(lr=float("inf")), r"^optimizers.sgd.lr: must be a finite number, got inf$"),
     (lambda p: p["optimizers"]["sgd"].update(lr=-0.1),
      r"^optimizers.sgd.lr: must be > 0, got -0.1$"),
     (lambda p: p["optimizers"]["sgd"].update(lr="fast"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import numbers
 import re
 from pathlib import Path
@@ -126,6 +127,8 @@ def _number(key: str, value, low=None, high=None, integer=False, low_open=False)
     kind = numbers.Integral if integer else numbers.Real
     if isinstance(value, bool) or not isinstance(value, kind):
         raise ParamError(f"{key}: must be {'an integer' if integer else 'a number'}, got {value!r}")
+    if not math.isfinite(value):
+        raise ParamError(f"{key}: must be a finite number, got {value}")
     too_low = low is not None and (value <= low if low_open else value < low)
     if too_low or (high is not None and value > high):
         bounds = f"{'>' if low_open else '>='} {low}" + ("" if high is None else f" and <= {high}")

@@ -52,7 +52,7 @@ def learning_curves(curves: pd.DataFrame, methods: list[str], scenarios: list[st
                     style: dict[str, dict], target_percent: float) -> None:
     """A row per scenario: test accuracy against epochs and gradient evaluations, and test loss against
     gradient evaluations; the mean over seeds, in a band of one standard deviation either side."""
-    fig, axes = plt.subplots(len(scenarios), len(CURVE_PANELS), figsize=(PRINT_WIDTH, 0.6 + 1.75 * len(scenarios)),
+    fig, axes = plt.subplots(len(scenarios), len(CURVE_PANELS), figsize=(PRINT_WIDTH, 0.6 + 1.55 * len(scenarios)),
                              squeeze=False)
     rows, loss_shown = [], set()
     for scenario in scenarios:
@@ -131,7 +131,7 @@ def plain_log_ticks(axis) -> None:
 def performance_profile(ratios: dict[str, dict[str, np.ndarray]], path: Path, style: dict[str, dict]) -> None:
     """For each cost measure, the fraction of problems a method solves within tau times the best
     method's cost (inf where it never reaches the target), against tau."""
-    fig, axes = plt.subplots(1, len(ratios), figsize=(PRINT_WIDTH, 3.9), sharey=True)
+    fig, axes = plt.subplots(1, len(ratios), figsize=(PRINT_WIDTH, 3.1), sharey=True)
     for ax, (measure, by_method) in zip(np.atleast_1d(axes), ratios.items()):
         finite = [r[np.isfinite(r)] for r in by_method.values()]
         largest = max([1.0, *[float(r.max()) for r in finite if len(r)]])
@@ -156,7 +156,7 @@ def density_curve(sparse: pd.DataFrame, dense: tuple[float, float] | None, title
                   target_percent: float) -> None:
     """Test accuracy against the density of fc1+fc2: a curve per method run at several densities
     (anchored at the dense run, when given as (density, accuracy)), a marker for the others."""
-    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 3.8))
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 3.1))
     markers = iter("s^vD<>P*xh")
     for method, rows in sparse.groupby("sparsity_method"):
         rows = rows.sort_values("density")
@@ -178,35 +178,6 @@ def density_curve(sparse: pd.DataFrame, dense: tuple[float, float] | None, title
     _save(fig, path)
 
 
-def pareto(points: pd.DataFrame, front: list[str], title: str, path: Path, style: dict[str, dict],
-           target_percent: float) -> None:
-    """Each method's mean test accuracy against its mean gradient evaluations per run, the Pareto front
-    joined and every point named."""
-    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 3.6))
-    for method, row in points.iterrows():  # the front named on the figure, the rest in the legend
-        on_front = method in front
-        ax.plot(row["cost"] / 1e6, 100 * row["accuracy"], linestyle="none", markersize=7 if on_front else 5,
-                marker="o" if on_front else style[method]["marker"], color=style[method]["color"],
-                label=None if on_front else method)
-        if on_front:  # the costliest point's name goes to its left, inside the axes
-            last = row["cost"] == points["cost"].max()
-            ax.annotate(method, (row["cost"] / 1e6, 100 * row["accuracy"]), xytext=(-4 if last else 4, 3),
-                        textcoords="offset points", ha="right" if last else "left")
-    edge = points.loc[front]
-    ax.plot(edge["cost"] / 1e6, 100 * edge["accuracy"], color="black", linewidth=1, zorder=0)
-    ax.axhline(target_percent, color="grey", linestyle=":")
-    ax.set_xscale("log")
-    ax.set_ylim(max(ACCURACY_FLOOR, 100 * points["accuracy"].min() - 1), 100 * points["accuracy"].max() + 0.15)
-    plain_log_ticks(ax.xaxis)
-    ax.set_xlabel("gradient evaluations to the target (millions, log scale)")
-    ax.set_ylabel("final test accuracy (%)")
-    ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    if len(front) < len(points):  # the methods off the front, by name
-        ax.legend(ncol=2, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    _save(fig, path)
-
-
 def lr_sensitivity(trials: dict[str, pd.DataFrame], families: dict[str, str], path: Path) -> None:
     """As DeepOBS draws it: each tuning trial's validation accuracy against its learning rate, one panel
     per family, each preset of a panel in a colour of its own. A finished trial is a filled marker at its
@@ -215,7 +186,7 @@ def lr_sensitivity(trials: dict[str, pd.DataFrame], families: dict[str, str], pa
     groups = sorted(set(families.values()))
     columns = 4
     rows = math.ceil(len(groups) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(PRINT_WIDTH, 2.45 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(PRINT_WIDTH, 2.15 * rows), squeeze=False)
     for ax, family in zip(axes.flat, groups):
         panel = {}
         for preset in [p for p in trials if families[p] == family]:
@@ -260,7 +231,7 @@ def critical_difference(accuracy: pd.DataFrame, path: Path, alpha: float) -> obj
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # it says which tests it skips
         warnings.simplefilter("ignore")
         result = autorank(accuracy, alpha=alpha, force_mode="nonparametric", order="descending")
-    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 0.9 + 0.16 * len(accuracy.columns)))
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 1.0 + 0.11 * len(accuracy.columns)))
     with contextlib.redirect_stdout(io.StringIO()):
         plot_stats(result, ax=ax, allow_insignificant=True)
     for text in ax.texts:

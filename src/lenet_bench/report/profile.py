@@ -65,10 +65,10 @@ def profile_section(r: Results, out: Path, styles: dict, rankings: dict[str, Ran
         "![performance profile](figures/profile.png)\n",
         f"**Scores**, as AlgoPerf ranks: the area under each method's profile from τ = 1 to {TAU_MAX:g}, over "
         f"{TAU_MAX - 1:g} (1: the cheapest on every problem; 0: never within {TAU_MAX:g}x of it), beside its mean test "
-        "accuracy on the same problems.\n", score_table(solved, problems), pareto_text(r, solved, out, styles)])
+        "accuracy on the same problems.\n", score_table(solved, problems), pareto_text(r, solved)])
 
 
-def pareto_text(r: Results, study: pd.DataFrame, out: Path, styles: dict) -> str:
+def pareto_text(r: Results, study: pd.DataFrame) -> str:
     """Accuracy against the cost of reaching the target in the first scenario, and its Pareto front."""
     first = r.scenarios[0]
     runs = study[study["scenario"] == first]
@@ -78,12 +78,9 @@ def pareto_text(r: Results, study: pd.DataFrame, out: Path, styles: dict) -> str
     if means.empty:
         return ""
     front = pareto_front(means)
-    figures.pareto(means, front, f"{first}: accuracy against the cost of reaching {100 * r.target:.2f}%",
-                   out / "figures" / "pareto.png", styles, 100 * r.target)
-    return (f"**Accuracy against cost** (below): in `{first}`, each method's mean final test accuracy against its "
-            f"mean gradient evaluations to first reach {100 * r.target:.2f}% (those that reach it on at least half "
-            f"their seeds); the line joins the Pareto front, the methods no other beats on both counts "
-            f"({', '.join(front)}).\n\n![the Pareto front of accuracy against cost](figures/pareto.png)\n")
+    return (f"**Accuracy against cost**: in `{first}`, the Pareto front of mean final test accuracy against mean "
+            f"gradient evaluations to first reach {100 * r.target:.2f}% (among the methods that reach it on at least "
+            f"half their seeds), the methods no other beats on both counts: {', '.join(front)}.\n")
 
 
 def score_table(solved: pd.DataFrame, problems: pd.MultiIndex) -> str:

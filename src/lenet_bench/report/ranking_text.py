@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats
 
-from lenet_bench.registry import COSTS, PAIRED_TESTS, TIE_BREAKS
+from lenet_bench.registry import COSTS, TIE_BREAKS
 from lenet_bench.report import figures
 from lenet_bench.report.choice import Ranking, stability, verdict
 from lenet_bench.report.results import Results
@@ -82,70 +82,33 @@ def stabilities(r: Results, rankings: dict[str, Ranking]) -> dict[str, tuple[int
 
 
 def ranking_text(r: Results, ranking: Ranking) -> str:
-    """§2, one scenario: the accuracy group with every test against the best, the presets out, the chosen
-    method with its cost test, and the validation cross-check."""
+    """§2, one scenario: the accuracy group and the closest preset outside it, the presets out, the chosen
+    method with the group's costs, and the validation cross-check."""
     rule = r.params["study"]["ranking"]
-    scenario, alpha = ranking.scenario, rule["alpha"]
-    out = "; ".join(f"{p} ({gap:.2f})" for p, gap in sorted(ranking.out.items(), key=lambda kv: kv[1]))
-    stop = r.params["study"]["futility"]
-    out_text = (f" Out after seeds {', '.join(map(str, stop['seeds']))} (more than {100 * stop['max_gap']:g} point "
-                f"below the best there, the declared futility stop; points behind): {out}." if out else "")
+    scenario = ranking.scenario
+    out = ", ".join(f"{p} ({gap:.2f})" for p, gap in sorted(ranking.out.items(), key=lambda kv: kv[1]))
+    out_text = f" Out (points behind after the stop's seeds): {out}." if out else ""
     if ranking.missing:
         return (f"**`{scenario}`**: not ranked yet; {count(len(ranking.missing), 'run')} not in "
                 f"({first_few(ranking.missing)}).{out_text}\n")
-    best = ranking.ranked[0]
     outside = [(t, p) for t, p in ranking.tests if t.second not in ranking.group]
-    closest = (f"; the closest outside it: {outside[0][0].second}, {outside[0][0].mean:.2f} points behind, "
-               f"Holm p = {outside[0][1]:.3f}" if outside else "")
-    group = [m for m in ranking.group if m != best]
-    s = [f"**`{scenario}`** ({count(len(ranking.ranked), 'preset')} on seeds "
-         f"{ranking.seeds[0]}–{ranking.seeds[-1]}): the best is {best}; the **accuracy group** is "
-         f"{joined(ranking.group)}: "
-         + (f"no {PAIRED_TESTS[rule['test']]} over the {len(ranking.seeds)} seeds, Holm-corrected at {alpha:g} over "
-            f"{'the' if len(ranking.tests) == 1 else 'all'} {count(len(ranking.tests), 'comparison')} with {best}, "
-            f"separates {joined(group, 'or')} from it"
-            if group else f"every other preset is behind it on a Holm-corrected {PAIRED_TESTS[rule['test']]}")
-         + f"{closest}.{out_text}"]
+    closest = (f"; the closest outside it, {outside[0][0].second}, is {outside[0][0].mean:.2f} points behind "
+               f"(Holm p = {outside[0][1]:.3f})" if outside else "")
+    s = [f"**`{scenario}`** ({count(len(ranking.ranked), 'preset')} ranked, {len(ranking.tests)} comparisons with "
+         f"the best): the accuracy group is {joined(ranking.group)}{closest}.{out_text}"]
     if ranking.cost is not None:
         scale, digits, unit = COST_UNITS[rule["cost"]]
         means = ", ".join(f"{m} {ranking.cost.means[m] / scale:.{digits}f} {unit}" for m in ranking.cost.means.index)
-        missed = " (a seed that missed the target counts at its whole run)" if ranking.cost.missed else ""
-        s.append(f"In {COSTS[rule['cost']]} to {100 * r.target:.2f}%{missed}: {means}. Chosen: "
+        missed = " (a seed that missed counts at its whole run)" if ranking.cost.missed else ""
+        s.append(f"Mean {COSTS[rule['cost']]} to {100 * r.target:.2f}%{missed}: {means}. Chosen: "
                  f"{verdict(ranking, r.params)}.")
     else:
         s.append("No calibrated seconds for every member yet (`lenet-bench speed`), so no method is chosen.")
     check = cross_check(r, scenario)
     if check is not None:
-        s.append(f"Validation cross-check: the tunings' best validation accuracy (on the 10,000 training images held "
-                 f"out) and the mean test accuracy rank the {check[1]} tuned presets alike, Spearman's ρ = "
-                 f"{check[0]:.2f}.")
+        s.append(f"Validation cross-check: Spearman's ρ = {check[0]:.2f} between the {check[1]} tunings' best "
+                 "validation accuracy and the mean test accuracy.")
     return " ".join(s) + "\n"
-
-
-def tests_table(r: Results, rankings: dict[str, Ranking]) -> str:
-    """Every ranked preset against each scenario's best: mean accuracy, its gap and Holm-adjusted p; the accuracy
-    group in bold; a preset the futility stop kept out shows its gap."""
-    shown = {s: k for s, k in rankings.items() if k.ranked}
-    if not shown:
-        return ""
-    lines = ["| preset | " + " | ".join(f"{s}: accuracy (%), behind the best, Holm p" for s in shown) + " |",
-             "|---" * (1 + len(shown)) + "|"]
-    for preset in r.params["optimizers"]:
-        cells = []
-        for scenario, ranking in shown.items():
-            tests = {t.second: (t, p) for t, p in ranking.tests}
-            runs = r.study[(r.study["scenario"] == scenario) & (r.study["preset"] == preset)]
-            if preset in ranking.out:
-                cells.append(f"out ({ranking.out[preset]:.2f} behind on {len(runs)} seeds)")
-            elif preset not in ranking.ranked:
-                cells.append("–")
-            else:
-                accuracy = mean_std(runs[runs["seed"].isin(ranking.seeds)]["test_accuracy"], 100).replace(" ± ", "±")
-                gap = f", {tests[preset][0].mean:.2f}, {tests[preset][1]:.3f}" if preset in tests else " (best)"
-                cell = accuracy + gap
-                cells.append(f"**{cell}**" if preset in ranking.group else cell)
-        lines.append(f"| {preset} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
 
 
 def cd_section(r: Results, rankings: dict[str, Ranking], out: Path) -> str:

@@ -16,7 +16,7 @@ from lenet_bench.report import calibration, figures
 from lenet_bench.report.choice import LEFT_OUT, Cheapest, Ranking, cheapest, paired_values, rank
 from lenet_bench.report.chosen import chosen_method, chosen_section, designed_section
 from lenet_bench.report.profile import profile_section
-from lenet_bench.report.ranking_text import answer_table, cd_section, ranking_text, stabilities, tests_table
+from lenet_bench.report.ranking_text import answer_table, cd_section, ranking_text, stabilities
 from lenet_bench.report.results import PRUNED_AT_5, Results, load
 from lenet_bench.report.text import count, describe, escaped, hardware, joined, load_line, mean_std, untimed_line
 from lenet_bench.report.tuning_text import (
@@ -61,7 +61,20 @@ def no_runs_reason(r: Results, name: str) -> str:
     return "not run yet"
 
 
-def accounted_table(r: Results) -> str:
+def standing(ranking: Ranking | None, name: str) -> str:
+    """Where a preset stands in its scenario's ranking, for its cell: behind the best by how much and the
+    Holm-adjusted p of that gap, best, or out (the futility stop), with its gap."""
+    if ranking is None:
+        return ""
+    if name in ranking.out:
+        return f" out −{ranking.out[name]:.2f}"
+    tests = {t.second: (t, p) for t, p in ranking.tests}
+    if name in tests:
+        return f" −{tests[name][0].mean:.2f} p {tests[name][1]:.3f}"
+    return " best" if ranking.ranked and name == ranking.ranked[0] else ""
+
+
+def accounted_table(r: Results, rankings: dict[str, Ranking]) -> str:
     """Every preset of presets.yaml, one row each: what it is, its tuned settings, its result in each
     scenario (mean test accuracy, and seeds that reached the target), and its verdict."""
     lines = ["| preset | family | tuned settings | " + " | ".join(r.scenarios) + " | verdict |",
@@ -78,7 +91,9 @@ def accounted_table(r: Results) -> str:
             runs = r.study[(r.study["preset"] == name) & (r.study["scenario"] == scenario)]
             note = f", {m['diverged']} diverged" if m["diverged"] else ""
             accuracy = mean_std(runs["test_accuracy"], 100).replace(" ± ", "±")  # one word: the cell breaks after it
-            shown.append(f"{accuracy} ({m['reached']}/{m['seeds']}{note})")
+            cell = f"{accuracy} ({m['reached']}/{m['seeds']}{note}){standing(rankings.get(scenario), name)}"
+            in_group = scenario in rankings and name in rankings[scenario].group
+            shown.append(f"**{cell}**" if in_group else cell)
         lines.append(f"| {name} | {escaped(preset['family'])} | {tuned_settings(name, preset)} | "
                      + " | ".join(shown) + f" | {verdict(cells, no_runs_reason(r, name))} |")
     return "\n".join(lines)
@@ -205,12 +220,13 @@ def setup_section(r: Results, out: Path) -> str:
     return "\n".join(s)
 
 
-def methods_section(r: Results) -> str:
+def methods_section(r: Results, rankings: dict[str, Ranking]) -> str:
     s = ["## 2. Every method tried, accounted for\n",
          "One row per preset of presets.yaml (its algorithm and what it does are on the [presets page](presets.md)): "
          "its family, the settings its tuning chose, and in each scenario's column its test accuracy (%), mean ± "
          f"standard deviation over seeds, and in brackets how many of its seeds reached {100 * r.target:.2f}% within "
-         "the budget (stale: tuned again since its runs, which the study repeats at the new settings). A preset "
+         "the budget; then where it stands in the ranking below: − how many points behind the scenario's best, p the "
+         "Holm-adjusted p of that gap, or out by the futility stop; the accuracy group in bold. A preset "
          f"**failed** in a scenario where fewer than {FAILS_BELOW:.0%} of its seeds reached it (declared before the "
          "runs: `FAILS_BELOW` of lenet_bench.report.report); §9 says by how far. What each method cost is in §4 and "
          "on the [results page](results.md).\n"]
@@ -221,7 +237,7 @@ def methods_section(r: Results) -> str:
     if not r.elsewhere.empty:
         s.append(f"**Left out**: {len(r.elsewhere)} runs at the current settings made on other hardware "
                  f"({hardware(r.elsewhere)}); every table holds runs of one kind only.\n")
-    s.append(accounted_table(r) + "\n")
+    s.append(accounted_table(r, rankings) + "\n")
     if "adamw" not in r.params["optimizers"]:
         s.append("AdamW is no preset of its own: without a penalty it is Adam, and in `l2` its decoupled decay would "
                  "minimise another objective than every other row's, so it takes the penalty through the loss like "
@@ -310,12 +326,14 @@ def ranking_section(r: Results, rankings: dict[str, Ranking]) -> str:
          f"Every preset on the same {len(r.params['study']['seeds'])} seeds in every scenario, with no stage that "
          f"chooses among close rivals on a few seeds: the declared futility stop keeps a preset more than "
          f"{100 * r.params['study']['futility']['max_gap']:g} point behind the best after seeds "
-         f"{', '.join(map(str, r.params['study']['futility']['seeds']))} at those seeds. The test is the "
-         f"{PAIRED_TESTS[rule['test']]} over seeds (exact sign flips over ten seeds cannot go below p = 0.002, "
-         f"too coarse for Holm's correction over two dozen comparisons); in the table, each preset's mean test "
-         "accuracy ± sd, how far it is behind the scenario's best (points) and the Holm-adjusted p of that gap; the "
-         "accuracy group in bold.\n",
-         tests_table(r, rankings)]
+         f"{', '.join(map(str, r.params['study']['futility']['seeds']))} at those seeds (out). The accuracy group is "
+         f"the best and every preset that no {PAIRED_TESTS[rule['test']]} over the seeds separates from it, "
+         f"Holm-corrected at {rule['alpha']:g} over all comparisons with the best (exact sign flips over ten seeds "
+         "cannot go below p = 0.002, too coarse for Holm's correction over two dozen comparisons); the table above gives each gap "
+         "and its Holm p. Within the group, the least mean cost to the target chooses; the members that the same "
+         "test does not separate from the cheapest tie with it, and the declared tie-break picks. The validation "
+         "cross-check ranks the presets by their tuning's best validation accuracy (10,000 training images held "
+         "out) against their mean test accuracy.\n"]
     s += [ranking_text(r, ranking) for ranking in rankings.values()]
     return "\n".join(s)
 
@@ -341,12 +359,20 @@ def failures_section(r: Results) -> str:
              f"{int(row['diverged_at_step']) if not pd.isna(row['diverged_at_step']) else '?'}."
              for _, row in r.study[r.study["diverged"].astype(bool)].iterrows()]
     missed = means[means["accuracy"] <= target]
+    everywhere, somewhere = [], []
     for method in missed.groupby("preset")["accuracy"].mean().sort_values().index:
-        # the worst first, one line per method, its scenarios in the report's order
+        # the worst first, its scenarios in the report's order; those below in every scenario share one line
         rows = missed[missed["preset"] == method].sort_values("scenario", key=lambda c: c.map(scenarios.index))
+        reached = f"{rows['reached'].sum()} of {count(rows['seeds'].sum(), 'run')} reached it"
+        if len(rows) == len(scenarios):
+            everywhere.append(f"{method} ({', '.join(f'{100 * a:.2f}' for a in rows['accuracy'])}%; {reached})")
+            continue
         where = ", ".join(f"`{row['scenario']}` ({100 * row['accuracy']:.2f}%)" for _, row in rows.iterrows())
-        items.append(f"- {method} stayed below {100 * target:.2f}% on average in {where}; "
-                     f"{rows['reached'].sum()} of its {count(rows['seeds'].sum(), 'run')} there reached it.")
+        somewhere.append(f"- {method} stayed below {100 * target:.2f}% on average in {where}; {reached} there.")
+    if everywhere:
+        items.append(f"- Below {100 * target:.2f}% on average in every scenario ({', '.join(scenarios)}), the worst "
+                     f"first: {'; '.join(everywhere)}.")
+    items += somewhere
     if "sparse" in scenarios and "standard" in scenarios:
         table = means.pivot(index="preset", columns="scenario", values="accuracy")
         hurt = (table["sparse"] - table["standard"]).dropna().sort_values()
@@ -374,7 +400,7 @@ def build(root: Path, out: Path) -> str:
     variance = tuning_variance(r, ranking.ranked[:max(3, len(ranking.group))], ranking.scenario, root)
     styles = figures.styles(sorted(r.study["preset"].unique()))
     report = "\n".join([title(r), answer_section(r, rankings, out), setup_section(r, out),
-                        methods_section(r), ranking_section(r, rankings),
+                        methods_section(r, rankings), ranking_section(r, rankings),
                         variance_section(variance, chosen, r.params),
                         curves_section(r, out, styles), profile_section(r, out, styles, rankings),
                         sparse_section(r, out),
