@@ -322,18 +322,18 @@ def sparse_section(r: Results, out: Path) -> str:
 def ranking_section(r: Results, rankings: dict[str, Ranking]) -> str:
     """§2's ranking: every scenario's accuracy group, tests against the best, presets out, and chosen method."""
     rule = r.params["study"]["ranking"]
+    stop = r.params["study"]["futility"]
     s = ["### The ranking\n",
          f"Every preset on the same {len(r.params['study']['seeds'])} seeds in every scenario, with no stage that "
          f"chooses among close rivals on a few seeds: the declared futility stop keeps a preset more than "
-         f"{100 * r.params['study']['futility']['max_gap']:g} point behind the best after seeds "
-         f"{', '.join(map(str, r.params['study']['futility']['seeds']))} at those seeds (out). The accuracy group is "
-         f"the best and every preset that no {PAIRED_TESTS[rule['test']]} over the seeds separates from it, "
-         f"Holm-corrected at {rule['alpha']:g} over all comparisons with the best (exact sign flips over ten seeds "
-         "cannot go below p = 0.002, too coarse for Holm's correction over two dozen comparisons); the table above gives each gap "
-         "and its Holm p. Within the group, the least mean cost to the target chooses; the members that the same "
-         "test does not separate from the cheapest tie with it, and the declared tie-break picks. The validation "
-         "cross-check ranks the presets by their tuning's best validation accuracy (10,000 training images held "
-         "out) against their mean test accuracy.\n"]
+         f"{100 * stop['max_gap']:g} point behind the best after seeds {', '.join(map(str, stop['seeds']))} at those "
+         f"seeds (out). The accuracy group is the best and every preset that no {PAIRED_TESTS[rule['test']]} over "
+         f"the seeds separates from it, Holm-corrected at {rule['alpha']:g} over all comparisons with the best "
+         "(exact sign flips over ten seeds cannot go below p = 0.002, too coarse for Holm's correction over two "
+         "dozen comparisons); the table above gives each gap and its Holm p. Within the group, the least mean cost "
+         "to the target chooses; the members that the same test does not separate from the cheapest tie with it, "
+         "and the declared tie-break picks. The validation cross-check ranks the presets by their tuning's best "
+         "validation accuracy (10,000 training images held out) against their mean test accuracy.\n"]
     s += [ranking_text(r, ranking) for ranking in rankings.values()]
     return "\n".join(s)
 
