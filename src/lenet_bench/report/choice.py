@@ -107,12 +107,17 @@ def cheapest(runs: pd.DataFrame, cost: str, alpha: float, test: str = "paired_t"
     """Rank `runs`' presets by mean cost to the target, and test the cheapest against each other over the
     seeds both ran, Holm-corrected at `alpha`."""
     by_seed = runs.assign(cost=costs(runs, cost)).pivot_table(index="seed", columns="preset", values="cost")
+    return cheapest_by_seed(by_seed, alpha, test, bool(runs[cost].isna().any()))
+
+
+def cheapest_by_seed(by_seed: pd.DataFrame, alpha: float, test: str, missed: bool) -> Cheapest:
+    """`cheapest` on a table of costs, a row per seed and a column per preset."""
     means = by_seed.mean().sort_index().sort_values(kind="stable")
     first, others = means.index[0], list(means.index[1:])
     pairs = [paired_values(by_seed[first], by_seed[m], first, m, test, lower_wins=True) for m in others]
     adjusted = holm([t.p for t in pairs])
     tied = [first] + [t.second for t, p in zip(pairs, adjusted) if not (t.mean < 0 and p < alpha)]
-    return Cheapest(means, tied, list(zip(pairs, adjusted)), bool(runs[cost].isna().any()))
+    return Cheapest(means, tied, list(zip(pairs, adjusted)), missed)
 
 
 @dataclass(frozen=True)
@@ -135,48 +140,76 @@ class Ranking:
         return self.cost.tied if self.cost is not None else []
 
 
-def rank(study: pd.DataFrame, params: dict, scenario: str, seeds: list[int] | None = None) -> Ranking:
-    """Rank `scenario`'s presets by params.yaml's study.ranking over `seeds` (default study.seeds)."""
-    rule, presets = params["study"]["ranking"], list(params["optimizers"])
-    seeds = list(seeds if seeds is not None else params["study"]["seeds"])
-    runs = study[(study["scenario"] == scenario) & study["seed"].isin(seeds) & study["preset"].isin(presets)]
+@dataclass(frozen=True)
+class Tables:
+    """One scenario's contenders on the ranking's seeds: test accuracy and cost to the target, a row per seed and
+    a column per preset (cost None where some run has no calibrated seconds yet)."""
+    accuracy: pd.DataFrame
+    cost: pd.DataFrame | None
+    missed: pd.DataFrame | None  # whether the seed missed the target (its cost is then its whole run's)
+
+
+def tables(study: pd.DataFrame, params: dict, scenario: str, seeds: list[int], contenders: list[str]) -> Tables:
+    rule = params["study"]["ranking"]
+    runs = study[(study["scenario"] == scenario) & study["seed"].isin(seeds) & study["preset"].isin(contenders)]
+    accuracy = runs.pivot_table(index="seed", columns="preset", values="test_accuracy")
+    if runs[rule["cost"].removeprefix("target_")].isna().any():  # untimed: no calibrated seconds
+        return Tables(accuracy, None, None)
+    filled = runs.assign(cost=costs(runs, rule["cost"]), missed=runs[rule["cost"]].isna())
+    return Tables(accuracy, filled.pivot_table(index="seed", columns="preset", values="cost"),
+                  filled.pivot_table(index="seed", columns="preset", values="missed", aggfunc="any"))
+
+
+def decide(t: Tables, rule: dict) -> tuple[list[str], list[tuple[Paired, float]], list[str], Cheapest | None,
+                                            str | None]:
+    """The rule on the tables: the presets by mean accuracy, the best's tests against the rest, the accuracy
+    group, the group by cost (None untimed) and the chosen method."""
+    ranked = list(t.accuracy.mean().sort_index().sort_values(ascending=False, kind="stable").index)
+    best = ranked[0]
+    pairs = [paired_values(t.accuracy[best], t.accuracy[m], best, m, rule["test"], scale=100) for m in ranked[1:]]
+    tests = list(zip(pairs, holm([p.p for p in pairs])))
+    group = [best] + [p.second for p, adjusted in tests if not (p.mean > 0 and adjusted < rule["alpha"])]
+    if t.cost is None:
+        return ranked, tests, group, None, None
+    cost = cheapest_by_seed(t.cost[group], rule["alpha"], rule["test"], bool(t.missed[group].to_numpy().any()))
+    return ranked, tests, group, cost, tie_break(cost, t.accuracy, rule["tie_break"])
+
+
+def rank(study: pd.DataFrame, params: dict, scenario: str) -> Ranking:
+    """Rank `scenario`'s presets by params.yaml's study.ranking over study.seeds."""
+    presets, seeds = list(params["optimizers"]), list(params["study"]["seeds"])
     stopped = futility.stopped(study, params, scenario)
     out = {p: 100 * gap for p, gap in (stopped or {}).items()}
     contenders = [p for p in presets if p not in out]
     missing = futility.missing(study, contenders, seeds, scenario) if stopped is not None else \
         futility.missing(study, presets, params["study"]["futility"]["seeds"], scenario)
     if missing:
+        runs = study[(study["scenario"] == scenario) & study["preset"].isin(presets)]
         so_far = runs.groupby("preset")["test_accuracy"].mean().sort_index()
         leading = so_far.idxmax() if not so_far.empty else None
         return Ranking(scenario, seeds, [], [], [], None, None, out, missing, leading)
-    runs = runs[runs["preset"].isin(contenders)]
-    accuracy = runs.pivot_table(index="seed", columns="preset", values="test_accuracy")
-    ranked = list(accuracy.mean().sort_index().sort_values(ascending=False, kind="stable").index)
-    best = ranked[0]
-    pairs = [paired_values(accuracy[best], accuracy[m], best, m, rule["test"], scale=100) for m in ranked[1:]]
-    adjusted = holm([t.p for t in pairs])
-    tests = list(zip(pairs, adjusted))
-    group = [best] + [t.second for t, p in tests if not (t.mean > 0 and p < rule["alpha"])]
-    members = runs[runs["preset"].isin(group)]
-    if members[rule["cost"].removeprefix("target_")].isna().any():  # untimed: no calibrated seconds
-        return Ranking(scenario, seeds, ranked, tests, group, None, None, out, [])
-    cost = cheapest(members, rule["cost"], rule["alpha"], rule["test"])
-    return Ranking(scenario, seeds, ranked, tests, group, cost, tie_break(cost, members, rule["tie_break"]), out, [])
+    ranked, tests, group, cost, chosen = decide(tables(study, params, scenario, seeds, contenders),
+                                                params["study"]["ranking"])
+    return Ranking(scenario, seeds, ranked, tests, group, cost, chosen, out, [])
 
 
-def tie_break(cost: Cheapest, members: pd.DataFrame, rule: str) -> str:
+def tie_break(cost: Cheapest, accuracy: pd.DataFrame, rule: str) -> str:
     """The chosen method among those tied on cost with the cheapest, by the declared tie-break."""
     if rule == "mean_cost" or len(cost.tied) == 1:
         return cost.tied[0]
-    accuracy = members[members["preset"].isin(cost.tied)].groupby("preset")["test_accuracy"].mean()
-    return max(cost.tied, key=lambda m: (accuracy[m], -cost.means[m]))
+    means = accuracy[cost.tied].mean()
+    return max(cost.tied, key=lambda m: (means[m], -cost.means[m]))
 
 
 def stability(study: pd.DataFrame, params: dict, ranking: Ranking) -> tuple[int, int]:
     """In how many of the ways of leaving LEFT_OUT of the ranking's seeds out the rule, on the seeds left,
-    chooses the ranking's method; and how many ways there are."""
+    chooses the ranking's method; and how many ways there are. (The futility stop is as it was: it judged
+    seeds every preset ran, before the rest.)"""
+    t = tables(study, params, ranking.scenario, ranking.seeds, ranking.ranked)
     ways = list(itertools.combinations(ranking.seeds, len(ranking.seeds) - LEFT_OUT))
-    same = sum(rank(study, params, ranking.scenario, list(kept)).chosen == ranking.chosen for kept in ways)
+    rule = params["study"]["ranking"]
+    same = sum(decide(Tables(*(None if x is None else x.loc[list(kept)] for x in (t.accuracy, t.cost, t.missed))),
+                      rule)[4] == ranking.chosen for kept in ways)
     return same, len(ways)
 
 

@@ -33,9 +33,10 @@ def cross_check(r: Results, scenario: str) -> tuple[float, int] | None:
                   if t is not None and finished(t) and best(t, r.params) is not None}
     test = r.study[r.study["scenario"] == scenario].groupby("preset")["test_accuracy"].mean()
     shared = [p for p in validation if p in test.index]
-    if len(shared) < 3:
+    valid, tested = [validation[p] for p in shared], [test[p] for p in shared]
+    if len(shared) < 3 or len(set(valid)) == 1 or len(set(tested)) == 1:  # a constant side has no rank order
         return None
-    rho = stats.spearmanr([validation[p] for p in shared], [test[p] for p in shared]).statistic
+    rho = stats.spearmanr(valid, tested).statistic
     return float(rho), len(shared)
 
 
