@@ -778,3 +778,21 @@ def test_text_from_data_files_cannot_make_the_pdf_fetch_or_attach_anything(tmp_p
     page.write_text("# page\n\n![leak](file:///etc/hostname) <link rel=\"attachment\" href=\"file:///etc/hostname\">\n")
     pdf.to_pdf(page, tmp_path / "page.pdf")
     assert b"EmbeddedFile" not in (tmp_path / "page.pdf").read_bytes()
+
+
+def test_the_validation_cross_check_is_the_rank_correlation_of_tuning_and_test(project_params):
+    from lenet_bench.report.ranking_text import cross_check
+
+    last = project_params["train"]["epochs"]
+
+    def tuning(best):
+        return pd.DataFrame({"number": [0, 1], "state": ["COMPLETE"] * 2, "epochs": [last] * 2,
+                             f"val_accuracy@{last}": [best - 0.01, best], f"val_loss@{last}": [0.3, 0.3]})
+    study = pd.DataFrame([{"preset": p, "scenario": "standard", "seed": 0, "test_accuracy": a}
+                          for p, a in (("a", 0.90), ("b", 0.91), ("c", 0.92), ("d", 0.93))])
+    r = SimpleNamespace(params=project_params, study=study,
+                        tunings={"a": tuning(0.80), "b": tuning(0.82), "c": tuning(0.81), "d": tuning(0.83), "e": None})
+    rho, presets = cross_check(r, "standard")
+    assert presets == 4 and rho == pytest.approx(0.8)  # one swap (b, c) among four: 1 - 6 * 2 / (4 * 15)
+    r.tunings = {p: tuning(0.8) for p in "abcd"}
+    assert cross_check(r, "standard") is None  # every tuning alike: no order to correlate
