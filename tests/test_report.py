@@ -796,3 +796,18 @@ def test_the_validation_cross_check_is_the_rank_correlation_of_tuning_and_test(p
     assert presets == 4 and rho == pytest.approx(0.8)  # one swap (b, c) among four: 1 - 6 * 2 / (4 * 15)
     r.tunings = {p: tuning(0.8) for p in "abcd"}
     assert cross_check(r, "standard") is None  # every tuning alike: no order to correlate
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda text: text[:-20], r"damaged at line 10 \(unexpected end of data\)"),  # cut inside a quoted field
+    (lambda text: text.replace("6.0,", "fast,", 1), r"damaged at line 2 \(seconds 'fast' is not a positive number\)"),
+])
+def test_a_damaged_speed_table_is_named_in_one_line(tmp_path, project_params, damage, message):
+    from lenet_bench.errors import UserError
+
+    fake_export(tmp_path, project_params)
+    fake_speed(tmp_path)
+    speed = tmp_path / "results" / "speed.csv"
+    speed.write_text(damage(speed.read_text()))
+    with pytest.raises(UserError, match=r"results/speed.csv: " + message + "; restore it from git"):
+        load_results(tmp_path)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lenet_bench.csv_check import damaged, read_checked
 from lenet_bench.params import LABELS
 from lenet_bench.paths import SPEED
 from lenet_bench.report.text import escaped
@@ -32,10 +33,23 @@ def calibrated(timings: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+TIMING_COLUMNS = ["preset", "round", "seconds", "grad_evals", "load_before", "preset_settings", "machine", "cpus",
+                  "threads", "torch"]
+
+
 def read(root: Path = Path(".")) -> pd.DataFrame | None:
-    """The committed timings, or None before `lenet-bench speed` ran."""
+    """The committed timings, checked (a damaged file or a timing that is not a positive number stops the command
+    in one line naming the file and line), or None before `lenet-bench speed` ran."""
     path = root / SPEED
-    return pd.read_csv(path) if path.exists() else None
+    if not path.exists():
+        return None
+    timings = read_checked(path, TIMING_COLUMNS, ["preset", "round"])
+    for column in ("seconds", "grad_evals"):
+        values = pd.to_numeric(timings[column], errors="coerce")
+        if bad := [i for i, v in enumerate(values) if not (math.isfinite(v) and v > 0)]:
+            raise damaged(path, bad[0] + 2, f"{column} {timings[column].iloc[bad[0]]!r} is not a positive number")
+        timings[column] = values
+    return timings
 
 
 def apply(runs: pd.DataFrame, timings: pd.DataFrame | None) -> pd.DataFrame:
