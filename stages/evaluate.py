@@ -1,4 +1,5 @@
 """Stage evaluate@<scenario>: test loss and accuracy of the saved model, with the run's cost."""
+import pickle
 import sys
 from pathlib import Path
 
@@ -13,7 +14,15 @@ from lenet_bench.core.model import LeNet5
 def main(scenario: str) -> None:
     config = atomic_files.read_json(Path("configs") / f"{scenario}.json")
     record = atomic_files.read_json(Path("records") / f"{scenario}.json")
-    state = torch.load(Path("models") / f"{scenario}.pt", weights_only=True)
+    model_path = Path("models") / f"{scenario}.pt"
+    try:  # weights only, always: a file that needs more is no model of this pipeline's
+        state = torch.load(model_path, weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
+        reason = str(err).strip().splitlines()[0][:100] if str(err).strip() else type(err).__name__
+        if "weights_only" in reason.lower().replace(" ", "_"):  # torch's advice here is the unsafe load: not ours
+            reason = "not a file of tensors alone"
+        sys.exit(f"error: {model_path} cannot be read as saved weights ({reason}); train it again: "
+                 f"dvc repro --force train@{scenario}")
     if config.get("sparsity"):
         try:
             evaluation.check_bound(state, config["sparsity"])
