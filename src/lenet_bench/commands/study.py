@@ -115,7 +115,7 @@ def run(args) -> None:
 def planned(params: dict, args) -> list:
     """The runs still to do for the command line (printed; exits on a bad one), or none."""
     from lenet_bench.params import ParamError
-    from lenet_bench.report.text import first_few
+    from lenet_bench.report.text import count, first_few
     from lenet_bench.study import export
     from lenet_bench.study.study import grid, owed_seeds, parse_seeds, plan, replaced_budgets
     from lenet_bench.study.study_task import data_md5
@@ -139,7 +139,7 @@ def planned(params: dict, args) -> list:
                  "to an export of its own: --export results/smoke.csv")
     todo = sum(len(run.scenarios) for run in runs)
     total = sum(len(s) for s in wanted.values())
-    print(f"study: {len(presets)} presets x {len(scenarios)} scenarios, {total} results "
+    print(f"study: {count(len(presets), 'preset')} x {count(len(scenarios), 'scenario')}, {total} results "
           f"({'seeds ' + args.seeds if seeds else 'the futility stop decides the seeds'}); "
           f"{already} already in {args.export}, {todo} to run")
     if not runs:
