@@ -320,3 +320,25 @@ def test_sam_steps_from_w_along_the_gradient_at_the_ascent_point():
     torch.testing.assert_close(loss, loss_at_w + penalty_at_w)  # the objective at w
     torch.testing.assert_close(closure.first_loss, loss_at_w)  # the train loss: cross-entropy at w
     assert cost.grad_evals == 2 * 16  # two gradients of the batch a step
+
+
+@pytest.mark.slow
+def test_a_passive_openmp_wait_changes_no_number(root):
+    """lenet_bench sets OMP_WAIT_POLICY=PASSIVE before torch loads; a run made with OpenMP's default (active)
+    wait gives the same numbers, seconds aside."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = ("import json, sys; sys.path.insert(0, 'tests'); import torch; from conftest import _synthetic_data; "
+              "from lenet_bench.core import training; from test_training import config, without_seconds; "
+              "torch.set_num_threads(2); _, record = training.train(config(momentum=0.9), _synthetic_data(), "
+              "torch.device('cpu'), log=lambda _: None); print(json.dumps(without_seconds(record)))")
+    records = []
+    for policy in ("ACTIVE", "PASSIVE"):
+        env = {**os.environ, "OMP_WAIT_POLICY": policy}
+        done = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True,
+                              check=True)
+        records.append(json.loads(done.stdout))
+    assert records[0] == records[1]
