@@ -93,7 +93,8 @@ RECORD_EXPORTED_AS = {"optimizer": "preset", "algorithm": "algorithm", "weight_d
                       "diverged_at_step": "diverged_at_step", "device": "device", "threads": "threads",
                       "cpus": "cpus", "load_average": "load_average", "versions": "versions"}
 RECORD_NOT_EXPORTED = {"scenario",  # the row's key
-                       "cost", "history"}  # in the metrics, and the learning curves (results/study_curves.csv)
+                       "cost", "history",  # in the metrics, and the learning curves (results/study_curves.csv)
+                       "checks"}  # the test set within epochs: the target's columns (target_epoch, ...) come from it
 
 
 def leaves(tree: dict, prefix: str = "") -> set[str]:

@@ -118,11 +118,19 @@ def test_a_smoke_study_refuses_to_replace_full_results_and_leaves_the_export_as_
     (tmp_path / "results" / "study.csv").write_text(csv)
     (tmp_path / "results" / "study_curves.csv").write_text("optimizer,scenario,seed,epoch\nadam,standard,0,1\n")
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit, match=r"^error: --epochs 1 would replace 1 result\(s\) of another epoch budget "
-                                         r"in results/study.csv \(adam/standard/seed 0 \(10 epochs\)\); write a smoke "
-                                         r"run to an export of its own: --export results/smoke.csv$"):
+    with pytest.raises(SystemExit, match=r"^error: --epochs 1 is not the study's budget \(10 epochs\): write such runs "
+                                         r"to an export of their own, e.g. --export results/smoke.csv$"):
         cli.main(["study", "--presets", "adam", "--scenarios", "standard", "--seeds", "0", "--epochs", "1"])
     assert (tmp_path / "results" / "study.csv").read_text() == csv
+    # Another export that holds a full run: a smoke run would replace it there too.
+    (tmp_path / "results" / "other.csv").write_text(csv)
+    (tmp_path / "results" / "other_curves.csv").write_text("optimizer,scenario,seed,epoch\nadam,standard,0,1\n")
+    with pytest.raises(SystemExit, match=r"^error: --epochs 1 would replace 1 result\(s\) of another epoch budget "
+                                         r"in results/other.csv \(adam/standard/seed 0 \(10 epochs\)\); write a smoke "
+                                         r"run to an export of its own: --export results/smoke.csv$"):
+        cli.main(["study", "--presets", "adam", "--scenarios", "standard", "--seeds", "0", "--epochs", "1",
+                  "--export", "results/other.csv"])
+    assert (tmp_path / "results" / "other.csv").read_text() == csv
     # The way the refusal names plans the run in an export of its own.
     cli.main(["study", "--presets", "adam", "--scenarios", "standard", "--seeds", "0", "--epochs", "1",
                         "--export", "results/smoke.csv", "--dry-run"])
