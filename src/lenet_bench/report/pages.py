@@ -29,7 +29,7 @@ def _percent(value) -> str:
 def _reached(epoch, grad_evals, seconds) -> str:
     if epoch is None or pd.isna(epoch):
         return "never"
-    return f"epoch {int(epoch)} ({grad_evals / 1e6:.2f} M grads, {seconds:.0f} s)"
+    return f"epoch {epoch:.2f} ({grad_evals / 1e6:.2f} M grads, {seconds:.0f} s)"  # checked at quarter epochs
 
 
 def _exported(root: Path, keep) -> pd.DataFrame:
