@@ -21,6 +21,13 @@ def add_arguments(group: argparse._ActionsContainer, workers_help: str, workers_
                        help=f"start more than {WORKERS_PER_CORE} local workers per core (--workers) all the same")
 
 
+def check_timeout(args) -> str | None:
+    """Why --scheduler-timeout is refused, or None; checked before any scheduler is looked for."""
+    if not args.scheduler_timeout > 0:
+        return f"error: --scheduler-timeout must be a positive number of seconds, got {args.scheduler_timeout:g}"
+    return None
+
+
 def check_workers(args) -> str | None:
     """Why --workers is refused (one line naming the fix), or None: more local worker processes than
     WORKERS_PER_CORE per core would only fight over the cores, and --workers 1000 would start a thousand. Workers

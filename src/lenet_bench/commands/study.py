@@ -72,6 +72,8 @@ def run(args) -> None:
         sys.exit("error: --with-dvc runs on DVC's local queue: drop --scheduler, --scheduler-file, --cluster and "
                  "--workers")
     if not args.with_dvc:
+        if refused := dask_options.check_timeout(args):
+            sys.exit(refused)
         args.scheduler = cluster.scheduler_address(args.scheduler, args.scheduler_file)
     for flag, value in (("--workers", args.workers), ("--epochs", args.epochs), ("--jobs", args.jobs)):
         if value is not None and value < 1:

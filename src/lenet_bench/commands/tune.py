@@ -302,6 +302,8 @@ def run(args) -> None:
     from lenet_bench.study import cluster
     from lenet_bench.tuning import tuning_tables
 
+    if refused := dask_options.check_timeout(args):
+        sys.exit(refused)
     args.scheduler = cluster.scheduler_address(args.scheduler, args.scheduler_file)
     params = params_module.load(PARAMS)
     try:
