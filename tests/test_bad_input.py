@@ -72,6 +72,7 @@ def refused(root: Path, *args: str, env: dict | None = None) -> str:
      "error: --table tuning/kfac.csv: the journals and tables under tuning/ are the committed tunings"),
     (["study", "--presets", "adam", "--scenarios", "standard", "--seeds", "9", "--epochs", "1"],
      "error: --epochs 1 is not the study's budget (10 epochs): write such runs to an export of their own"),
+    (["pages", "--root", "/tmp"], "error: --root /tmp: no params.yaml, README.md, report/results.md"),
     (["study", "--scheduler-timeout", "-5", "--export", "results/x.csv"],
      "error: --scheduler-timeout must be a positive number of seconds, got -5"),
     (["study", "--workers", "1000", "--export", "results/x.csv"], "error: --workers 1000 would start 1000 processes on "

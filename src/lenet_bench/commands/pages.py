@@ -17,17 +17,20 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> None:
+    from lenet_bench.atomic_files import write_text
     from lenet_bench.report.pages import PAGES, render
 
-    stale = []
+    if missing := [page for page in ("params.yaml", *PAGES) if not (args.root / page).is_file()]:
+        sys.exit(f"error: --root {args.root}: no {', '.join(missing)} there; give the project's folder")
+    rendered = {}  # every page rendered before any is written: a failure leaves them all as they were
     for page in PAGES:
-        path = args.root / page
-        current = path.read_text()
-        rendered = render(current, args.root)
-        if rendered != current:
-            stale.append(page)
-            if not args.check:
-                path.write_text(rendered)
+        current = (args.root / page).read_text()
+        if (text := render(current, args.root)) != current:
+            rendered[page] = text
+    stale = list(rendered)
+    if not args.check:
+        for page, text in rendered.items():
+            write_text(args.root / page, text)
     if args.check and stale:
         sys.exit(f"out of date: {', '.join(stale)}; run `lenet-bench pages`")
     print(f"rewrote {', '.join(stale)}" if stale else "every page is up to date")

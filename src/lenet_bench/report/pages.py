@@ -76,6 +76,8 @@ def pipeline_table(root: Path) -> str:
             continue
         m = json.loads(path.read_text())
         record = root / "records" / f"{name}.json"
+        if not record.exists() and "run" not in m:  # a stage in progress removed it: this scenario has no run yet
+            continue
         cost, run = m["cost"], json.loads(record.read_text()) if record.exists() else m["run"]
         l2 = "none" if run["l2_mode"] == "none" else f"{run['l2_mode']}, wd={run['weight_decay']:g}"
         rows.append(f"| {name} | {run['optimizer']} | {_percent(m['test']['accuracy'])} | {m['test']['loss']:.4f} "
