@@ -702,7 +702,7 @@ def test_a_ranking_waits_for_every_run_the_rule_compares(tmp_path, project_param
     text = report.build(tmp_path, tmp_path / "report")
     assert "**`standard`**: not ranked yet; 1 run not in (fast seed 7)." in text
     answer = next(line for line in text.splitlines() if line.startswith("| standard | "))
-    assert answer == "| standard | – | not chosen yet | – | – | – | 1 runs not in yet | – |"
+    assert answer == "| standard | – | not chosen yet | – | – | – | 1 run not in yet | – |"
     assert "| l2 | good | **good** |" in text
 
 

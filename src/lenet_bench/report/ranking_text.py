@@ -50,8 +50,8 @@ def answer_table(r: Results, rankings: dict[str, Ranking], stable: dict[str, tup
     for scenario in r.params["scenarios"]:  # a scenario with no runs yet, too
         ranking = rankings.get(scenario)
         if ranking is None or ranking.missing:
-            waiting = len(ranking.missing) if ranking else "all"
-            lines.append(f"| {scenario} | – | not chosen yet | – | – | – | {waiting} runs not in yet | – |")
+            waiting = count(len(ranking.missing), "run") if ranking else "all runs"
+            lines.append(f"| {scenario} | – | not chosen yet | – | – | – | {waiting} not in yet | – |")
             continue
         if ranking.chosen is None:
             lines.append(f"| {scenario} | {', '.join(ranking.group)} | not chosen yet | – | – | – | "
